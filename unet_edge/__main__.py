@@ -1,0 +1,3 @@
+from unet_edge.cli import main
+
+main()

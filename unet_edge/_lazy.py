@@ -1,0 +1,31 @@
+"""Lazy imports of optional packages, with errors that name the extra to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from unet_edge.errors import MissingDependencyError
+
+# package import name -> (pip extra, what it is needed for)
+EXTRAS = {
+    "torch": ("train", "training, export and PyTorch inference"),
+    "onnx": ("train", "ONNX export and inspection"),
+    "onnxscript": ("train", "ONNX export"),
+    "onnxruntime": ("cpu", "ONNX Runtime inference; use the 'gpu' extra for CUDA"),
+    "tensorrt": ("trt", "TensorRT engines"),
+    "matplotlib": ("train", "plots"),
+}
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` or raise MissingDependencyError naming the extra that provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra, why = EXTRAS.get(top, ("dev", ""))
+        # A package that is installed but broken must not be reported as missing.
+        if getattr(exc, "name", None) not in (None, module, top):
+            raise
+        raise MissingDependencyError(top, extra, why) from exc

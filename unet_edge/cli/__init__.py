@@ -1,0 +1,29 @@
+"""The ``unet-edge`` command line. Heavy packages are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import sys
+
+from unet_edge.errors import UnetEdgeError
+
+
+def one_line(exc: BaseException) -> str:
+    """The user-facing line of an error; errors re-raised by DataLoader workers carry a traceback."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    line = lines[-1] if lines else type(exc).__name__
+    prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
+    return line[len(prefix):] if line.startswith(prefix) else line
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the typer app, turning UnetEdgeError into one line and exit code 1."""
+    from unet_edge.cli.app import app
+
+    try:
+        app(args=argv, prog_name="unet-edge")
+    except UnetEdgeError as exc:
+        print(f"unet-edge: error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("unet-edge: interrupted", file=sys.stderr)
+        sys.exit(130)

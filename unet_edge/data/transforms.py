@@ -1,0 +1,76 @@
+"""Numpy/OpenCV augmentation and resizing, run inside DataLoader workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class TrainTransform:
+    """Random scale and crop, horizontal flip, colour jitter, to a fixed ``size`` (H, W).
+
+    The scale is relative to the size at which the frame just covers the crop, so the
+    same settings work for any source resolution.
+    """
+
+    size: tuple[int, int]
+    ignore_index: int
+    scale: tuple[float, float] = (0.75, 1.5)
+    hflip: bool = True
+    jitter: float = 0.25
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
+        th, tw = self.size
+        h, w = mask.shape
+        s = max(th / h, tw / w) * rng.uniform(*self.scale)
+        nh, nw = max(1, round(h * s)), max(1, round(w * s))
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)
+        if nh < th or nw < tw:  # scaled below the crop: pad, labelling the border as ignored
+            ph, pw = max(th - nh, 0), max(tw - nw, 0)
+            image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=self.ignore_index)
+            nh, nw = mask.shape
+        y = int(rng.integers(0, nh - th + 1))
+        x = int(rng.integers(0, nw - tw + 1))
+        image, mask = image[y:y + th, x:x + tw], mask[y:y + th, x:x + tw]
+        if self.hflip and rng.random() < 0.5:
+            image, mask = image[:, ::-1], mask[:, ::-1]
+        if self.jitter > 0:
+            image = color_jitter(image, rng, self.jitter)
+        return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+
+
+def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Brightness, contrast, saturation and hue jitter on a uint8 RGB image."""
+    img = image.astype(np.float32)
+    gray = img @ np.array([0.299, 0.587, 0.114], np.float32)
+    sat = rng.uniform(1 - strength, 1 + strength)
+    img = gray[..., None] + (img - gray[..., None]) * sat
+    contrast = rng.uniform(1 - strength, 1 + strength)
+    bright = rng.uniform(-strength, strength) * 255 * 0.5
+    img = (img - gray.mean()) * contrast + gray.mean() + bright
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    shift = int(rng.uniform(-strength, strength) * 18)  # OpenCV hue is 0-179: up to ~±9 degrees
+    if shift:
+        hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
+        out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return out
+
+
+@dataclass
+class EvalTransform:
+    """Resize the frame (bilinear) and the mask (nearest) to the model's input ``size``."""
+
+    size: tuple[int, int]
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator | None = None):
+        th, tw = self.size
+        if image.shape[:2] != (th, tw):
+            image = cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR)
+            mask = cv2.resize(mask, (tw, th), interpolation=cv2.INTER_NEAREST)
+        return image, mask

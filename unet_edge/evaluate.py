@@ -1,0 +1,89 @@
+"""Accuracy evaluation of any model artifact on a labelled dataset, at the labels' resolution."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unet_edge.data import SegDataset, open_dataset
+from unet_edge.errors import DataError
+from unet_edge.io import atomic_path, write_json_atomic
+from unet_edge.metrics import confusion, scores
+from unet_edge.training.progress import Progress
+
+
+def check_classes(ds: SegDataset, classes: list[str], source: str) -> None:
+    """A dataset scored against a model must use the same class list, in the same order."""
+    if list(ds.info.names) != list(classes):
+        raise DataError(f"{ds.root}: dataset classes {list(ds.info.names)} do not match the classes of "
+                        f"{source} {list(classes)}")
+
+
+def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
+    """Score ``runner`` on ``ds``: frames are resized to the model input and predictions back to
+    the label size (nearest), so numbers compare with published full-resolution results."""
+    n = ds.info.num_classes
+    h, w = runner.input_size
+    cm = np.zeros((n, n), np.int64)
+    picks = set(np.linspace(0, len(ds) - 1, samples).round().astype(int).tolist()) if samples else set()
+    viz = []
+    bar = Progress(len(ds), "eval")
+    t0 = time.perf_counter()
+    for i in range(len(ds)):
+        rgb, label = ds[i]
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        pred = runner.infer(cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR))
+        if pred.shape != label.shape:
+            pred = cv2.resize(pred, (label.shape[1], label.shape[0]), interpolation=cv2.INTER_NEAREST)
+        cm += confusion(pred, label, n)
+        if i in picks:
+            viz.append((bgr, label, pred))
+        bar.update(i + 1)
+    bar.close()
+    s = scores(cm)
+    return {"scores": s.to_dict(ds.info.names), "confusion": cm.tolist(), "classes": list(ds.info.names),
+            "frames": len(ds), "seconds": time.perf_counter() - t0, "viz": viz}
+
+
+def evaluate_path(model: Path, data: Path, layout: str, split: str, size: tuple[int, int] | None,
+                  save_viz: Path | None, samples: int, json_out: Path | None, val_fraction: float = 0.1) -> dict:
+    """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
+    from unet_edge.inference import open_runner
+
+    runner = open_runner(model, input_size=size)
+    ds = open_dataset(layout, data, split, num_classes=len(runner.classes), val_fraction=val_fraction)
+    check_classes(ds, runner.classes, str(model))
+    with runner:
+        report = evaluate(runner, ds, samples if save_viz else 0)
+    report.update(model=str(model), backend=runner.backend, precision=runner.precision, split=split,
+                  input_size=list(runner.input_size), dataset=str(data))
+    viz = report.pop("viz")
+    if save_viz and viz:
+        from unet_edge.viz import comparison_grid
+
+        grid = comparison_grid(viz, ds.info.names, ds.info.palette)
+        with atomic_path(save_viz) as tmp:
+            cv2.imwrite(str(tmp), grid)
+        report["viz_path"] = str(save_viz)
+    if json_out:
+        write_json_atomic(json_out, report)
+    return report
+
+
+def format_report(report: dict) -> str:
+    """Human-readable scores: headline, per-class IoU and the row-normalised confusion diagonal."""
+    s = report["scores"]
+    cm = np.asarray(report["confusion"], np.float64)
+    recall = np.diag(cm) / np.maximum(cm.sum(1), 1)
+    lines = [f"{report['model']} [{report['backend']} {report['precision']}] on {report['dataset']} "
+             f"({report['split']}, {report['frames']} frames, {report['seconds']:.1f}s)",
+             f"mIoU {s['miou']:.4f}  pixel acc {s['pixel_acc']:.4f}  mean class acc {s['mean_acc']:.4f}",
+             f"{'class':<14} {'IoU':>6} {'recall':>7}"]
+    for (name, iou), r in zip(s["iou"].items(), recall):
+        lines.append(f"{name:<14} {'  n/a' if iou is None else f'{iou:6.3f}'} {r:7.3f}")
+    if report.get("viz_path"):
+        lines.append(f"visualisation: {report['viz_path']}")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""PyTorch inference from a checkpoint, behind the same runner contract as the runtime's runners:
+a context manager with ``infer(frame_uint8_bgr) -> mask_uint8`` at the model's input size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from unet_edge.errors import ConfigError
+
+
+class TorchRunner:
+    """Runs a training checkpoint in eager PyTorch (FP32, ``inference_mode``)."""
+
+    backend = "torch"
+    precision = "fp32"
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None) -> None:
+        from unet_edge.training.checkpoint import load_checkpoint
+
+        self.path = Path(checkpoint)
+        self.ckpt = load_checkpoint(self.path)
+        self.device = device
+        self.input_size = tuple(input_size or self.ckpt["input_size"])
+        self.classes = list(self.ckpt["classes"])
+        self.palette = [tuple(c) for c in self.ckpt["palette"]]
+        self.ignore_index = int(self.ckpt["ignore_index"])
+        self._model = None
+
+    def __enter__(self) -> TorchRunner:
+        import torch
+
+        from unet_edge.training.checkpoint import model_from_checkpoint
+        from unet_edge.training.loader import Normalizer
+
+        self._torch = torch
+        self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device)
+        self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._model = None
+
+    def infer(self, frame: np.ndarray) -> np.ndarray:
+        """BGR uint8 HxWx3 (or NxHxWx3) at the input size -> class ids uint8 HxW (or NxHxW)."""
+        if self._model is None:
+            raise RuntimeError("use the runner as a context manager: with TorchRunner(...) as r")
+        if frame.dtype != np.uint8 or frame.shape[-1] != 3 or frame.ndim not in (3, 4):
+            raise ConfigError(f"expected uint8 HxWx3 BGR frames, got {frame.dtype} {frame.shape}")
+        batch = frame[None] if frame.ndim == 3 else frame
+        if tuple(batch.shape[1:3]) != self.input_size:
+            raise ConfigError(f"frame is {batch.shape[1]}x{batch.shape[2]}, model input is "
+                              f"{self.input_size[0]}x{self.input_size[1]}")
+        torch = self._torch
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
+            out = self._model(self._norm(x)).argmax(1).to(torch.uint8).cpu().numpy()
+        return out[0] if frame.ndim == 3 else out
+
+
+def open_runner(path: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None):
+    """A runner for any model artifact: a checkpoint (.pt/.pth) for now."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".pt", ".pth", ".ckpt"):
+        return TorchRunner(path, device, input_size)
+    raise ConfigError(f"{path}: unsupported model file type '{suffix}'; expected a .pt checkpoint")

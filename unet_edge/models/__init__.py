@@ -1,0 +1,51 @@
+"""Model registry: ``create(name, num_classes=..., **options) -> torch.nn.Module``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from unet_edge.errors import ModelError
+
+# name -> (module path, class name, default options). Kept as strings so that listing
+# the registry (e.g. for --help) never imports torch.
+_REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "unet": ("unet_edge.models.unet", "UNet", {"width": 32, "batchnorm": False}),
+    # Edge variant: half the width, BatchNorm (folded into the convs at export).
+    "unet-lite": ("unet_edge.models.unet", "UNet", {"width": 16, "batchnorm": True}),
+}
+
+
+def available() -> list[str]:
+    """Names of the registered architectures."""
+    return sorted(_REGISTRY)
+
+
+def default_options(name: str) -> dict[str, Any]:
+    """The options an architecture uses when none are given."""
+    _check(name)
+    return dict(_REGISTRY[name][2])
+
+
+def register(name: str, module: str, cls: str, **defaults: Any) -> None:
+    """Add an architecture to the registry (for plug-ins and experiments)."""
+    _REGISTRY[name] = (module, cls, defaults)
+
+
+def create(name: str, num_classes: int, in_channels: int = 3, **options: Any):
+    """Build architecture ``name`` with ``num_classes`` outputs; options override defaults."""
+    import importlib
+
+    _check(name)
+    module, cls, defaults = _REGISTRY[name]
+    opts = {**defaults, **{k: v for k, v in options.items() if v is not None}}
+    ctor: Callable[..., Any] = getattr(importlib.import_module(module), cls)
+    try:
+        return ctor(in_channels=in_channels, num_classes=num_classes, **opts)
+    except TypeError as exc:
+        raise ModelError(f"invalid options for architecture '{name}': {exc}") from exc
+
+
+def _check(name: str) -> None:
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown architecture '{name}'; choose one of: {', '.join(available())}")

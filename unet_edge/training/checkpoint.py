@@ -1,0 +1,86 @@
+"""Checkpoints: weights plus everything export and the runtime need, written atomically."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unet_edge.errors import CheckpointError
+from unet_edge.io import atomic_path
+
+FORMAT = "unet-edge/checkpoint"
+VERSION = 1
+REQUIRED = ("arch", "model_options", "num_classes", "classes", "palette", "ignore_index", "mean", "std",
+            "input_size", "state_dict")
+
+
+def build_meta(arch: str, model_options: dict, info, mean, std, input_size, train_args: dict) -> dict:
+    """The metadata block shared by every checkpoint of a run."""
+    return {
+        "format": FORMAT, "version": VERSION, "arch": arch, "model_options": dict(model_options),
+        "num_classes": info.num_classes, "classes": list(info.names), "palette": [list(c) for c in info.palette],
+        "ignore_index": info.ignore_index, "mean": list(mean), "std": list(std), "input_size": list(input_size),
+        "train_args": train_args, "torch_version": str(torch.__version__),
+    }
+
+
+def save_checkpoint(path: str | Path, meta: dict, state_dict: dict, **extra: Any) -> None:
+    """Write ``meta`` + weights (+ resume state in ``extra``) to ``path`` atomically."""
+    payload = {**meta, **extra, "state_dict": state_dict,
+               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load and check a unet-edge checkpoint; every failure is a one-line CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] != b"PK":  # torch.save writes a zip archive
+        raise CheckpointError(f"{path}: not a torch checkpoint (no zip header); expected a file from 'unet-edge train'")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated/corrupt files
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+        why = lines[0].split(". ")[0]
+        raise CheckpointError(f"{path}: cannot read checkpoint (corrupt or truncated): {why[:160]}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a unet-edge checkpoint (no '{FORMAT}' marker); "
+                              "train one with 'unet-edge train'")
+    if ckpt.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path}: checkpoint format v{ckpt['version']} is newer than this unet-edge "
+                              f"(v{VERSION}); upgrade unet-edge")
+    missing = [k for k in REQUIRED if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> torch.nn.Module:
+    """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
+    from unet_edge.models import create
+
+    model = create(ckpt["arch"], num_classes=ckpt["num_classes"], **ckpt["model_options"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1 if "\n" in str(exc) else 0].strip()
+        raise CheckpointError(f"{source}: weights do not fit architecture '{ckpt['arch']}' with options "
+                              f"{ckpt['model_options']}: {first[:200]}") from exc
+    return model.eval()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

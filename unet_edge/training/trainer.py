@@ -1,0 +1,197 @@
+"""The training loop: AdamW + cosine schedule, AMP on CUDA, DDP under torchrun, resumable."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from unet_edge.data import open_dataset
+from unet_edge.data.base import median_frequency_weights
+from unet_edge.data.transforms import EvalTransform, TrainTransform
+from unet_edge.errors import CheckpointError, DataError
+from unet_edge.metrics import scores
+from unet_edge.models import create, default_options
+from unet_edge.training import distributed as D
+from unet_edge.training.checkpoint import build_meta, load_checkpoint, save_checkpoint
+from unet_edge.training.config import TrainConfig
+from unet_edge.training.loader import Normalizer, TorchSegDataset, default_workers, make_loader
+from unet_edge.training.progress import Progress
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _cosine(total: int, warmup: int) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return f
+
+
+class Trainer:
+    """Builds data, model and optimiser from a TrainConfig and runs the epochs."""
+
+    def __init__(self, cfg: TrainConfig, log: Callable[[str], None] = print) -> None:
+        self.cfg = cfg
+        self.d = D.setup(cfg.device)
+        self.log = log if self.d.main else (lambda _msg: None)
+        self.out = Path(cfg.out)
+        seed_everything(cfg.seed + self.d.rank)
+        opts = {"num_classes": cfg.num_classes, "val_fraction": cfg.val_fraction}
+        self.train_ds = open_dataset(cfg.dataset, cfg.data, "train", **opts)
+        self.val_ds = open_dataset(cfg.dataset, cfg.data, "val", **opts)
+        self.info = self.train_ds.info
+        self.model_options = {**default_options(cfg.arch),
+                              **{k: v for k, v in (("width", cfg.width), ("batchnorm", cfg.batchnorm)) if v is not None}}
+        model = create(cfg.arch, num_classes=self.info.num_classes, **self.model_options).to(self.d.device)
+        if self.d.world_size > 1 and self.d.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model
+        self.net = model if self.d.world_size == 1 else nn.parallel.DistributedDataParallel(
+            model, device_ids=[self.d.local_rank] if self.d.device.type == "cuda" else None)
+        self.norm = Normalizer(cfg.mean, cfg.std).to(self.d.device)
+        self._loaders()
+        weights = None
+        if cfg.class_weights == "median":
+            weights = torch.from_numpy(median_frequency_weights(*self.train_ds.class_counts())).to(self.d.device)
+        self.criterion = nn.CrossEntropyLoss(weight=weights, ignore_index=self.info.ignore_index)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps = self.steps_per_epoch * cfg.epochs
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _cosine(steps, min(200, steps // 20 + 1)))
+        self.amp = cfg.amp and self.d.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.meta = build_meta(cfg.arch, self.model_options, self.info, cfg.mean, cfg.std, cfg.size, cfg.to_dict())
+        self.history: list[dict] = []
+        self.start_epoch, self.best = 0, -1.0
+        if cfg.resume:
+            self._resume()
+
+    def _loaders(self) -> None:
+        cfg, d = self.cfg, self.d
+        workers = cfg.workers if cfg.workers >= 0 else default_workers(d.world_size)
+        tt = TrainTransform(cfg.size, self.info.ignore_index, cfg.scale, jitter=cfg.jitter)
+        self.train_set = TorchSegDataset(self.train_ds, tt, cfg.seed)
+        pin = d.device.type == "cuda"
+        self.train_loader = make_loader(self.train_set, cfg.batch, True, workers, pin, d.rank, d.world_size, cfg.seed)
+        val_set = TorchSegDataset(self.val_ds, EvalTransform(cfg.size), cfg.seed)
+        self.val_loader = make_loader(val_set, cfg.batch, False, min(workers, 2), pin, d.rank, d.world_size, cfg.seed)
+        self.steps_per_epoch = len(self.train_loader)
+        if cfg.max_steps:
+            self.steps_per_epoch = min(self.steps_per_epoch, cfg.max_steps)
+        if self.steps_per_epoch == 0:
+            raise DataError(f"{cfg.data}: fewer training samples than one batch per process")
+        self.workers = workers
+
+    def _resume(self) -> None:
+        path = self.out / "last.pt"
+        ckpt = load_checkpoint(path, map_location=self.d.device)
+        if ckpt["arch"] != self.cfg.arch or ckpt["model_options"] != self.model_options:
+            raise CheckpointError(f"{path}: was trained as {ckpt['arch']} {ckpt['model_options']}, "
+                                  f"not {self.cfg.arch} {self.model_options}; resume with the same --arch/--width")
+        if "optimizer" not in ckpt:
+            raise CheckpointError(f"{path}: holds no optimiser state; cannot resume from it")
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.sched.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.history, self.best = list(ckpt["history"]), float(ckpt["best_miou"])
+        self.start_epoch = int(ckpt["epoch"]) + 1
+        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+        self.log(f"resuming {path} at epoch {self.start_epoch + 1}/{self.cfg.epochs} (best mIoU {self.best:.4f})")
+
+    def fit(self) -> dict:
+        """Run the remaining epochs; returns the summary of the best epoch."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
+                 f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
+                 f"device {self.d.device}, {self.d.world_size} process(es), {self.workers} loader workers")
+        try:
+            for epoch in range(self.start_epoch, self.cfg.epochs):
+                row = {"epoch": epoch + 1, **self._train_epoch(epoch), **self._validate()}
+                self.history.append(row)
+                self._save(epoch, row)
+                self.log(f"epoch {epoch + 1}/{self.cfg.epochs}  loss {row['loss']:.4f}  val mIoU {row['miou']:.4f}  "
+                         f"pixel acc {row['pixel_acc']:.4f}  {row['images_per_s']:.1f} img/s  "
+                         f"data wait {100 * row['data_wait']:.0f}%")
+        finally:
+            D.barrier(self.d)
+        return {"history": self.history, "best_miou": self.best, "out": str(self.out)}
+
+    def _train_epoch(self, epoch: int) -> dict:
+        self.net.train()
+        self.train_set.epoch = epoch
+        if hasattr(self.train_loader.sampler, "set_epoch"):
+            self.train_loader.sampler.set_epoch(epoch)
+        cuda = self.d.device.type == "cuda"
+        total_loss, seen, wait, steps = 0.0, 0, 0.0, self.steps_per_epoch
+        bar = Progress(steps, f"epoch {epoch + 1}/{self.cfg.epochs}", enabled=self.d.main)
+        t0 = tick = time.perf_counter()
+        for step, (images, masks) in enumerate(self.train_loader):
+            if step >= steps:
+                break
+            wait += time.perf_counter() - tick
+            images = images.to(self.d.device, non_blocking=True)
+            masks = masks.to(self.d.device, non_blocking=True)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                loss = self.criterion(self.net(self.norm(images)), masks)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} step {step}; lower --lr")
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            self.sched.step()
+            if cuda:
+                torch.cuda.synchronize()  # so that 'data wait' is not hidden behind queued kernels
+            total_loss += loss.item() * images.shape[0]
+            seen += images.shape[0]
+            elapsed = time.perf_counter() - t0
+            bar.update(step + 1, f"loss {total_loss / seen:.4f}  {seen * self.d.world_size / elapsed:.1f} img/s")
+            tick = time.perf_counter()
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        stats = D.all_sum(np.array([total_loss, seen]), self.d)
+        return {"loss": float(stats[0] / max(stats[1], 1)), "images_per_s": float(stats[1] / elapsed),
+                "data_wait": wait / elapsed, "lr": self.opt.param_groups[0]["lr"], "epoch_s": elapsed}
+
+    @torch.inference_mode()
+    def _validate(self) -> dict:
+        self.net.eval()
+        n = self.info.num_classes
+        cm = torch.zeros(n * n, dtype=torch.int64, device=self.d.device)
+        for images, masks in self.val_loader:
+            images = images.to(self.d.device, non_blocking=True)
+            masks = masks.to(self.d.device, non_blocking=True)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                pred = self.model(self.norm(images)).argmax(1)
+            keep = (masks >= 0) & (masks < n)
+            cm += torch.bincount(masks[keep] * n + pred[keep], minlength=n * n)
+        total = D.all_sum(cm.cpu().numpy().astype(np.float64), self.d).reshape(n, n)
+        s = scores(total)
+        return {"miou": s.miou, "pixel_acc": s.pixel_acc, "mean_acc": s.mean_acc,
+                "iou": dict(zip(self.info.names, s.iou))}
+
+    def _save(self, epoch: int, row: dict) -> None:
+        if not self.d.main:
+            return
+        metrics = {k: row[k] for k in ("miou", "pixel_acc", "mean_acc", "iou", "epoch")}
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        if row["miou"] > self.best:
+            self.best = row["miou"]
+            save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch)
+        save_checkpoint(self.out / "last.pt", self.meta, state, metrics=metrics, epoch=epoch,
+                        optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
+                        scaler=self.scaler.state_dict(), history=self.history, best_miou=self.best,
+                        rng={"torch": torch.get_rng_state()})
