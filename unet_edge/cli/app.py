@@ -59,7 +59,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           val_fraction: Annotated[float, typer.Option(help="held-out share where the layout has no split")] = 0.1,
           max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None) -> None:
     """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun."""
-    from unet_edge.training import TrainConfig, train as run_train
+    from unet_edge.training import TrainConfig
+    from unet_edge.training import train as run_train
 
     cfg = TrainConfig(data=str(data), dataset=dataset, arch=arch, width=width, batchnorm=batchnorm,
                       size=parse_size(size), epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay,

@@ -7,8 +7,21 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unet_edge.synth.world import (BICYCLIST, BUILDING, CAR, FENCE, PAVEMENT, PEDESTRIAN, POLE, ROAD, SIGN,
-                                   SKY, TREE, Facade, Thing, World)
+from unet_edge.synth.world import (
+    BICYCLIST,
+    BUILDING,
+    CAR,
+    PAVEMENT,
+    PEDESTRIAN,
+    POLE,
+    ROAD,
+    SIGN,
+    SKY,
+    TREE,
+    Facade,
+    Thing,
+    World,
+)
 
 NEAR = 1.0
 

@@ -53,8 +53,8 @@ class Trainer:
         self.train_ds = open_dataset(cfg.dataset, cfg.data, "train", **opts)
         self.val_ds = open_dataset(cfg.dataset, cfg.data, "val", **opts)
         self.info = self.train_ds.info
-        self.model_options = {**default_options(cfg.arch),
-                              **{k: v for k, v in (("width", cfg.width), ("batchnorm", cfg.batchnorm)) if v is not None}}
+        chosen = {"width": cfg.width, "batchnorm": cfg.batchnorm}
+        self.model_options = {**default_options(cfg.arch), **{k: v for k, v in chosen.items() if v is not None}}
         model = create(cfg.arch, num_classes=self.info.num_classes, **self.model_options).to(self.d.device)
         if self.d.world_size > 1 and self.d.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)

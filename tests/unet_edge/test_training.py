@@ -1,0 +1,117 @@
+"""Training learns, checkpoints round-trip, runs resume and repeat, bad checkpoints fail clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from unet_edge.data import open_dataset
+from unet_edge.errors import CheckpointError, ConfigError
+from unet_edge.evaluate import evaluate
+from unet_edge.inference import TorchRunner
+from unet_edge.training import TrainConfig, train
+from unet_edge.training.checkpoint import load_checkpoint, model_from_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+def test_training_clearly_learns_the_synthetic_scenes(trained_run, synth_dir):
+    val = open_dataset("folder", synth_dir, "val")
+    counts = np.zeros(11)
+    for i in range(len(val)):
+        counts += np.bincount(val[i][1].ravel(), minlength=256)[:11]
+    majority = counts.max() / counts.sum()
+    with TorchRunner(trained_run / "best.pt") as runner:
+        report = evaluate(runner, val)
+    acc = report["scores"]["pixel_acc"]
+    assert acc > majority + 0.25, f"pixel acc {acc:.3f} vs majority class {majority:.3f}"
+    assert report["scores"]["miou"] > 0.25
+
+
+def test_run_writes_checkpoints_curve_and_summary(trained_run):
+    for name in ("best.pt", "last.pt", "curve.png", "summary.txt"):
+        assert (trained_run / name).is_file(), name
+    assert "per-class IoU" in (trained_run / "summary.txt").read_text()
+    assert not list(trained_run.glob(".*"))  # no temporary files left behind
+
+
+def test_checkpoint_carries_what_later_stages_need_and_round_trips(trained_run):
+    ckpt = load_checkpoint(trained_run / "best.pt")
+    assert ckpt["arch"] == "unet-lite" and ckpt["model_options"] == {"width": 16, "batchnorm": True}
+    assert ckpt["classes"][3] == "Road" and len(ckpt["palette"]) == 11 and ckpt["ignore_index"] == 11
+    assert ckpt["input_size"] == [64, 96] and len(ckpt["mean"]) == 3
+    assert ckpt["train_args"]["epochs"] == 8 and 0 < ckpt["metrics"]["miou"] <= 1
+    model = model_from_checkpoint(ckpt)
+    again = model_from_checkpoint(load_checkpoint(trained_run / "best.pt"))
+    x = torch.randn(1, 3, 64, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), again(x))
+    assert "optimizer" in load_checkpoint(trained_run / "last.pt")
+
+
+def _cfg(data, out, **kw):
+    base = dict(data=str(data), dataset="folder", arch="unet", width=4, size=(32, 48), epochs=2, batch=8,
+                out=str(out), seed=3, workers=1, max_steps=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_resume_continues_an_interrupted_run(tmp_path, synth_dir):
+    out = tmp_path / "run"
+    train(_cfg(synth_dir, out, epochs=1), log=lambda _m: None)
+    first = load_checkpoint(out / "last.pt")
+    assert first["epoch"] == 0
+    logs = []
+    result = train(_cfg(synth_dir, out, epochs=3, resume=True), log=logs.append)
+    assert any("resuming" in line and "epoch 2/3" in line for line in logs)
+    assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+
+
+def test_resume_refuses_another_architecture(tmp_path, synth_dir):
+    out = tmp_path / "run"
+    train(_cfg(synth_dir, out, epochs=1), log=lambda _m: None)
+    with pytest.raises(CheckpointError, match="resume with the same --arch"):
+        train(_cfg(synth_dir, out, width=8, resume=True), log=lambda _m: None)
+
+
+def test_same_seed_gives_the_same_weights(tmp_path, synth_dir):
+    for name in ("a", "b"):
+        train(_cfg(synth_dir, tmp_path / name, epochs=1, workers=2), log=lambda _m: None)
+    a = load_checkpoint(tmp_path / "a" / "last.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "b" / "last.pt")["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+
+
+def test_median_class_weights_train(tmp_path, synth_dir):
+    result = train(_cfg(synth_dir, tmp_path / "w", epochs=1, class_weights="median"), log=lambda _m: None)
+    assert np.isfinite(result["history"][0]["loss"])
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path, trained_run):
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a torch checkpoint"):
+        load_checkpoint(junk)
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes((trained_run / "best.pt").read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(trunc)
+    plain = tmp_path / "plain.pt"
+    torch.save({"weights": torch.zeros(1)}, plain)
+    with pytest.raises(CheckpointError, match="not a unet-edge checkpoint"):
+        load_checkpoint(plain)
+    ckpt = load_checkpoint(trained_run / "best.pt")
+    ckpt["model_options"] = {"width": 32, "batchnorm": False}
+    with pytest.raises(CheckpointError, match="weights do not fit architecture 'unet-lite'"):
+        model_from_checkpoint(ckpt)
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_config_validation(tmp_path):
+    with pytest.raises(ConfigError, match="dataset folder not found"):
+        TrainConfig(data=str(tmp_path / "nope"))
+    with pytest.raises(ConfigError, match="class-weights"):
+        TrainConfig(data=str(tmp_path), class_weights="inverse")
