@@ -27,6 +27,7 @@ class TorchRunner:
         self.palette = [tuple(c) for c in self.ckpt["palette"]]
         self.ignore_index = int(self.ckpt["ignore_index"])
         self._model = None
+        self.meta = None
 
     def __enter__(self) -> TorchRunner:
         import torch
@@ -41,6 +42,13 @@ class TorchRunner:
 
     def __exit__(self, *exc: object) -> None:
         self._model = None
+
+    def logits(self, frame: np.ndarray) -> np.ndarray:
+        """Float32 logits CxHxW of one BGR frame at the input size."""
+        torch = self._torch
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(frame[None, ..., ::-1])).to(self.device)
+            return self._model(self._norm(x))[0].float().cpu().numpy()
 
     def infer(self, frame: np.ndarray) -> np.ndarray:
         """BGR uint8 HxWx3 (or NxHxWx3) at the input size -> class ids uint8 HxW (or NxHxW)."""
@@ -60,8 +68,18 @@ class TorchRunner:
 
 
 def open_runner(path: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None):
-    """A runner for any model artifact: a checkpoint (.pt/.pth) for now."""
+    """A runner for any model artifact: a checkpoint (.pt) in PyTorch, .onnx/.engine via the runtime."""
     suffix = Path(path).suffix.lower()
     if suffix in (".pt", ".pth", ".ckpt"):
         return TorchRunner(path, device, input_size)
-    raise ConfigError(f"{path}: unsupported model file type '{suffix}'; expected a .pt checkpoint")
+    if suffix in (".onnx", ".engine", ".plan", ".trt"):
+        from unet_edge.runtime.runners import open_runner as open_artifact
+
+        runner = open_artifact(path, device=device)
+        if input_size and runner.meta.input_size and tuple(input_size) != runner.meta.input_size:
+            raise ConfigError(f"{path} is fixed at {runner.meta.input_size[0]}x{runner.meta.input_size[1]}; "
+                              "--size applies to checkpoints and dynamic exports only")
+        if input_size:
+            runner.input_size = tuple(input_size)
+        return runner
+    raise ConfigError(f"{path}: unsupported model file type '{suffix}'; expected .pt, .onnx or .engine")

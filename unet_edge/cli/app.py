@@ -98,3 +98,5 @@ def demo(out: Annotated[Path, typer.Option(help="folder for every demo output")]
     from unet_edge.demo import run_demo
 
     run_demo(out, frames, epochs, parse_size(size), seed, log=typer.echo)
+
+from unet_edge.cli import deploy  # noqa: E402,F401  (registers export/build on app)

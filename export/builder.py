@@ -1,0 +1,47 @@
+"""``unet-edge build``: pick the right ONNX for the installed TensorRT and build (or reuse) an engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from unet_edge.errors import ConfigError
+from unet_edge.runtime.metadata import load_meta
+
+
+def siblings(onnx: Path) -> dict[str, Path]:
+    """The FP32/FP16/INT8 ONNX files exported beside ``onnx`` (by their sidecars' precision)."""
+    base = onnx.name.split(".")[0]
+    found = {}
+    for cand in onnx.parent.glob(f"{base}*.onnx"):
+        try:
+            found.setdefault(load_meta(cand, check_hash=False).precision, cand)
+        except Exception:  # a stray file without sidecar is not ours to build
+            continue
+    found[load_meta(onnx).precision] = onnx
+    return found
+
+
+def build_from_export(by_precision: dict[str, Path], precision: str, out: Path | None, workspace_gb: float,
+                      dla_core: int | None, timing_cache: Path | None, log: Callable[[str], None] = print,
+                      opt_level: int | None = None) -> Path:
+    """Build a ``precision`` engine from the exported graphs in ``by_precision``."""
+    from unet_edge.export.trt_build import build_engine, cached_build, trt_version
+    from unet_edge.export.trt_plan import plan_build
+
+    plan = plan_build(trt_version(), precision, dla_core)
+    src = by_precision.get(plan.onnx)
+    if src is None:
+        flag = {"fp16": "--fp16", "int8": "--int8 --calib ..."}.get(plan.onnx, "")
+        raise ConfigError(f"this TensorRT needs the {plan.onnx} ONNX for a {precision} engine; "
+                          f"re-export with: unet-edge export CKPT {flag}".rstrip())
+    timing_cache = timing_cache or src.parent / "timing.cache"
+    log(f"building {precision} engine from {src.name} (strongly typed: {plan.strongly_typed}, "
+        f"flags: {', '.join(plan.builder_flags) or 'none'}, workspace {workspace_gb:g} GB)")
+    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level)
+    if out is None:
+        engine = cached_build(src, plan, precision, src.parent / "engines", **kw)
+    else:
+        engine = build_engine(src, plan, precision, out, **kw)
+    log(f"engine: {engine}")
+    return engine

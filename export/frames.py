@@ -1,0 +1,85 @@
+"""Real frames for calibration and verification: a dataset, an image folder or a video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unet_edge.data import LAYOUT_NAMES, open_dataset
+from unet_edge.data.base import list_images
+from unet_edge.errors import ConfigError, DataError
+
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
+
+
+def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "train",
+                num_classes: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[str] | None]:
+    """Frames (BGR uint8 at ``size``), their labels and class names when the source has them.
+
+    ``spec`` is ``LAYOUT:PATH`` (a labelled dataset), a folder of images, or a video file.
+    Frames are spread evenly over the source rather than taken from its start.
+    """
+    h, w = size
+    layout, _, rest = spec.partition(":")
+    if layout in LAYOUT_NAMES and rest:
+        ds = open_dataset(layout, rest, split if split != "train" or layout != "camvid" else "train",
+                          num_classes=num_classes)
+        idx = _spread(len(ds), limit)
+        frames, labels = [], []
+        for i in idx:
+            rgb, mask = ds[i]
+            frames.append(cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), (w, h), interpolation=cv2.INTER_LINEAR))
+            labels.append(mask)
+        return frames, labels, list(ds.info.names)
+    path = Path(spec)
+    if path.is_dir():
+        files = list_images(path)
+        if not files:
+            raise DataError(f"{path}: no images found")
+        frames = []
+        for i in _spread(len(files), limit):
+            img = cv2.imread(str(files[i]), cv2.IMREAD_COLOR)
+            if img is None:
+                raise DataError(f"{files[i]}: cannot read image")
+            frames.append(cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR))
+        return frames, None, None
+    if path.suffix.lower() in VIDEO_EXTS:
+        return _video_frames(path, size, limit), None, None
+    raise ConfigError(f"'{spec}': expected LAYOUT:PATH (camvid, carla, folder), an image folder or a video file")
+
+
+def _spread(n: int, limit: int) -> list[int]:
+    if n <= limit:
+        return list(range(n))
+    return np.linspace(0, n - 1, limit).round().astype(int).tolist()
+
+
+def _video_frames(path: Path, size: tuple[int, int], limit: int) -> list[np.ndarray]:
+    if not path.is_file():
+        raise DataError(f"{path}: video not found")
+    cap = cv2.VideoCapture(str(path))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or limit
+    keep = set(_spread(total, limit))
+    frames, i = [], 0
+    while len(frames) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i in keep:
+            frames.append(cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_LINEAR))
+        i += 1
+    cap.release()
+    if not frames:
+        raise DataError(f"{path}: cannot decode any frame (corrupt or unsupported codec)")
+    return frames
+
+
+def synthetic_frames(size: tuple[int, int], count: int, seed: int = 12345) -> tuple[list, list, list[str]]:
+    """Labelled frames from the synthetic dashcam (CamVid classes), rendered at ``size``."""
+    from unet_edge.data.classes import CAMVID
+    from unet_edge.synth import scene
+
+    pairs = [scene(seed + i, size) for i in range(count)]
+    return [p[0] for p in pairs], [p[1] for p in pairs], list(CAMVID.names)

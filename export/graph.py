@@ -1,0 +1,42 @@
+"""The deploy graph: uint8 NHWC BGR frame in, uint8 class ids (or logits) out.
+
+Everything the CPU would otherwise do per frame (BGR->RGB, scaling, normalisation, the NCHW
+transpose, argmax) happens inside the graph, so the runtime does no float work on the host.
+
+The argmax cast chain is ArgMax -> Cast(FLOAT) -> Cast(UINT8), never ArgMax -> Cast(UINT8):
+TensorRT lowers ArgMax to TopK whose indices are INT32 on 8.x and INT64 on 10.x, and the 8.5
+parser only casts to or from UINT8 with a float type on the other side. INT32/INT64 -> FLOAT is
+supported by every version, and FLOAT -> UINT8 too, so the same file parses on 8.5 and 10/11.
+Class ids are small integers, exact in float16 and float32.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class DeployModule(nn.Module):
+    """Wraps a trained model with in-graph pre- and post-processing.
+
+    ``dtype`` is the compute type of the network body (float16 for FP16 exports); pre-processing
+    and the logits before ArgMax stay in float32, where FP16 could overflow or tie.
+    """
+
+    def __init__(self, model: nn.Module, mean, std, logits: bool = False, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.model = model.to(dtype)
+        self.logits = logits
+        self.dtype = dtype
+        std_t = torch.tensor(std, dtype=torch.float32)
+        # BGR order: the frame arrives as OpenCV delivers it, and the flip is folded into these constants.
+        self.register_buffer("scale", (1.0 / (255.0 * std_t)).flip(0).view(1, 3, 1, 1))
+        self.register_buffer("shift", (torch.tensor(mean, dtype=torch.float32) / std_t).flip(0).view(1, 3, 1, 1))
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        x = frame.permute(0, 3, 1, 2).to(torch.float32) * self.scale - self.shift
+        x = x.flip(1)  # BGR -> RGB, after normalising in BGR order with flipped constants
+        out = self.model(x.to(self.dtype)).to(torch.float32)
+        if self.logits:
+            return out
+        return out.argmax(1).to(torch.float32).to(torch.uint8)

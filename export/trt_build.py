@@ -1,0 +1,99 @@
+"""Build a TensorRT engine from an exported ONNX file (runs where ``tensorrt`` imports).
+
+Engines are tied to the GPU, the TensorRT version and the platform: build them on the device.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+from unet_edge._lazy import require
+from unet_edge.errors import EngineError
+from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, l4t_release, parse_version
+from unet_edge.io import atomic_path, write_bytes_atomic
+from unet_edge.runtime.metadata import file_sha256, load_meta, write_meta
+
+
+def _gpu() -> tuple[str, str]:
+    from unet_edge.runtime.cuda import device_info
+
+    info = device_info()
+    return info["name"], info["compute_capability"]
+
+
+def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, workspace_gb: float = 1.0,
+                 timing_cache: Path | None = None, opt_level: int | None = None) -> Path:
+    """Parse ``onnx_path`` and build per ``plan``; writes ``out`` and its sidecar atomically."""
+    trt = require("tensorrt")
+    meta = load_meta(onnx_path)
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    flags = 0
+    if plan.explicit_batch_flag:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if plan.strongly_typed:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i).desc()) for i in range(parser.num_errors))
+        raise EngineError(f"{onnx_path}: TensorRT {trt.__version__} cannot parse it: {errors[:300]}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+    if opt_level is not None and hasattr(config, "builder_optimization_level"):
+        config.builder_optimization_level = opt_level
+    for name in plan.builder_flags:
+        config.set_flag(getattr(trt.BuilderFlag, name))
+    if plan.dla_core is not None:
+        if builder.num_DLA_cores <= plan.dla_core:
+            raise EngineError(f"DLA core {plan.dla_core} requested but this device has {builder.num_DLA_cores}")
+        config.default_device_type = trt.DeviceType.DLA
+        config.DLA_core = plan.dla_core
+    inp = network.get_input(0)
+    shape = tuple(inp.shape)
+    if any(d < 0 for d in shape):  # dynamic export: one profile around the training size
+        h, w = meta.data.get("train_input_size", (352, 480))
+        profile = builder.create_optimization_profile()
+        profile.set_shape(inp.name, (1, 64, 64, 3), (1, h, w, 3), (4, max(h, 1088), max(w, 1920), 3))
+        config.add_optimization_profile(profile)
+    cache = None
+    if timing_cache is not None:
+        blob = timing_cache.read_bytes() if timing_cache.is_file() else b""
+        cache = config.create_timing_cache(blob)
+        config.set_timing_cache(cache, ignore_mismatch=False)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise EngineError(f"{onnx_path}: TensorRT {trt.__version__} failed to build a {precision} engine "
+                          "(see the TensorRT log above; try a larger --workspace)")
+    write_bytes_atomic(out, bytes(serialized))
+    if cache is not None:
+        with atomic_path(timing_cache) as tmp:
+            tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
+    gpu, cc = _gpu()
+    data = {k: v for k, v in meta.data.items() if k not in ("artifact_sha256", "format", "version")}
+    data.update(precision=precision, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                engine={"tensorrt": trt.__version__, "gpu": gpu, "compute_capability": cc, "l4t": l4t_release(),
+                        "dla_core": plan.dla_core, "plan": plan.to_dict(), "source_onnx": onnx_path.name,
+                        "source_onnx_sha256": file_sha256(onnx_path),
+                        "rebuild": build_command(onnx_path, precision, out, plan.dla_core)})
+    data.setdefault("versions", {})["tensorrt"] = trt.__version__
+    write_meta(out, data)
+    return out
+
+
+def cached_build(onnx_path: Path, plan: BuildPlan, precision: str, cache_dir: Path, **kw) -> Path:
+    """Build into ``cache_dir`` under a key of everything the engine is tied to; reuse a hit."""
+    trt = require("tensorrt")
+    gpu, cc = _gpu()
+    key = engine_cache_key(file_sha256(onnx_path), trt.__version__, gpu, cc, precision,
+                           {"input": load_meta(onnx_path).data["input"]["shape"]}, plan.dla_core, l4t_release())
+    out = cache_dir / f"{onnx_path.stem}.{precision}.{key}.engine"
+    if out.is_file() and out.with_name(out.name + ".json").is_file():
+        return out
+    return build_engine(onnx_path, plan, precision, out, **kw)
+
+
+def trt_version() -> tuple[int, ...]:
+    """The installed TensorRT version (raises MissingDependencyError naming the 'trt' extra)."""
+    return parse_version(require("tensorrt").__version__)

@@ -1,0 +1,67 @@
+"""Deployment commands: export and build (registered on the main app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unet_edge.cli.app import app
+from unet_edge.training.config import parse_size
+
+
+@app.command()
+def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint (best.pt)")],
+           fp16: Annotated[bool, typer.Option(help="also write the mixed-precision FP16 ONNX")] = False,
+           int8: Annotated[bool, typer.Option(help="also write an INT8 QDQ ONNX (needs --calib)")] = False,
+           calib: Annotated[str | None, typer.Option(help="calibration frames: DIR, VIDEO or LAYOUT:PATH")] = None,
+           calib_dataset: Annotated[str | None, typer.Option(help="alias of --calib for LAYOUT:PATH")] = None,
+           calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = 500,
+           calib_method: Annotated[str, typer.Option(help="minmax | percentile | entropy")] = "minmax",
+           target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu")] = "tensorrt",
+           opset: int = 17,
+           dynamic: Annotated[bool, typer.Option(help="dynamic batch/height/width (multiples of 16)")] = False,
+           simplify: Annotated[bool, typer.Option(help="simplify with onnxslim/onnxsim")] = False,
+           logits: Annotated[bool, typer.Option(help="output raw logits instead of class ids")] = False,
+           size: Annotated[str | None, typer.Option(help="input HxW (default: the training size)")] = None,
+           out: Annotated[Path | None, typer.Option(help="output folder (default: beside the checkpoint)")] = None,
+           verify_data: Annotated[str | None, typer.Option(help="verification frames: LAYOUT:PATH, DIR or VIDEO")] = None,
+           verify_frames: int = 24,
+           verify: Annotated[bool, typer.Option("--verify/--no-verify", help="check parity with PyTorch")] = True,
+           build: Annotated[bool, typer.Option("--build/--no-build", help="build engines if TensorRT imports")] = True,
+           workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = 1.0) -> None:
+    """Export a checkpoint to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it."""
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    opts = ExportOptions(fp16=fp16, int8=int8, target=target, calib=calib or calib_dataset, calib_frames=calib_frames,
+                         calib_method=calib_method, opset=opset, dynamic=dynamic, simplify=simplify, logits=logits,
+                         size=parse_size(size) if size else None, out=out, verify_data=verify_data,
+                         verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace)
+    result = export_checkpoint(checkpoint, opts, log=typer.echo)
+    model = (result["engines"] or result["artifacts"])[0]
+    typer.echo("next:")
+    typer.echo(f"  unet-edge run --model {model} --source VIDEO_OR_CAMERA --save out.mp4")
+    typer.echo(f"  unet-edge bench --model {model}")
+    typer.echo(f"  unet-edge eval --model {model} --data DATA --dataset camvid")
+
+
+@app.command()
+def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'unet-edge export'")],
+          fp16: bool = False, int8: bool = False, fp32: bool = False,
+          workspace: Annotated[float, typer.Option(help="builder workspace in GB (keep small on Jetson)")] = 1.0,
+          dla: Annotated[int | None, typer.Option(help="build for this DLA core (FP16/INT8, GPU fallback)")] = None,
+          timing_cache: Annotated[Path | None, typer.Option(help="timing cache reused across builds")] = None,
+          opt_level: Annotated[int | None, typer.Option(help="builder optimization level (TensorRT >= 8.6)")] = None,
+          out: Annotated[Path | None, typer.Option(help="engine path (default: cached beside the ONNX)")] = None) -> None:
+    """Build a TensorRT engine on this device from an exported ONNX."""
+    from unet_edge.errors import ConfigError
+    from unet_edge.export.builder import build_from_export, siblings
+
+    chosen = [p for p, on in (("fp16", fp16), ("int8", int8), ("fp32", fp32)) if on]
+    if len(chosen) > 1:
+        raise ConfigError("choose one of --fp16, --int8, --fp32")
+    from unet_edge.runtime.metadata import load_meta
+
+    precision = chosen[0] if chosen else load_meta(onnx).precision
+    build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level)
