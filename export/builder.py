@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from unet_edge.errors import ConfigError
 from unet_edge.runtime.metadata import load_meta
+
+from unet_edge.errors import ConfigError
 
 
 def siblings(onnx: Path) -> dict[str, Path]:

@@ -7,12 +7,12 @@ import warnings
 from pathlib import Path
 
 import torch
+from unet_edge.export.graph import DeployModule
+from unet_edge.runtime.metadata import ONNX_KEY
 
 from unet_edge._lazy import require
 from unet_edge.errors import ExportError
-from unet_edge.export.graph import DeployModule
 from unet_edge.io import atomic_path
-from unet_edge.runtime.metadata import ONNX_KEY
 
 DEFAULT_OPSET = 17  # TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0) parse opsets up to 17
 INPUT, OUTPUT = "frame", "mask"

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from unet_edge.errors import ConfigError
 from unet_edge.runtime.metadata import file_sha256, write_meta
+
+from unet_edge.errors import ConfigError
 
 
 @dataclass
@@ -69,10 +70,10 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
 def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[[str], None] = print) -> dict:
     """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps."""
     import torch
-
     from unet_edge.export.fold import fold_batchnorm
     from unet_edge.export.graph import DeployModule
     from unet_edge.export.onnx_export import export_onnx
+
     from unet_edge.training.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt_path = Path(ckpt_path)
@@ -104,7 +105,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     rows = []
     if opts.verify:
         rows = _verify(ckpt_path, artifacts, size, ckpt, opts, log)
-    del model
+    model = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
     engines, commands = _engines(artifacts, opts, log)
     return {"artifacts": [str(p) for p, _ in artifacts], "engines": [str(e) for e in engines],
@@ -121,8 +122,9 @@ def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOpti
     from unet_edge.export.frames import load_frames
     from unet_edge.export.int8 import quantize
     from unet_edge.export.onnx_export import set_metadata
-    from unet_edge.io import atomic_path
     from unet_edge.runtime.metadata import load_meta
+
+    from unet_edge.io import atomic_path
 
     if opts.logits:
         raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
@@ -148,6 +150,7 @@ def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOpti
 def _verify(ckpt_path: Path, artifacts, size, ckpt: dict, opts: ExportOptions, log):
     from unet_edge.export.frames import load_frames, synthetic_frames
     from unet_edge.export.verify import enforce, format_table, verify
+
     from unet_edge.inference import TorchRunner
 
     if opts.verify_data:

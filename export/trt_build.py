@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
+from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, l4t_release, parse_version
+from unet_edge.runtime.metadata import file_sha256, load_meta, write_meta
+
 from unet_edge._lazy import require
 from unet_edge.errors import EngineError
-from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, l4t_release, parse_version
 from unet_edge.io import atomic_path, write_bytes_atomic
-from unet_edge.runtime.metadata import file_sha256, load_meta, write_meta
 
 
 def _gpu() -> tuple[str, str]:

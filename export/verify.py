@@ -35,7 +35,6 @@ def verify(torch_runner, artifacts: list[tuple[Path, str]], frames: list[np.ndar
            labels: list[np.ndarray] | None, logits: bool) -> list[Row]:
     """Compare every (artifact, precision) with ``torch_runner`` on ``frames``."""
     import cv2
-
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
     n = len(torch_runner.classes)

@@ -78,7 +78,8 @@ class _Ctypes(_Bindings):
 
     def host_alloc(self, n: int, mapped: bool) -> int:
         p = ctypes.c_void_p()
-        self._call("cudaHostAlloc", ctypes.byref(p), ctypes.c_size_t(n), ctypes.c_uint(HOST_ALLOC_MAPPED if mapped else 0))
+        flags = ctypes.c_uint(HOST_ALLOC_MAPPED if mapped else 0)
+        self._call("cudaHostAlloc", ctypes.byref(p), ctypes.c_size_t(n), flags)
         return int(p.value)
 
     def device_pointer(self, host: int) -> int:
@@ -116,7 +117,9 @@ class _Ctypes(_Bindings):
 
     def name(self, dev: int = 0) -> str:
         buf = ctypes.create_string_buffer(4096)  # cudaDeviceProp starts with char name[256]
-        fn = "cudaGetDeviceProperties_v2" if hasattr(self.lib, "cudaGetDeviceProperties_v2") else "cudaGetDeviceProperties"
+        fn = "cudaGetDeviceProperties_v2"
+        if not hasattr(self.lib, fn):
+            fn = "cudaGetDeviceProperties"
         self._call(fn, buf, ctypes.c_int(dev))
         return buf.raw[:256].split(b"\x00")[0].decode(errors="replace")
 
@@ -142,7 +145,8 @@ def cuda():
 def device_info(dev: int = 0) -> dict:
     """Name, compute capability and whether the GPU shares memory with the CPU (Jetson)."""
     c = cuda()
-    return {"name": c.name(dev), "compute_capability": f"{c.attribute(ATTR_CC_MAJOR, dev)}.{c.attribute(ATTR_CC_MINOR, dev)}",
+    cc = f"{c.attribute(ATTR_CC_MAJOR, dev)}.{c.attribute(ATTR_CC_MINOR, dev)}"
+    return {"name": c.name(dev), "compute_capability": cc,
             "integrated": bool(c.attribute(ATTR_INTEGRATED, dev))}
 
 

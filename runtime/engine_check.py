@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from unet_edge.errors import EngineError
 from unet_edge.runtime.metadata import ArtifactMeta
+
+from unet_edge.errors import EngineError
 
 
 def mismatch(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capability: str) -> str | None:
@@ -14,7 +15,8 @@ def mismatch(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capability:
     if built_trt and built_trt != trt_version:
         problems.append(f"TensorRT {built_trt} (here {trt_version})")
     if built_cc and built_cc != compute_capability:
-        problems.append(f"GPU {built_gpu} sm_{built_cc.replace('.', '')} (here {gpu} sm_{compute_capability.replace('.', '')})")
+        here = compute_capability.replace(".", "")
+        problems.append(f"GPU {built_gpu} sm_{built_cc.replace('.', '')} (here {gpu} sm_{here})")
     if not problems:
         return None
     return f"{meta.path.name} was built for {' and '.join(problems)}; {rebuild_hint(meta)}"

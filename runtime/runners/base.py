@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from unet_edge.runtime.metadata import ArtifactMeta
 
 from unet_edge.errors import ConfigError
-from unet_edge.runtime.metadata import ArtifactMeta
 
 
 class Runner:

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+from unet_edge.runtime.metadata import ArtifactMeta, load_meta
+from unet_edge.runtime.runners.base import Runner
 
 from unet_edge._lazy import require
 from unet_edge.errors import ConfigError, ExportError
-from unet_edge.runtime.metadata import ArtifactMeta, load_meta
-from unet_edge.runtime.runners.base import Runner
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -50,7 +50,8 @@ class OnnxRuntimeRunner(Runner):
                 continue
             if p == "TensorrtExecutionProvider":
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
-                out.append((p, {"trt_fp16_enable": self.precision != "fp32", "trt_int8_enable": self.precision == "int8",
+                out.append((p, {"trt_fp16_enable": self.precision != "fp32",
+                                "trt_int8_enable": self.precision == "int8",
                                 "trt_engine_cache_enable": True, "trt_engine_cache_path": str(self.cache_dir),
                                 "trt_timing_cache_enable": True, "trt_timing_cache_path": str(self.cache_dir)}))
             else:

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from unet_edge._lazy import require
-from unet_edge.errors import EngineError
 from unet_edge.runtime.engine_check import check_engine, deserialize_failed
 from unet_edge.runtime.metadata import load_meta
 from unet_edge.runtime.runners.base import Runner
+
+from unet_edge._lazy import require
+from unet_edge.errors import EngineError
 
 
 class TensorRTRunner(Runner):

@@ -26,7 +26,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            logits: Annotated[bool, typer.Option(help="output raw logits instead of class ids")] = False,
            size: Annotated[str | None, typer.Option(help="input HxW (default: the training size)")] = None,
            out: Annotated[Path | None, typer.Option(help="output folder (default: beside the checkpoint)")] = None,
-           verify_data: Annotated[str | None, typer.Option(help="verification frames: LAYOUT:PATH, DIR or VIDEO")] = None,
+           verify_data: Annotated[str | None, typer.Option(help="frames: LAYOUT:PATH, DIR or VIDEO")] = None,
            verify_frames: int = 24,
            verify: Annotated[bool, typer.Option("--verify/--no-verify", help="check parity with PyTorch")] = True,
            build: Annotated[bool, typer.Option("--build/--no-build", help="build engines if TensorRT imports")] = True,
@@ -34,7 +34,8 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
     """Export a checkpoint to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it."""
     from unet_edge.export.pipeline import ExportOptions, export_checkpoint
 
-    opts = ExportOptions(fp16=fp16, int8=int8, target=target, calib=calib or calib_dataset, calib_frames=calib_frames,
+    opts = ExportOptions(fp16=fp16, int8=int8, target=target, calib=calib or calib_dataset,
+                         calib_frames=calib_frames,
                          calib_method=calib_method, opset=opset, dynamic=dynamic, simplify=simplify, logits=logits,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
                          verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace)
@@ -53,7 +54,8 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
           dla: Annotated[int | None, typer.Option(help="build for this DLA core (FP16/INT8, GPU fallback)")] = None,
           timing_cache: Annotated[Path | None, typer.Option(help="timing cache reused across builds")] = None,
           opt_level: Annotated[int | None, typer.Option(help="builder optimization level (TensorRT >= 8.6)")] = None,
-          out: Annotated[Path | None, typer.Option(help="engine path (default: cached beside the ONNX)")] = None) -> None:
+          out: Annotated[Path | None, typer.Option(help="engine path (default: cached beside the ONNX)")] = None,
+          ) -> None:
     """Build a TensorRT engine on this device from an exported ONNX."""
     from unet_edge.errors import ConfigError
     from unet_edge.export.builder import build_from_export, siblings
