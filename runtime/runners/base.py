@@ -57,6 +57,10 @@ class Runner:
         if fixed and tuple(batch.shape[1:3]) != fixed:
             raise ConfigError(f"frame is {batch.shape[1]}x{batch.shape[2]} but {self.path.name} takes "
                               f"{fixed[0]}x{fixed[1]}; resize it first (Segmenter does)")
+        mult = int(self.meta.data["input"].get("multiple_of", 1))
+        if mult > 1 and (batch.shape[1] % mult or batch.shape[2] % mult):
+            raise ConfigError(f"{self.path.name} takes heights and widths that are multiples of {mult}; "
+                              f"got {batch.shape[1]}x{batch.shape[2]}")
         return np.ascontiguousarray(batch)
 
     def infer(self, frame: np.ndarray) -> np.ndarray:

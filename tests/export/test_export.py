@@ -1,0 +1,189 @@
+"""Export round trip, metadata in both places, parity at each precision, QDQ, and the errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from unet_edge.errors import CheckpointError, ConfigError, ExportError
+from unet_edge.export.int8 import count_qdq
+from unet_edge.export.onnx_export import read_metadata
+from unet_edge.export.verify import THRESHOLDS
+from unet_edge.inference import TorchRunner
+from unet_edge.runtime.metadata import load_meta, sidecar_path
+from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+
+pytestmark = pytest.mark.slow
+
+
+def test_export_writes_three_verified_artifacts(exported):
+    out, result, logs = exported
+    names = sorted(p.split("/")[-1] for p in result["artifacts"])
+    assert names == ["best.fp16.onnx", "best.int8.onnx", "best.onnx"]
+    for row in result["verification"]:
+        assert row["agreement"] >= THRESHOLDS[row["precision"]], row
+    assert any("| best.int8.onnx | int8 |" in line for line in logs)
+    assert any("unet-edge build" in line for line in logs)  # no TensorRT here: the line to run on the device
+    assert not list(out.glob(".*"))  # nothing half-written left behind
+
+
+def test_metadata_lands_in_sidecar_and_metadata_props(exported, trained_run):
+    out, _, _ = exported
+    for name, precision in (("best.onnx", "fp32"), ("best.fp16.onnx", "fp16"), ("best.int8.onnx", "int8")):
+        side = load_meta(out / name).data
+        inner = read_metadata(out / name)
+        for key in ("classes", "palette", "ignore_index", "input", "output", "checkpoint_sha256", "versions",
+                    "precision", "created"):
+            assert side[key] == inner[key], key
+        assert side["precision"] == precision
+        assert side["input"] == {"name": "frame", "shape": [1, 64, 96, 3], "dtype": "uint8", "layout": "NHWC",
+                                 "color": "BGR", "multiple_of": 1}
+        assert side["output"]["semantics"] == "class_ids" and side["output"]["dtype"] == "uint8"
+        assert side["classes"][3] == "Road" and "torch" in side["versions"]
+    assert load_meta(out / "best.int8.onnx").data["int8"]["target"] == "tensorrt"
+
+
+def test_weights_are_embedded(exported):
+    out, _, _ = exported
+    assert not list(out.glob("*.data")) and not list(out.glob("*.onnx_data"))
+
+
+def test_graph_takes_uint8_bgr_and_matches_pytorch_exactly_in_fp32(exported, trained_run):
+    out, _, _ = exported
+    from unet_edge.synth import scene
+
+    frame = scene(99, (64, 96))[0]
+    with OnnxRuntimeRunner(out / "best.onnx") as ort_runner, TorchRunner(trained_run / "best.pt") as ref:
+        mask = ort_runner.infer(frame)
+        assert mask.dtype == np.uint8 and mask.shape == (64, 96)
+        assert np.array_equal(mask, ref.infer(frame))
+        # the graph really reads BGR: swapping the channels changes the answer
+        assert not np.array_equal(ort_runner.infer(np.ascontiguousarray(frame[..., ::-1])), mask)
+
+
+def test_fp16_graph_has_half_weights_and_float_io(exported):
+    import onnx
+
+    out, _, _ = exported
+    model = onnx.load(str(out / "best.fp16.onnx"))
+    inits = {t.name: t for t in model.graph.initializer}
+    conv_weights = {n.input[1] for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")}
+    assert {inits[w].data_type for w in conv_weights} == {onnx.TensorProto.FLOAT16}
+    # pre-processing constants stay FP32 (kept out of half precision on purpose)
+    assert {inits[n].data_type for n in inits if n not in conv_weights and inits[n].dims == [1, 3, 1, 1]} \
+        == {onnx.TensorProto.FLOAT}
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+
+
+def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_run, synth_dir, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    out, _, _ = exported
+    q, dq = count_qdq(out / "best.int8.onnx")
+    assert q > 10 and dq > 10
+
+    def activation_zero_point_types(path):
+        g = onnx.load(str(path)).graph
+        inits = {t.name: t for t in g.initializer}
+        return {numpy_helper.to_array(inits[n.input[2]]).dtype.name for n in g.node
+                if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits}
+
+    assert activation_zero_point_types(out / "best.int8.onnx") == {"int8"}  # symmetric for TensorRT
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    export_checkpoint(trained_run / "best.pt", ExportOptions(int8=True, target="cpu", calib=str(synth_dir / "images"),
+                      calib_frames=32, out=tmp_path, verify_frames=6), lambda _m: None)
+    assert activation_zero_point_types(tmp_path / "best.int8.onnx") == {"uint8"}  # asymmetric for ORT CPU
+    assert load_meta(tmp_path / "best.int8.onnx").data["int8"]["target"] == "cpu"
+
+
+def test_logits_export_reports_the_max_logit_error(trained_run, tmp_path):
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    result = export_checkpoint(trained_run / "best.pt", ExportOptions(logits=True, out=tmp_path, verify_frames=4),
+                               lambda _m: None)
+    row = result["verification"][0]
+    assert row["max_logit_error"] is not None and row["max_logit_error"] < 1e-3
+    meta = load_meta(tmp_path / "best.onnx")
+    assert meta.outputs_logits and meta.data["output"]["shape"] == [1, 11, 64, 96]
+
+
+def test_dynamic_export_runs_at_several_sizes(trained_run, tmp_path):
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    export_checkpoint(trained_run / "best.pt", ExportOptions(dynamic=True, out=tmp_path, verify_frames=4),
+                      lambda _m: None)
+    with OnnxRuntimeRunner(tmp_path / "best.onnx") as r:
+        assert r.infer(np.zeros((2, 96, 160, 3), np.uint8)).shape == (2, 96, 160)
+        assert r.infer(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64)
+        with pytest.raises(ConfigError, match="multiples of 16"):
+            r.infer(np.zeros((50, 64, 3), np.uint8))
+
+
+def test_int8_refuses_to_run_without_real_calibration_frames(trained_run, tmp_path):
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    with pytest.raises(ConfigError, match="real calibration frames"):
+        export_checkpoint(trained_run / "best.pt", ExportOptions(int8=True, out=tmp_path, verify=False),
+                          lambda _m: None)
+
+
+def test_corrupt_or_truncated_onnx_gives_a_clear_error(exported, tmp_path):
+    out, _, _ = exported
+    for name, data in (("trunc.onnx", (out / "best.onnx").read_bytes()[:4000]), ("junk.onnx", b"hello")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        sidecar_path(path).write_text(sidecar_path(out / "best.onnx").read_text())
+        with pytest.raises(ExportError, match="sidecar does not match"):
+            OnnxRuntimeRunner(path)
+        meta = load_meta(out / "best.onnx")
+        with pytest.raises(ExportError, match="ONNX Runtime cannot load this model"), \
+                OnnxRuntimeRunner(path, meta=type(meta)(path, meta.data)):
+            pass
+        with pytest.raises(ExportError, match="not a readable ONNX file"):
+            read_metadata(path)
+
+
+def test_missing_sidecar_is_named(exported, tmp_path):
+    out, _, _ = exported
+    lone = tmp_path / "lone.onnx"
+    lone.write_bytes((out / "best.onnx").read_bytes())
+    with pytest.raises(ExportError, match="lone.onnx.json: metadata sidecar missing"):
+        load_meta(lone)
+
+
+def test_runner_rejects_wrong_dtype_and_size(exported):
+    out, _, _ = exported
+    with OnnxRuntimeRunner(out / "best.onnx") as r:
+        with pytest.raises(ConfigError, match="uint8 HxWx3"):
+            r.infer(np.zeros((64, 96, 3), np.float32))
+        with pytest.raises(ConfigError, match="takes 64x96"):
+            r.infer(np.zeros((60, 96, 3), np.uint8))
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(trained_run, tmp_path):
+    import torch
+
+    ckpt = torch.load(trained_run / "best.pt", weights_only=True)
+    ckpt["arch"], ckpt["model_options"] = "unet", {"width": 32, "batchnorm": False}
+    torch.save(ckpt, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="weights do not fit architecture 'unet'"):
+        from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+        export_checkpoint(tmp_path / "other.pt", ExportOptions(out=tmp_path), lambda _m: None)
+    proc = subprocess.run([sys.executable, "-m", "unet_edge", "export", str(tmp_path / "other.pt")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "weights do not fit" in proc.stderr
+
+
+def test_sidecar_is_plain_json_the_runtime_can_read(exported):
+    out, _, _ = exported
+    data = json.loads(sidecar_path(out / "best.onnx").read_text())
+    assert data["format"] == "unet-edge/artifact" and len(data["artifact_sha256"]) == 64

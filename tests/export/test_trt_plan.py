@@ -1,0 +1,76 @@
+"""TensorRT version logic, cache keys and engine-compatibility messages (no tensorrt needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from unet_edge.errors import ConfigError, EngineError
+from unet_edge.export.trt_plan import build_command, engine_cache_key, l4t_release, parse_version, plan_build
+from unet_edge.runtime.engine_check import check_engine, deserialize_failed, mismatch
+from unet_edge.runtime.metadata import ArtifactMeta
+
+
+@pytest.mark.parametrize("version,precision,onnx,strong,flags,explicit", [
+    ((8, 5, 2), "fp16", "fp32", False, ("FP16",), True),        # JetPack 5.1
+    ((8, 6, 2), "int8", "int8", False, ("FP16", "INT8"), True),  # JetPack 6.0
+    ((10, 3, 0), "fp16", "fp32", False, ("FP16",), False),      # JetPack 6.1/6.2
+    ((10, 3, 0), "fp32", "fp32", False, (), False),
+    ((10, 12, 0), "fp16", "fp16", True, (), False),             # strongly typed from 10.12
+    ((10, 12, 0), "int8", "int8", True, (), False),
+    ((11, 0, 0), "fp16", "fp16", True, (), False),              # no FP16 flag exists in 11
+])
+def test_plan_per_version(version, precision, onnx, strong, flags, explicit):
+    plan = plan_build(version, precision)
+    assert (plan.onnx, plan.strongly_typed, plan.builder_flags, plan.explicit_batch_flag) == \
+        (onnx, strong, flags, explicit)
+
+
+def test_dla_needs_reduced_precision_and_adds_gpu_fallback():
+    with pytest.raises(ConfigError, match="DLA runs only FP16 or INT8"):
+        plan_build((8, 5), "fp32", dla_core=0)
+    plan = plan_build((8, 5), "fp16", dla_core=1)
+    assert plan.dla_core == 1 and "GPU_FALLBACK" in plan.builder_flags
+
+
+def test_parse_version_and_unknown_precision():
+    assert parse_version("10.3.0.26") == (10, 3, 0, 26)
+    with pytest.raises(ConfigError):
+        plan_build((10, 3), "int4")
+
+
+def test_cache_key_changes_with_everything_an_engine_is_tied_to():
+    base = dict(onnx_sha256="a" * 64, trt_version="10.3.0", gpu_name="Orin", compute_capability="8.7",
+                precision="fp16", shapes={"input": [1, 352, 480, 3]}, dla_core=None, l4t="36.4.0")
+    key = engine_cache_key(**base)
+    assert key == engine_cache_key(**base)
+    for field, value in (("onnx_sha256", "b" * 64), ("trt_version", "10.3.1"), ("gpu_name", "Xavier"),
+                         ("compute_capability", "7.2"), ("precision", "int8"),
+                         ("shapes", {"input": [1, 360, 480, 3]}), ("dla_core", 0), ("l4t", "35.5.0")):
+        assert engine_cache_key(**{**base, field: value}) != key, field
+
+
+def test_l4t_release_parsing(tmp_path):
+    f = tmp_path / "nv_tegra_release"
+    f.write_text("# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64\n")
+    assert l4t_release(f) == "36.4.0"
+    assert l4t_release(tmp_path / "absent") is None
+
+
+def test_build_command_is_the_exact_line():
+    assert build_command("m.onnx", "fp16", dla_core=0) == "unet-edge build m.onnx --fp16 --dla 0"
+
+
+def _meta(tmp_path, engine):
+    return ArtifactMeta(tmp_path / "m.engine", {"precision": "fp16", "engine": engine})
+
+
+def test_engine_from_another_trt_or_gpu_names_both_sides_and_the_fix(tmp_path):
+    meta = _meta(tmp_path, {"tensorrt": "8.5.2", "gpu": "Xavier", "compute_capability": "7.2",
+                            "rebuild": "unet-edge build m.onnx --fp16"})
+    assert mismatch(meta, "8.5.2", "Xavier", "7.2") is None
+    with pytest.raises(EngineError) as err:
+        check_engine(meta, "10.3.0", "Orin", "8.7")
+    msg = str(err.value)
+    assert "TensorRT 8.5.2 (here 10.3.0)" in msg and "sm_72 (here Orin sm_87)" in msg
+    assert msg.endswith("rebuild it on this device with: unet-edge build m.onnx --fp16")
+    assert "cannot load this engine" in str(deserialize_failed(meta, "10.3.0", "Orin"))
