@@ -67,3 +67,28 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
 
     precision = chosen[0] if chosen else load_meta(onnx).precision
     build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level)
+
+
+@app.command()
+def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engine (with its .json sidecar)")],
+        source: Annotated[str, typer.Option(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, csi://N, "
+                                                 "a GStreamer pipeline, or synth://")],
+        show: Annotated[bool, typer.Option(help="open a window")] = False,
+        save: Annotated[Path | None, typer.Option(help="write the rendered stream to this MP4")] = None,
+        serve: Annotated[str | None, typer.Option(help="MJPEG live view on [HOST:]PORT (default host 127.0.0.1)")] = None,
+        view: Annotated[str, typer.Option(help="overlay | mask | side")] = "overlay",
+        alpha: float = 0.5,
+        legend: bool = False,
+        hud: Annotated[bool, typer.Option("--hud/--no-hud")] = True,
+        backend: Annotated[str, typer.Option(help="auto | onnxruntime | tensorrt")] = "auto",
+        device: Annotated[str, typer.Option(help="cpu | cuda (ONNX Runtime)")] = "cpu",
+        threads: Annotated[int | None, typer.Option(help="CPU threads for inference")] = None,
+        max_frames: int | None = None,
+        loop: Annotated[bool, typer.Option(help="restart a file source at its end")] = False,
+        realtime: Annotated[bool, typer.Option(help="pace a file like a camera, dropping stale frames")] = False,
+        ) -> None:
+    """Stream camera or video frames through an exported model and overlay the class masks."""
+    from unet_edge.runtime.run import RunConfig, run_stream
+
+    run_stream(RunConfig(model, source, show, save, serve, view, alpha, legend, hud, backend, device, threads,
+                         max_frames, loop, realtime), log=typer.echo)

@@ -1,0 +1,34 @@
+"""Frames as the pipeline carries them, and coercion of whatever a source delivers to BGR uint8."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One captured frame; ``t_capture`` is time.monotonic() at capture, carried to the display."""
+
+    index: int
+    image: np.ndarray
+    t_capture: float
+    timings: dict[str, float] = field(default_factory=dict)
+    mask: np.ndarray | None = None
+    view: np.ndarray | None = None
+
+
+def to_bgr(img: np.ndarray) -> np.ndarray:
+    """Gray, BGRA or 16-bit frames -> 3-channel uint8 BGR (a no-op for ordinary frames)."""
+    if img.dtype != np.uint8:
+        img = cv2.convertScaleAbs(img, alpha=255.0 / max(1.0, float(np.iinfo(img.dtype).max)
+                                                         if img.dtype.kind in "ui" else 1.0))
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.shape[2] == 1:
+        return cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2BGR)
+    return img

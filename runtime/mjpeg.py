@@ -1,0 +1,149 @@
+"""MJPEG over HTTP: a live view of a headless Jetson from a laptop's browser.
+
+``/`` is a small page with the stream and the legend, ``/stream`` the multipart MJPEG itself,
+``/snapshot.jpg`` the latest frame. Each frame is JPEG-encoded once, only while someone watches;
+every viewer thread sends the newest frame it has not sent yet, so a slow viewer skips frames
+and never stalls the pipeline or the other viewers.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+
+from unet_edge.errors import UnetEdgeError
+
+BOUNDARY = b"unetedgeframe"
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """'8080' -> ('127.0.0.1', 8080); '0.0.0.0:8080' binds every interface, on request only."""
+    host, _, port = text.rpartition(":")
+    try:
+        return (host.strip("[]") or "127.0.0.1"), int(port)
+    except ValueError as exc:
+        raise UnetEdgeError(f"--serve '{text}': expected HOST:PORT or PORT") from exc
+
+
+class MjpegServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, classes=(), palette=(), quality: int = 80,
+                 title: str = "unet-edge") -> None:
+        self.host, self.port, self.quality, self.title = host, port, quality, title
+        self.legend = list(zip(classes, palette))
+        self.cond = threading.Condition()
+        self.jpeg: bytes | None = None
+        self.seq = 0
+        self.viewers = 0
+        self.served_frames = 0
+        self.running = False
+        self.httpd: ThreadingHTTPServer | None = None
+
+    def start(self) -> MjpegServer:
+        handler = type("Handler", (_Handler,), {"srv": self})
+        try:
+            self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UnetEdgeError(f"--serve {self.host}:{self.port}: port already in use; choose another port") \
+                    from exc
+            raise UnetEdgeError(f"--serve {self.host}:{self.port}: cannot listen ({exc.strerror})") from exc
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]  # port 0 picks a free one
+        self.running = True
+        threading.Thread(target=self.httpd.serve_forever, name="mjpeg", daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def publish(self, image: np.ndarray) -> None:
+        """Offer a new frame; encodes only while a viewer is connected (or none was ever encoded)."""
+        if self.viewers == 0 and self.jpeg is not None:
+            return
+        ok, buf = cv2.imencode(".jpg", image, (cv2.IMWRITE_JPEG_QUALITY, self.quality))
+        if not ok:
+            return
+        with self.cond:
+            self.jpeg, self.seq = buf.tobytes(), self.seq + 1
+            self.cond.notify_all()
+
+    def next_frame(self, last_seq: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        with self.cond:
+            if self.seq == last_seq and self.running:
+                self.cond.wait(timeout)
+            return self.seq, (self.jpeg if self.seq != last_seq else None)
+
+    def stop(self) -> None:
+        self.running = False
+        with self.cond:
+            self.cond.notify_all()
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    def page(self) -> bytes:
+        items = "".join(f'<li><span style="background:rgb{tuple(c)}"></span>{html.escape(n)}</li>'
+                        for n, c in self.legend)
+        return (f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>
+<style>body{{font-family:sans-serif;background:#111;color:#eee;margin:1em}}img{{max-width:100%;border:1px solid #444}}
+ul{{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.8em}}li span{{display:inline-block;width:1em;
+height:1em;margin-right:.3em;vertical-align:middle}}</style></head><body><h3>{html.escape(self.title)}</h3>
+<img id="stream" src="/stream" alt="live segmentation stream"><ul id="legend">{items}</ul></body></html>""").encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    srv: MjpegServer
+    timeout = 10  # a viewer that stops reading is dropped instead of holding a thread forever
+
+    def log_message(self, *args) -> None:  # keep the console for the stats table
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = self.path.split("?")[0]
+        if path == "/":
+            self._send(200, "text/html; charset=utf-8", self.srv.page())
+        elif path == "/snapshot.jpg":
+            _, jpeg = self.srv.next_frame(-1, 0)
+            self._send(200, "image/jpeg", jpeg) if jpeg else self._send(503, "text/plain", b"no frame yet\n")
+        elif path == "/stream":
+            self._stream()
+        else:
+            self._send(404, "text/plain", b"not found\n")
+
+    def _send(self, code: int, ctype: str, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self) -> None:
+        srv = self.srv
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        with srv.cond:
+            srv.viewers += 1
+        seq = -1
+        try:
+            while srv.running:
+                seq, jpeg = srv.next_frame(seq)
+                if jpeg is None:
+                    continue
+                self.wfile.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                 + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                srv.served_frames += 1
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+            pass
+        finally:
+            with srv.cond:
+                srv.viewers -= 1

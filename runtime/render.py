@@ -1,0 +1,67 @@
+"""Mask overlay with lookup tables and OpenCV only: colourise, resize (nearest), blend, HUD, legend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from unet_edge.viz import legend as legend_strip
+from unet_edge.viz import palette_lut
+
+VIEWS = ("overlay", "mask", "side")
+
+
+class Renderer:
+    """Turns (frame, mask) into the displayed image. Tables are built once; per frame it is two
+    table lookups, one nearest resize and one weighted add."""
+
+    def __init__(self, classes: Sequence[str], palette: Sequence[Sequence[int]], view: str = "overlay",
+                 alpha: float = 0.5, legend: bool = False, hud: bool = True) -> None:
+        if view not in VIEWS:
+            from unet_edge.errors import ConfigError
+
+            raise ConfigError(f"unknown view '{view}'; choose {', '.join(VIEWS)}")
+        self.classes, self.palette = list(classes), list(palette)
+        self.view, self.alpha, self.show_legend, self.hud = view, float(np.clip(alpha, 0, 1)), legend, hud
+        self.lut = palette_lut(palette).reshape(256, 1, 3)  # cv2.LUT wants a 256-entry, 3-channel table
+        self._legend: np.ndarray | None = None
+
+    def colorize(self, mask: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Class ids -> BGR colours, resized (nearest) to ``size`` = (w, h) when given."""
+        if size is not None and (mask.shape[1], mask.shape[0]) != size:
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        return cv2.LUT(cv2.merge((mask, mask, mask)), self.lut)
+
+    def render(self, frame: np.ndarray, mask: np.ndarray, hud_lines: Sequence[str] = ()) -> np.ndarray:
+        h, w = frame.shape[:2]
+        color = self.colorize(mask, (w, h))
+        if self.view == "overlay":
+            out = cv2.addWeighted(frame, 1.0 - self.alpha, color, self.alpha, 0.0)
+        elif self.view == "mask":
+            out = color
+        else:
+            out = np.hstack((frame, color))
+        if self.hud and hud_lines:
+            draw_hud(out, hud_lines)
+        if self.show_legend:
+            out = np.vstack((out, self.legend(out.shape[1])))
+        return out
+
+    def legend(self, width: int) -> np.ndarray:
+        if self._legend is None or self._legend.shape[1] != width:
+            self._legend = legend_strip(self.classes, self.palette, width)
+        return self._legend
+
+
+def draw_hud(img: np.ndarray, lines: Sequence[str]) -> None:
+    """Text in the top-left corner on a dark box, drawn in place."""
+    scale, thick, pad, step = 0.45, 1, 4, 16
+    width = max(cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] for s in lines)
+    x1, y1 = min(img.shape[1] - 1, width + 2 * pad), min(img.shape[0] - 1, len(lines) * step + pad)
+    roi = img[:y1, :x1]
+    roi[:] = (roi * 0.35).astype(np.uint8)
+    for i, s in enumerate(lines):
+        cv2.putText(img, s, (pad, (i + 1) * step - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
+                    cv2.LINE_AA)

@@ -1,0 +1,64 @@
+"""The Python API: ``Segmenter("model.onnx")(frame) -> mask`` and ``Segmenter.stream(source)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unet_edge.runtime.frames import Frame, to_bgr
+from unet_edge.runtime.pipeline import Pipeline, StreamOptions
+from unet_edge.runtime.render import Renderer
+from unet_edge.runtime.runners import open_runner
+from unet_edge.runtime.sources import Source, open_source
+
+
+class Segmenter:
+    """Loads an exported model (``.onnx`` or ``.engine`` plus its sidecar) and segments frames.
+
+    >>> seg = Segmenter("model.onnx")
+    >>> mask = seg(frame_bgr)            # uint8 class ids at the frame's size
+    >>> for f in seg.stream("video.mp4"):  # frames with .mask and .timings, on pipelined threads
+    ...     pass
+    """
+
+    def __init__(self, model: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None):
+        self.runner = open_runner(model, backend=backend, device=device, threads=threads)
+        self.runner.__enter__()
+        self.classes, self.palette = self.runner.classes, self.runner.palette
+        self.input_size = tuple(self.runner.input_size)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """Class ids (uint8) of a BGR frame of any size, at that size."""
+        frame = to_bgr(frame)
+        h, w = self.input_size
+        small = frame if frame.shape[:2] == (h, w) else cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = self.runner.infer(small)
+        if mask.shape != frame.shape[:2]:
+            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+        return mask
+
+    def pipeline(self, source: str | Source, renderer: Renderer | None = None,
+                 opts: StreamOptions | None = None) -> Pipeline:
+        src = open_source(source) if isinstance(source, str) else source
+        return Pipeline(self.runner, src, renderer, opts)
+
+    def stream(self, source: str | Source, realtime: bool = False, max_frames: int | None = None,
+               render: bool = False, **render_opts) -> Iterator[Frame]:
+        """Yield frames (``.image``, ``.mask`` at model size, ``.view`` when ``render``, ``.timings``)."""
+        renderer = Renderer(self.classes, self.palette, **render_opts) if render else None
+        pipe = self.pipeline(source, renderer, StreamOptions(max_frames=max_frames, realtime=realtime))
+        for frame in pipe.frames():
+            pipe.record(frame)
+            yield frame
+
+    def close(self) -> None:
+        self.runner.__exit__(None, None, None)
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,72 @@
+"""Where rendered frames go: a window, an MP4 file, the MJPEG server, or nowhere (benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unet_edge.errors import SourceError
+from unet_edge.io import VideoWriter
+
+
+class Sink:
+    def write(self, image: np.ndarray) -> bool:
+        """Show/store one frame; False asks the pipeline to stop (e.g. the window was closed)."""
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class VideoSink(Sink):
+    """MP4 at the source's fps; finalized and playable after Ctrl-C or an error too."""
+
+    def __init__(self, path: str | Path, fps: float) -> None:
+        self.writer = VideoWriter(path, fps)
+        self.path = Path(path)
+
+    def write(self, image: np.ndarray) -> bool:
+        self.writer.write(image)
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WindowSink(Sink):
+    """An OpenCV window; 'q' or Esc stops the run."""
+
+    def __init__(self, title: str = "unet-edge") -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise SourceError("--show needs a display (DISPLAY is not set); use --serve to watch from a browser")
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            raise SourceError("--show needs OpenCV with GUI support: this cv2 has none (opencv-python-headless); "
+                              "install opencv-python or use --serve") from exc
+        self.title = title
+
+    def write(self, image: np.ndarray) -> bool:
+        cv2.imshow(self.title, image)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+
+
+class ServerSink(Sink):
+    """Publishes to an MjpegServer; never blocks on viewers."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+
+    def write(self, image: np.ndarray) -> bool:
+        self.server.publish(image)
+        return True
+
+    def close(self) -> None:
+        self.server.stop()

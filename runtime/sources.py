@@ -1,0 +1,242 @@
+"""Video sources behind one URI scheme, as jetson-inference users know it.
+
+    video.mp4 | images/ | 'frames/*.png' | 0 | v4l2:///dev/video0 | rtsp://host/stream
+    | csi://0 | 'videotestsrc ! ... ! appsink' | synth://
+
+Live sources are read on their own thread that keeps only the newest frame, so latency never
+builds up behind a slow model; a live source that drops out is reopened with backoff.
+Files deliver every frame unless ``realtime`` asks for live pacing (and dropping).
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unet_edge.errors import SourceError
+from unet_edge.runtime.frames import to_bgr
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def has_gstreamer() -> bool:
+    """Whether this OpenCV was built with GStreamer (JetPack's is; the registry wheels are not)."""
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return "YES" in line
+    return False
+
+
+def csi_pipeline(sensor: int, width: int = 1280, height: int = 720, fps: int = 30) -> str:
+    """The Jetson CSI camera through nvarguscamerasrc, newest frame only."""
+    return (f"nvarguscamerasrc sensor-id={sensor} ! video/x-raw(memory:NVMM),width={width},height={height},"
+            f"framerate={fps}/1 ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert ! video/x-raw,format=BGR ! "
+            "appsink drop=1 max-buffers=1 sync=false")
+
+
+def rtsp_pipeline(url: str) -> str:
+    return (f"rtspsrc location={url} latency=0 ! decodebin ! videoconvert ! video/x-raw,format=BGR ! "
+            "appsink drop=1 max-buffers=1 sync=false")
+
+
+class Source:
+    """Base: ``read() -> (ok, frame)``; ``live`` sources are read on a newest-frame thread."""
+
+    live = False
+    fps = 30.0
+    name = "source"
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> tuple[bool, np.ndarray | None]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class CaptureSource(Source):
+    """Anything cv2.VideoCapture opens: files, cameras, RTSP, GStreamer pipelines."""
+
+    def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY,
+                 opener: Callable[[], object] | None = None) -> None:
+        self.target, self.name, self.live, self.api = target, name, live, api
+        self.opener = opener or (lambda: cv2.VideoCapture(self.target, self.api))
+        self.cap = None
+
+    def open(self) -> None:
+        self.cap = self.opener()
+        if self.cap is None or not self.cap.isOpened():
+            raise SourceError(f"{self.name}: cannot open source (missing, busy, or unsupported by this OpenCV)")
+        if self.live:
+            self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # don't let the driver queue stale frames
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and 1 <= fps <= 240 else 30.0
+
+    def read(self):
+        ok, frame = self.cap.read()
+        return (True, to_bgr(frame)) if ok and frame is not None else (False, None)
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+class ImageSource(Source):
+    """A folder or glob of images, in name order; unreadable files are skipped and counted."""
+
+    def __init__(self, files: list[Path], name: str) -> None:
+        self.files, self.name, self.i, self.skipped = files, name, 0, 0
+
+    def read(self):
+        while self.i < len(self.files):
+            path = self.files[self.i]
+            self.i += 1
+            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if img is not None:
+                return True, to_bgr(img)
+            self.skipped += 1
+            print(f"warning: {path}: unreadable image skipped", file=sys.stderr)
+        return False, None
+
+
+class SynthSource(Source):
+    """The synthetic dashcam rendered live (a camera for machines that have none)."""
+
+    live = True
+
+    def __init__(self, size: tuple[int, int] = (360, 480), seed: int = 0, frames: int = 100_000) -> None:
+        self.size, self.seed, self.frames, self.name = size, seed, frames, "synth://"
+
+    def open(self) -> None:
+        from unet_edge.synth import drive
+
+        self.it = drive(self.seed, self.size, self.frames, self.fps)
+
+    def read(self):
+        item = next(self.it, None)
+        return (False, None) if item is None else (True, item[0])
+
+
+def open_source(uri: str) -> Source:
+    """Parse a source URI (see the module doc) into a Source."""
+    uri = str(uri).strip()
+    if uri.isdigit():
+        return CaptureSource(int(uri), f"camera {uri}", True, cv2.CAP_V4L2 if sys.platform == "linux" else cv2.CAP_ANY)
+    if uri.startswith("v4l2://"):
+        dev = uri[len("v4l2://"):]
+        return CaptureSource(dev, uri, True, cv2.CAP_V4L2)
+    if uri.startswith("synth://"):
+        return SynthSource()
+    if uri.startswith("csi://") or " ! " in uri or uri.startswith(("rtsp://", "rtsps://")):
+        gst = has_gstreamer()
+        if uri.startswith(("rtsp://", "rtsps://")):
+            return CaptureSource(rtsp_pipeline(uri), uri, True, cv2.CAP_GSTREAMER) if gst else \
+                CaptureSource(uri, uri, True, cv2.CAP_FFMPEG)
+        if not gst:
+            raise SourceError(f"{uri}: needs OpenCV with GStreamer, which this cv2 ({cv2.__version__}) lacks; on a "
+                              "Jetson use JetPack's system OpenCV (see docs/jetson.md)")
+        pipeline = csi_pipeline(int(uri[len("csi://"):] or 0)) if uri.startswith("csi://") else uri
+        return CaptureSource(pipeline, uri, True, cv2.CAP_GSTREAMER)
+    path = Path(uri)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not files:
+            raise SourceError(f"{uri}: folder holds no images")
+        return ImageSource(files, uri)
+    if any(c in uri for c in "*?["):
+        files = sorted(Path(p) for p in _glob.glob(uri) if Path(p).suffix.lower() in IMAGE_EXTS)
+        if not files:
+            raise SourceError(f"{uri}: glob matches no images")
+        return ImageSource(files, uri)
+    if not path.exists():
+        raise SourceError(f"{uri}: no such file, folder, camera or stream")
+    if path.suffix.lower() in IMAGE_EXTS:
+        return ImageSource([path], uri)
+    return CaptureSource(str(path), uri, False, cv2.CAP_ANY)
+
+
+class LatestReader:
+    """Reads a live source on its own thread, keeping only the newest frame.
+
+    A frame replaced before anyone took it counts as dropped. When the source fails it is
+    reopened with exponential backoff (capped), and each reopening counts as a reconnect.
+    """
+
+    def __init__(self, source: Source, backoff: tuple[float, float] = (0.1, 2.0), max_retries: int | None = None,
+                 reconnect: bool = True):
+        self.source, self.backoff, self.max_retries, self.reconnect = source, backoff, max_retries, reconnect
+        self.ended = False
+        self.cond = threading.Condition()
+        self.latest: tuple[np.ndarray, float] | None = None
+        self.dropped = self.reconnects = self.captured = 0
+        self.error: Exception | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> LatestReader:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        delay, failures = self.backoff[0], 0
+        while not self.stopped.is_set():
+            try:
+                ok, frame = self.source.read()
+            except Exception:  # a driver error reads as a dropout: reopen rather than die
+                ok, frame = False, None
+            if ok:
+                failures, delay = 0, self.backoff[0]
+                t = time.monotonic()
+                with self.cond:
+                    if self.latest is not None:
+                        self.dropped += 1
+                    self.latest = (frame, t)
+                    self.captured += 1
+                    self.cond.notify_all()
+                continue
+            if not self.reconnect:  # a paced file that ended: the run ends cleanly
+                with self.cond:
+                    self.ended = True
+                    self.cond.notify_all()
+                return
+            failures += 1
+            if self.max_retries is not None and failures > self.max_retries:
+                self.error = SourceError(f"{self.source.name}: source stopped delivering frames and did not come back "
+                                         f"after {self.max_retries} reconnect attempts")
+                with self.cond:
+                    self.cond.notify_all()
+                return
+            self.source.close()
+            if self.stopped.wait(delay):
+                return
+            delay = min(delay * 2, self.backoff[1])
+            try:
+                self.source.open()
+                self.reconnects += 1
+            except SourceError:
+                continue
+
+    def take(self, timeout: float = 1.0) -> tuple[np.ndarray, float] | None:
+        """The newest frame not yet taken (waits up to ``timeout``); None if there is none."""
+        with self.cond:
+            if self.latest is None:
+                self.cond.wait(timeout)
+            if self.error is not None and self.latest is None:
+                raise self.error
+            item, self.latest = self.latest, None
+            return item
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2.0)
+        self.source.close()
