@@ -5,7 +5,7 @@ Imports are lazy so that ``import unet_edge.runtime`` costs nothing and never pu
 
 from __future__ import annotations
 
-__all__ = ["open_runner", "load_meta"]
+__all__ = ["Segmenter", "open_runner", "load_meta"]
 
 
 def __getattr__(name: str):
@@ -13,6 +13,10 @@ def __getattr__(name: str):
         from unet_edge.runtime.runners import open_runner
 
         return open_runner
+    if name == "Segmenter":
+        from unet_edge.runtime.segmenter import Segmenter
+
+        return Segmenter
     if name == "load_meta":
         from unet_edge.runtime.metadata import load_meta
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import html
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -142,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                  + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
                 srv.served_frames += 1
-        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError, OSError):
             pass
         finally:
             with srv.cond:

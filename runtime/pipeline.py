@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
-
 from unet_edge.runtime.frames import Frame
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.sources import LatestReader, Source
@@ -54,6 +53,9 @@ class _Paced(Source):
                 time.sleep(wait)
         return ok, frame
 
+    def open(self) -> None:
+        self.inner.open()
+
     def close(self) -> None:
         self.inner.close()
 
@@ -68,6 +70,7 @@ class Pipeline:
         self.stop_event = threading.Event()
         self.errors: list[BaseException] = []
         self.reader: LatestReader | None = None
+        self.reader_backoff = (0.1, 2.0)  # seconds: first retry, cap
         self._frames_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size + 2)
         self._out_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size)
 
@@ -157,7 +160,7 @@ class Pipeline:
         src = _Paced(self.source, pace=self.opts.realtime and not self.source.live, loop=self.opts.loop)
         threads = []
         if live:
-            self.reader = LatestReader(src, max_retries=self.opts.reconnect_retries,
+            self.reader = LatestReader(src, backoff=self.reader_backoff, max_retries=self.opts.reconnect_retries,
                                        reconnect=self.source.live).start()
         else:
             threads.append(threading.Thread(target=self._file_reader, args=(), name="capture", daemon=True))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from unet_edge.runtime.frames import Frame, to_bgr
 from unet_edge.runtime.pipeline import Pipeline, StreamOptions
 from unet_edge.runtime.render import Renderer

@@ -11,17 +11,21 @@ Files deliver every frame unless ``realtime`` asks for live pacing (and dropping
 from __future__ import annotations
 
 import glob as _glob
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
-import numpy as np
+# FFmpeg would print its own lines about a broken file; we report it in one line instead.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from unet_edge.errors import SourceError
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 from unet_edge.runtime.frames import to_bgr
+
+from unet_edge.errors import SourceError  # noqa: E402
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -75,7 +79,10 @@ class CaptureSource(Source):
     def open(self) -> None:
         self.cap = self.opener()
         if self.cap is None or not self.cap.isOpened():
-            raise SourceError(f"{self.name}: cannot open source (missing, busy, or unsupported by this OpenCV)")
+            if not self.live:
+                raise SourceError(f"{self.name}: cannot open source: not a decodable video (corrupt, truncated or "
+                                  "an unsupported codec)")
+            raise SourceError(f"{self.name}: cannot open source (unplugged, busy, or unsupported by this OpenCV)")
         if self.live:
             self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # don't let the driver queue stale frames
         fps = self.cap.get(cv2.CAP_PROP_FPS)

@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-
-from unet_edge.errors import CheckpointError, ConfigError, ExportError
 from unet_edge.export.int8 import count_qdq
 from unet_edge.export.onnx_export import read_metadata
 from unet_edge.export.verify import THRESHOLDS
-from unet_edge.inference import TorchRunner
 from unet_edge.runtime.metadata import load_meta, sidecar_path
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+
+from unet_edge.errors import CheckpointError, ConfigError, ExportError
+from unet_edge.inference import TorchRunner
 
 pytestmark = pytest.mark.slow
 

@@ -27,6 +27,7 @@ def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp
     from unet_edge.export.verify import THRESHOLDS
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
     from unet_edge.runtime.runners.tensorrt import TensorRTRunner
+
     from unet_edge.synth import scene
 
     out, _, _ = exported

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from unet_edge.errors import ConfigError, EngineError
 from unet_edge.export.trt_plan import build_command, engine_cache_key, l4t_release, parse_version, plan_build
 from unet_edge.runtime.engine_check import check_engine, deserialize_failed, mismatch
 from unet_edge.runtime.metadata import ArtifactMeta
+
+from unet_edge.errors import ConfigError, EngineError
 
 
 @pytest.mark.parametrize("version,precision,onnx,strong,flags,explicit", [

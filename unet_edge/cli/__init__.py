@@ -17,6 +17,9 @@ def one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the typer app, turning UnetEdgeError into one line and exit code 1."""
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # errors are reported in one line of ours
     from unet_edge.cli.app import app
 
     try:

@@ -75,7 +75,7 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
                                                  "a GStreamer pipeline, or synth://")],
         show: Annotated[bool, typer.Option(help="open a window")] = False,
         save: Annotated[Path | None, typer.Option(help="write the rendered stream to this MP4")] = None,
-        serve: Annotated[str | None, typer.Option(help="MJPEG live view on [HOST:]PORT (default host 127.0.0.1)")] = None,
+        serve: Annotated[str | None, typer.Option(help="MJPEG live view on [HOST:]PORT (host: 127.0.0.1)")] = None,
         view: Annotated[str, typer.Option(help="overlay | mask | side")] = "overlay",
         alpha: float = 0.5,
         legend: bool = False,

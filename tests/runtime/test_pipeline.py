@@ -1,0 +1,105 @@
+"""The streaming pipeline: every frame from files, dropping on live sources, bounded latency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+from unet_edge.runtime.pipeline import StreamOptions
+from unet_edge.runtime.segmenter import Segmenter
+
+from .cameras import FlakyCamera
+
+pytestmark = pytest.mark.slow
+
+
+def test_segmenter_call_returns_a_mask_at_the_frame_size(model, synth_dir):
+    frame = cv2.imread(str(synth_dir / "images" / "000003.png"))
+    with Segmenter(model) as seg:
+        mask = seg(frame)
+        assert mask.shape == frame.shape[:2] and mask.dtype == np.uint8 and mask.max() < 11
+        assert seg(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)).shape == frame.shape[:2]
+
+
+def test_file_stream_delivers_every_frame_with_timings(model, synth_dir):
+    with Segmenter(model) as seg:
+        frames = list(seg.stream(str(synth_dir / "clip.mp4"), render=True))
+    assert [f.index for f in frames] == list(range(20))
+    f = frames[-1]
+    assert f.view.shape == f.image.shape and f.mask.shape == (64, 96)
+    assert {"capture", "preprocess", "infer", "render"} <= set(f.timings)
+
+
+def test_frame_size_may_change_mid_stream(model, tmp_path):
+    for i, (h, w) in enumerate([(72, 96), (120, 160), (50, 70)]):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((h, w, 3), 60 * i, np.uint8))
+    with Segmenter(model) as seg:
+        views = [f.view.shape for f in seg.stream(str(tmp_path), render=True)]
+    assert views == [(72, 96, 3), (120, 160, 3), (50, 70, 3)]
+
+
+def test_live_source_faster_than_the_model_drops_stale_frames(model):
+    with Segmenter(model) as seg:
+        slow_infer = seg.runner.infer
+
+        def infer(x):  # a model slower than the camera
+            import time
+
+            time.sleep(0.02)
+            return slow_infer(x)
+
+        seg.runner.infer = infer
+        pipe = seg.pipeline(FlakyCamera(fps=250, outages=0), None, StreamOptions(max_frames=25))
+        for frame in pipe.frames():
+            pipe.record(frame)
+    s = pipe.stats.summary()
+    assert s["frames"] == 25 and s["dropped"] > 25
+    infer_p50 = s["stages"]["infer"]["p50"]
+    assert s["latency_ms"]["p99"] <= 2 * infer_p50 + 15, s  # no queue build-up behind the model
+
+
+def test_realtime_file_paces_and_drops(model, synth_dir):
+    with Segmenter(model) as seg:
+        def infer(x, _f=seg.runner.infer):
+            import time
+
+            time.sleep(0.08)  # slower than the clip's 30 fps
+            return _f(x)
+
+        seg.runner.infer = infer
+        pipe = seg.pipeline(str(synth_dir / "clip.mp4"), None, StreamOptions(realtime=True))
+        n = sum(1 for _ in pipe.frames())
+    assert n < 20 and pipe.stats.dropped > 0 or pipe.reader.dropped > 0
+
+
+def test_a_camera_that_drops_out_keeps_streaming_and_counts_reconnects(model):
+    with Segmenter(model) as seg:
+        cam = FlakyCamera(fps=200, burst=8, outages=2)
+        pipe = seg.pipeline(cam, None, StreamOptions(max_frames=30))
+        pipe.reader_backoff = (0.01, 0.05)
+        n = 0
+        for frame in pipe.frames():
+            pipe.record(frame)
+            n += 1
+    assert n == 30 and pipe.stats.reconnects == 2
+
+
+def test_streaming_never_imports_torch_or_onnx(model, synth_dir):
+    code = textwrap.dedent(f"""
+        import sys
+        from unet_edge.runtime import Segmenter
+        from unet_edge.runtime.run import RunConfig, run_stream
+        run_stream(RunConfig({str(model)!r}, {str(synth_dir / 'clip.mp4')!r}, max_frames=5), log=lambda m: None)
+        with Segmenter({str(model)!r}) as seg:
+            assert len(list(seg.stream({str(synth_dir / 'clip.mp4')!r}, max_frames=3))) == 3
+        heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxscript'))
+        assert not heavy, heavy
+        print('TORCH-FREE')
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "TORCH-FREE" in proc.stdout

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from unet_edge.runtime.render import Renderer
+
+from unet_edge.errors import ConfigError
+
+CLASSES = ["a", "b", "c"]
+PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # RGB
+
+
+def test_colorize_maps_ids_to_bgr_palette_and_resizes_nearest():
+    r = Renderer(CLASSES, PALETTE)
+    mask = np.array([[0, 1], [2, 0]], np.uint8)
+    color = r.colorize(mask, (4, 4))
+    assert color.shape == (4, 4, 3)
+    assert tuple(color[0, 0]) == (0, 0, 255) and tuple(color[0, 3]) == (0, 255, 0) and tuple(color[3, 0]) == (255, 0, 0)
+
+
+def test_views_and_legend():
+    frame = np.full((40, 60, 3), 100, np.uint8)
+    mask = np.ones((20, 30), np.uint8)
+    assert Renderer(CLASSES, PALETTE, "overlay", hud=False).render(frame, mask).shape == (40, 60, 3)
+    assert Renderer(CLASSES, PALETTE, "side", hud=False).render(frame, mask).shape == (40, 120, 3)
+    only = Renderer(CLASSES, PALETTE, "mask", hud=False).render(frame, mask)
+    assert tuple(only[5, 5]) == (0, 255, 0)
+    tall = Renderer(CLASSES, PALETTE, legend=True, hud=False).render(frame, mask)
+    assert tall.shape[0] > 40 and tall.shape[1] == 60
+
+
+def test_alpha_blends_frame_and_colour():
+    frame = np.zeros((10, 10, 3), np.uint8)
+    out = Renderer(CLASSES, PALETTE, alpha=0.5, hud=False).render(frame, np.ones((10, 10), np.uint8))
+    assert abs(int(out[5, 5, 1]) - 128) <= 1 and out[5, 5, 0] == 0
+
+
+def test_hud_draws_text_and_unknown_view_is_rejected():
+    frame = np.zeros((60, 200, 3), np.uint8)
+    out = Renderer(CLASSES, PALETTE, alpha=0.0).render(frame, np.zeros((60, 200), np.uint8), ["12.0 FPS"])
+    assert out[:20].max() > 200
+    with pytest.raises(ConfigError, match="unknown view"):
+        Renderer(CLASSES, PALETTE, view="heatmap")
