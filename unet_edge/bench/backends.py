@@ -1,0 +1,108 @@
+"""Backends of ``unet-edge bench``: what each needs, how to get its artifact, why it is unavailable."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unet_edge.errors import ConfigError, UnetEdgeError
+
+BACKENDS = {  # name -> (precision, engine family)
+    "torch": ("fp32", "torch"),
+    "onnxruntime": ("fp32", "onnxruntime"),
+    "onnxruntime-fp16": ("fp16", "onnxruntime"),
+    "onnxruntime-int8": ("int8", "onnxruntime"),
+    "tensorrt-fp32": ("fp32", "tensorrt"),
+    "tensorrt-fp16": ("fp16", "tensorrt"),
+    "tensorrt-int8": ("int8", "tensorrt"),
+}
+
+
+@dataclass
+class Row:
+    backend: str
+    precision: str
+    status: str = "ok"  # ok | exported-but-failed-validation | unavailable
+    reason: str = ""
+    artifact: str | None = None
+    size_mb: float | None = None
+    agreement: float | None = None
+    miou: float | None = None
+    timing: dict | None = None
+    stream: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_backends(text: str) -> list[str]:
+    names = list(BACKENDS) if text.strip() == "all" else [b.strip() for b in text.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BACKENDS]
+    if unknown:
+        raise ConfigError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)} or 'all'")
+    return names
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unet-edge" / "bench"
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def unavailable_reason(backend: str, kind: str) -> str | None:
+    """Why ``backend`` cannot run here for a model of ``kind`` (checkpoint, onnx, engine), or None."""
+    family = BACKENDS[backend][1]
+    if family == "torch":
+        if kind != "checkpoint":
+            return "needs the training checkpoint (.pt)"
+        if not _installed("torch"):
+            return "torch is not installed: pip install 'unet-edge[train]'"
+    if family == "onnxruntime":
+        if kind == "engine":
+            return "a TensorRT engine runs only on TensorRT"
+        if not _installed("onnxruntime"):
+            return "onnxruntime is not installed: pip install 'unet-edge[cpu]' (or [gpu])"
+        if kind == "checkpoint" and not _installed("onnx"):
+            return "exporting needs onnx: pip install 'unet-edge[train]'"
+    if family == "tensorrt":
+        if not _installed("tensorrt"):
+            return "tensorrt is not installed: pip install 'unet-edge[trt]' on the GPU/Jetson; engines are built there"
+        try:
+            from unet_edge.runtime.cuda import device_info
+
+            device_info()
+        except Exception as exc:  # no driver, no device
+            return f"no usable CUDA device ({str(exc).splitlines()[0][:80]})"
+    return None
+
+
+class ArtifactCache:
+    """Exports a checkpoint on demand into a cache folder keyed by its sha256 and input size."""
+
+    def __init__(self, ckpt: Path, size: tuple[int, int] | None, calib: str | None, root: Path | None,
+                 log) -> None:
+        self.ckpt, self.size, self.calib, self.log = ckpt, size, calib, log
+        digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]
+        tag = f"{size[0]}x{size[1]}" if size else "native"
+        self.dir = (root or cache_root()) / f"{ckpt.stem}-{digest}-{tag}"
+
+    def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
+        from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+        sub = self.dir / (f"int8-{int8_target}" if precision == "int8" else "float")
+        name = {"fp32": f"{self.ckpt.stem}.onnx", "fp16": f"{self.ckpt.stem}.fp16.onnx",
+                "int8": f"{self.ckpt.stem}.int8.onnx"}[precision]
+        path = sub / name
+        if path.is_file() and path.with_name(path.name + ".json").is_file():
+            return path
+        if precision == "int8" and not self.calib:
+            raise UnetEdgeError("INT8 needs calibration frames: pass --data or --source (real frames)")
+        opts = ExportOptions(fp16=precision == "fp16", int8=precision == "int8", target=int8_target,
+                             calib=self.calib, calib_frames=300, size=self.size, out=sub, verify=False, build=False)
+        self.log(f"exporting {precision} ONNX into {sub}")
+        export_checkpoint(self.ckpt, opts, log=lambda _m: None)
+        return path

@@ -1,0 +1,188 @@
+"""``unet-edge bench``: latency and accuracy side by side for every backend and precision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unet_edge.bench.backends import BACKENDS, ArtifactCache, Row, parse_backends, unavailable_reason
+from unet_edge.errors import UnetEdgeError
+
+
+@dataclass
+class BenchConfig:
+    model: Path
+    backends: str = "all"
+    size: tuple[int, int] | None = None
+    batch: int = 1
+    warmup: int = 10
+    iters: int = 50
+    min_seconds: float = 2.0
+    threads: int | None = None
+    data: Path | None = None
+    dataset: str = "camvid"
+    data_limit: int | None = None
+    source: str | None = None
+    stream_frames: int = 150
+    cache_dir: Path | None = None
+    device: str = "cpu"
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return {".pt": "checkpoint", ".pth": "checkpoint", ".onnx": "onnx"}.get(suffix, "engine")
+
+
+def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
+    from unet_edge.export.frames import load_frames, synthetic_frames
+
+    if cfg.source:
+        frames, _, _ = load_frames(cfg.source, (360, 480), n)
+        return frames, cfg.source
+    if cfg.data:
+        import cv2
+
+        from unet_edge.data import open_dataset
+
+        ds = open_dataset(cfg.dataset, cfg.data, "val")
+        idx = np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int)
+        return [cv2.cvtColor(ds[i][0], cv2.COLOR_RGB2BGR) for i in idx], f"{cfg.dataset}:{cfg.data}"
+    return synthetic_frames((360, 480), n)[0], "synthetic dashcam frames (360x480)"
+
+
+def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threads: int):
+    """(runner, artifact path) for ``name``; raises UnetEdgeError when it cannot be built."""
+    precision, family = BACKENDS[name]
+    kind = _kind(cfg.model)
+    if family == "torch":
+        import torch
+
+        from unet_edge.inference import TorchRunner
+
+        torch.set_num_threads(threads)
+        return TorchRunner(cfg.model, input_size=cfg.size), cfg.model
+    if kind == "checkpoint":
+        onnx = cache.onnx(precision, "cpu" if family == "onnxruntime" else "tensorrt")
+    elif kind == "onnx":
+        from unet_edge.runtime.metadata import load_meta
+
+        have = load_meta(cfg.model).precision
+        if family == "onnxruntime" and have != precision:
+            raise UnetEdgeError(f"unavailable: {cfg.model.name} is {have}; pass the checkpoint to bench other "
+                                "precisions")
+        onnx = cfg.model
+    else:
+        onnx = None
+    if family == "onnxruntime":
+        from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner(onnx, device=cfg.device, threads=threads), onnx
+    from unet_edge.runtime.runners.tensorrt import TensorRTRunner
+
+    if onnx is None:
+        return TensorRTRunner(cfg.model), cfg.model
+    from unet_edge.export.builder import build_from_export, siblings
+
+    engine = build_from_export(siblings(onnx), precision, None, 1.0, None, None, lambda _m: None)
+    return TensorRTRunner(engine), engine
+
+
+def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
+    """Run every requested backend; returns rows, settings and the system description."""
+    from unet_edge.export.verify import THRESHOLDS
+    from unet_edge.runtime.runners.onnxruntime import cpu_threads
+
+    from unet_edge.sysinfo import system
+
+    names = parse_backends(cfg.backends)
+    kind = _kind(cfg.model)
+    if not cfg.model.is_file():
+        raise UnetEdgeError(f"{cfg.model}: model file not found")
+    threads = cfg.threads or cpu_threads()
+    frames, frames_from = _frames(cfg)
+    calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
+    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log) if kind == "checkpoint" else None
+    rows, reference = [], None
+    for name in names:
+        precision = BACKENDS[name][0]
+        row = Row(name, precision)
+        rows.append(row)
+        why = unavailable_reason(name, kind)
+        if why:
+            row.status, row.reason = "unavailable", why
+            continue
+        try:
+            runner, artifact = open_backend(name, cfg, cache, threads)
+        except UnetEdgeError as exc:
+            row.status, row.reason = "unavailable", str(exc).removeprefix("unavailable: ")
+            continue
+        row.artifact, row.size_mb = str(artifact), Path(artifact).stat().st_size / 1e6
+        with runner:
+            log(f"timing {name} ({precision}) ...")
+            outs = _masks(runner, frames)
+            if reference is None:
+                reference = outs
+            row.agreement = float(np.mean([np.mean(a == b) for a, b in zip(outs, reference)]))
+            if row.agreement < THRESHOLDS[precision]:
+                row.status = "exported-but-failed-validation"
+                row.reason = f"agrees with the first backend on {100 * row.agreement:.2f}% of pixels"
+            row.timing = _time(runner, frames, cfg).to_dict()
+            if cfg.data:
+                row.miou = _miou(runner, cfg)
+            if cfg.source:
+                row.stream = _stream(runner, cfg)
+    return {"rows": [r.__dict__ for r in rows], "threads": threads, "batch": cfg.batch, "frames": frames_from,
+            "size": list(cfg.size) if cfg.size else None, "model": str(cfg.model), "system": system(),
+            "iters": cfg.iters, "warmup": cfg.warmup}
+
+
+def _masks(runner, frames):
+    import cv2
+
+    h, w = runner.input_size
+    outs = []
+    for f in frames:
+        out = runner.infer(cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR))
+        outs.append(out.argmax(0).astype(np.uint8) if out.ndim == 3 else out)
+    return outs
+
+
+def _time(runner, frames, cfg: BenchConfig):
+    from unet_edge.runtime.render import Renderer
+
+    from unet_edge.bench.timing import time_runner
+
+    renderer = Renderer(runner.classes, runner.palette)
+    return time_runner(runner, frames, cfg.batch, cfg.warmup, cfg.iters, cfg.min_seconds, renderer)
+
+
+def _miou(runner, cfg: BenchConfig) -> float:
+    from unet_edge.data import open_dataset
+    from unet_edge.evaluate import check_classes, evaluate
+
+    ds = open_dataset(cfg.dataset, cfg.data, "val")
+    check_classes(ds, runner.classes, str(cfg.model))
+    if cfg.data_limit:
+        ds.pairs = ds.pairs[: cfg.data_limit]
+    return evaluate(runner, ds)["scores"]["miou"]
+
+
+def _stream(runner, cfg: BenchConfig) -> dict:
+    """End-to-end pipeline numbers on the video: throughput (every frame) and live-paced latency."""
+    from unet_edge.runtime.pipeline import Pipeline, StreamOptions
+    from unet_edge.runtime.render import Renderer
+    from unet_edge.runtime.sources import open_source
+
+    out = {}
+    for mode, realtime in (("file", False), ("live", True)):
+        pipe = Pipeline(runner, open_source(cfg.source), Renderer(runner.classes, runner.palette),
+                        StreamOptions(max_frames=cfg.stream_frames, realtime=realtime))
+        for frame in pipe.frames():
+            pipe.record(frame)
+        s = pipe.stats.summary()
+        out[mode] = {"fps": s["fps"], "latency_p50": s["latency_ms"]["p50"], "latency_p99": s["latency_ms"]["p99"],
+                     "dropped": s["dropped"], "frames": s["frames"]}
+    return out

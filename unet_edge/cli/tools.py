@@ -1,0 +1,58 @@
+"""Measurement commands: bench and doctor (registered on the main app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unet_edge.cli.app import app
+from unet_edge.training.config import parse_size
+
+
+@app.command()
+def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or engine")],
+          backends: Annotated[str, typer.Option(help="comma list of torch, onnxruntime, onnxruntime-fp16, "
+                                                     "onnxruntime-int8, tensorrt-fp32/-fp16/-int8, or all")] = "all",
+          size: Annotated[str | None, typer.Option(help="model input HxW (default: training size)")] = None,
+          batch: int = 1, warmup: int = 10, iters: int = 50,
+          min_seconds: Annotated[float, typer.Option(help="keep timing at least this long")] = 2.0,
+          threads: Annotated[int | None, typer.Option(help="CPU threads for every CPU backend")] = None,
+          data: Annotated[Path | None, typer.Option(help="labelled dataset for mIoU (and INT8 calibration)")] = None,
+          dataset: str = "camvid",
+          data_limit: Annotated[int | None, typer.Option(help="score only the first N val frames")] = None,
+          source: Annotated[str | None, typer.Option(help="video for end-to-end stream numbers")] = None,
+          stream_frames: int = 150,
+          json_out: Annotated[Path | None, typer.Option("--json", help="write results + system as JSON")] = None,
+          plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU")] = None,
+          cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go")] = None,
+          device: Annotated[str, typer.Option(help="ONNX Runtime device: cpu | cuda | tensorrt")] = "cpu") -> None:
+    """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision."""
+    from unet_edge.bench.report import plot as plot_png
+    from unet_edge.bench.report import print_tables, write_json
+    from unet_edge.bench.run import BenchConfig, run_bench
+
+    cfg = BenchConfig(model=model, backends=backends, size=parse_size(size) if size else None, batch=batch,
+                      warmup=warmup, iters=iters, min_seconds=min_seconds, threads=threads, data=data,
+                      dataset=dataset, data_limit=data_limit, source=source, stream_frames=stream_frames,
+                      cache_dir=cache_dir, device=device)
+    result = run_bench(cfg, log=typer.echo)
+    print_tables(result)
+    if json_out:
+        write_json(result, json_out)
+        typer.echo(f"wrote {json_out}")
+    if plot:
+        plot_png(result, plot)
+        typer.echo(f"wrote {plot}")
+
+
+@app.command()
+def doctor(json_out: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Check this box: Python, Jetson/power mode, GPU, TensorRT, ONNX Runtime, OpenCV, cameras, disk."""
+    import json
+
+    from unet_edge.doctor import as_json, checks, report
+
+    items = checks()
+    typer.echo(json.dumps(as_json(items), indent=2) if json_out else report(items))

@@ -1,0 +1,133 @@
+"""``unet-edge doctor``: can this box do the job, and what to install or change if not."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from unet_edge import sysinfo
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | missing | info
+    detail: str
+    fix: str = ""
+
+
+def _has(mod: str) -> bool:
+    return importlib.util.find_spec(mod) is not None
+
+
+def checks() -> list[Check]:
+    out: list[Check] = []
+    vers = sysinfo.versions()
+    cpu = sysinfo.cpu()
+    new_enough = tuple(map(int, vers["python"].split(".")[:2])) >= (3, 10)
+    out.append(Check("python", "ok" if new_enough else "missing",
+                     f"Python {vers['python']} on {cpu['machine']} ({cpu['model']}, {cpu['cores']} cores)",
+                     "" if new_enough else "install Python >= 3.10 (JetPack 6 ships 3.10)"))
+    jet = sysinfo.jetson()
+    if jet:
+        out.append(Check("jetson", "ok", f"{jet['model']}, L4T {jet['l4t']} (JetPack {jet['jetpack'] or '?'})"))
+        out.append(Check("power", "ok" if jet["nvpmodel"] else "warn", f"nvpmodel {jet['nvpmodel'] or 'unknown'}, "
+                         f"jetson_clocks {jet['jetson_clocks'] or 'unknown (needs sudo)'}",
+                         "sudo nvpmodel -m 0 && sudo jetson_clocks  # max performance before benchmarking"))
+    gpus = sysinfo.gpus()
+    cuda_fix = "install the NVIDIA driver + CUDA (JetPack on Jetson); check with nvidia-smi"
+    if gpus:
+        g = gpus[0]
+        out.append(Check("gpu", "ok", f"{g['name']} (sm_{g['compute_capability'].replace('.', '')}), driver "
+                         f"{g['driver']}, {g['memory']}"))
+    elif jet:
+        out.append(Check("gpu", "ok", "integrated Jetson GPU (nvidia-smi reports none on Jetson)"))
+    else:
+        out.append(Check("gpu", "info", "no NVIDIA GPU found: CPU inference with ONNX Runtime only", cuda_fix))
+    out.append(_tensorrt(vers, bool(gpus or jet)))
+    out.append(_onnxruntime(vers))
+    out.append(_opencv())
+    vids = sorted(str(p) for p in Path("/dev").glob("video*"))
+    out.append(Check("cameras", "ok" if vids else "info", ", ".join(vids) or "no /dev/video* devices",
+                     "" if vids else "plug in a USB/CSI camera, or use a video file / rtsp:// source"))
+    cache = Path.home() / ".cache"
+    free = shutil.disk_usage(cache if cache.exists() else Path.home()).free / 1e9
+    out.append(Check("disk", "ok" if free > 2 else "warn", f"{free:.1f} GB free for engines and caches in {cache}",
+                     "" if free > 2 else "free disk space: engine builds need ~1-2 GB"))
+    out.append(Check("torch", "ok" if _has("torch") else "info",
+                     f"PyTorch {vers.get('torch', 'not installed')} (training and export only)",
+                     "" if _has("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))
+    return out
+
+
+def _tensorrt(vers: dict, gpu: bool) -> Check:
+    if not _has("tensorrt"):
+        fix = ("sudo apt install python3-libnvinfer  # JetPack's TensorRT" if sysinfo.jetson()
+               else "pip install 'unet-edge[trt]'")
+        return Check("tensorrt", "missing" if gpu else "info", "TensorRT not installed: no engines here; ONNX "
+                     "Runtime runs the .onnx", fix)
+    detail = f"TensorRT {vers.get('tensorrt', '?')}"
+    try:
+        import tensorrt as trt
+
+        builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+        fp16 = getattr(builder, "platform_has_fast_fp16", None)
+        int8 = getattr(builder, "platform_has_fast_int8", None)
+        detail += f"; fast FP16: {fp16}, fast INT8: {int8}" if fp16 is not None else "; strongly typed (FP16 via graph)"
+        detail += f"; DLA cores: {builder.num_DLA_cores}"
+    except Exception as exc:  # a broken install or no device
+        return Check("tensorrt", "warn", f"{detail} imports but cannot create a builder: {exc}",
+                     "check the CUDA driver (nvidia-smi) and that TensorRT matches it")
+    return Check("tensorrt", "ok", detail)
+
+
+def _onnxruntime(vers: dict) -> Check:
+    if not _has("onnxruntime"):
+        return Check("onnxruntime", "missing", "ONNX Runtime not installed",
+                     "pip install 'unet-edge[cpu]'  (or [gpu] for CUDA/TensorRT providers)")
+    import onnxruntime as ort
+
+    return Check("onnxruntime", "ok", f"ONNX Runtime {ort.__version__}; providers: "
+                 f"{', '.join(ort.get_available_providers())}")
+
+
+def _opencv() -> Check:
+    if not _has("cv2"):
+        return Check("opencv", "missing", "OpenCV not installed",
+                     "pip install 'unet-edge[opencv]'  (on Jetson use JetPack's: sudo apt install python3-opencv)")
+    import cv2
+
+    info = cv2.getBuildInformation()
+    feats = {}
+    for key in ("GStreamer", "FFMPEG", "v4l/v4l2"):
+        line = next((ln for ln in info.splitlines() if ln.strip().startswith(key + ":")), "")
+        feats[key] = "YES" in line
+    gui = any(ln.strip().startswith(("GTK+:", "QT:", "Win32 UI:", "Cocoa:")) and "YES" in ln
+              for ln in info.splitlines())
+    detail = f"OpenCV {cv2.__version__}: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in feats.items()) \
+        + f", GUI {'yes' if gui else 'no'}"
+    fix = "" if feats["GStreamer"] else ("csi:// and GStreamer pipelines need OpenCV with GStreamer: on Jetson use "
+                                         "JetPack's system cv2 (see docs/jetson.md)")
+    import platform
+
+    # Without GStreamer a Jetson loses csi:// and hardware decoding; elsewhere it is only a note.
+    status = "warn" if not feats["FFMPEG"] or (fix and platform.machine() == "aarch64") else "ok"
+    if fix and status == "ok":
+        detail += " (csi:// and GStreamer pipelines unavailable)"
+    return Check("opencv", status, detail, fix)
+
+
+def report(items: list[Check]) -> str:
+    marks = {"ok": "ok  ", "warn": "WARN", "missing": "MISS", "info": "info"}
+    lines = []
+    for c in items:
+        lines.append(f"[{marks[c.status]}] {c.name:<12} {c.detail}")
+        if c.fix and c.status != "ok":
+            lines.append(f"{'':19}fix: {c.fix}")
+    return "\n".join(lines)
+
+
+def as_json(items: list[Check]) -> dict:
+    return {"checks": [asdict(c) for c in items], "system": sysinfo.system()}

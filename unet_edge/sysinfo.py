@@ -1,0 +1,90 @@
+"""What machine is this: CPU, GPU, Jetson, package versions, git revision. No heavy imports."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+PACKAGES = ("torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tensorrt", "opencv-python",
+            "opencv-python-headless", "numpy", "cuda-python", "unet-edge")
+
+
+def _run(cmd: list[str], timeout: float = 5.0) -> str | None:
+    if shutil.which(cmd[0]) is None:
+        return None
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def cpu() -> dict:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"model": model, "cores": cores, "machine": platform.machine()}
+
+
+def gpus() -> list[dict]:
+    out = _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,compute_cap", "--format=csv,noheader"])
+    rows = []
+    for line in (out or "").splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 4:
+            rows.append({"name": parts[0], "driver": parts[1], "memory": parts[2], "compute_capability": parts[3]})
+    return rows
+
+
+JETPACK = {"35": "5.1", "36": "6", "38": "7"}  # L4T major -> JetPack major.minor
+
+
+def jetson() -> dict | None:
+    """Jetson model, L4T/JetPack release, nvpmodel mode, jetson_clocks state; None elsewhere."""
+    try:
+        model = Path("/proc/device-tree/model").read_text().strip("\x00\n ")
+    except OSError:
+        model = None
+    from unet_edge.export.trt_plan import l4t_release
+
+    l4t = l4t_release()
+    if not model and not l4t:
+        return None
+    nvp = _run(["nvpmodel", "-q"])
+    clocks = _run(["jetson_clocks", "--show"])
+    return {"model": model, "l4t": l4t, "jetpack": JETPACK.get((l4t or "").split(".")[0]),
+            "nvpmodel": (nvp.splitlines()[0].replace("NV Power Mode:", "").strip() if nvp else None),
+            "jetson_clocks": None if clocks is None else ("on" if re.search(r"MinFreq=(\d+).*MaxFreq=\1", clocks)
+                                                          else "off or partial")}
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_revision() -> str | None:
+    here = Path(__file__).resolve().parent.parent
+    return _run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"])
+
+
+def system() -> dict:
+    """Everything above, for --json outputs."""
+    return {"platform": platform.platform(), "cpu": cpu(), "gpus": gpus(), "jetson": jetson(),
+            "versions": versions(), "git": git_revision()}
