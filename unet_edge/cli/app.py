@@ -99,7 +99,5 @@ def demo(out: Annotated[Path, typer.Option(help="folder for every demo output")]
 
     run_demo(out, frames, epochs, parse_size(size), seed, log=typer.echo)
 
-from unet_edge.cli import (
-    deploy,  # noqa: E402,F401  (registers export/build on app)
-    tools,  # noqa: E402,F401  (registers bench/doctor on app)
-)
+# Register the deployment and measurement commands on the same app.
+from unet_edge.cli import deploy, tools  # noqa: E402,F401
