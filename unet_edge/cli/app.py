@@ -94,7 +94,7 @@ def demo(out: Annotated[Path, typer.Option(help="folder for every demo output")]
          epochs: int = 12,
          size: Size = "96x128",
          seed: int = 0) -> None:
-    """End to end on the synthetic dashcam: synthesize, train, evaluate, save a prediction grid."""
+    """End to end on the synthetic dashcam: synthesize, train, evaluate, export, stream, bench."""
     from unet_edge.demo import run_demo
 
     run_demo(out, frames, epochs, parse_size(size), seed, log=typer.echo)
