@@ -1,0 +1,39 @@
+"""Shared helpers of the benchmark scripts (not part of the installed package)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+CAMVID = Path(os.environ.get("UNET_EDGE_CAMVID", REPO.parent / "shared" / "data" / "camvid"))
+
+
+def save(name: str, payload: dict) -> Path:
+    """Write ``payload`` (plus the system description) to benchmarks/results/NAME.json."""
+    from unet_edge.io import write_json_atomic
+    from unet_edge.sysinfo import system
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    write_json_atomic(path, {**payload, "system": system(), "command": " ".join([Path(sys.executable).name,
+                                                                                  *sys.argv])})
+    print(f"\nwrote {path.relative_to(REPO)}")
+    return path
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A markdown table."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def synth_data(root: Path, frames: int, size=(360, 480)) -> Path:
+    from unet_edge.synth.writer import write_synth
+
+    if not (root / "classes.json").is_file():
+        write_synth(root, frames=frames, size=size, seed=3, clip_frames=300, force=True)
+    return root
