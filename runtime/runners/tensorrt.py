@@ -56,8 +56,8 @@ class TensorRTRunner(Runner):
         trt = self._trt
         self.context.set_input_shape(self.inp, shape)
         out_shape = tuple(self.context.get_tensor_shape(self.out))
-        in_dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(self.inp)))
-        out_dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(self.out)))
+        in_dtype = _np_dtype(trt, self.engine.get_tensor_dtype(self.inp))
+        out_dtype = _np_dtype(trt, self.engine.get_tensor_dtype(self.out))
         bufs = {}
         for name, shp, dt in ((self.inp, shape, in_dtype), (self.out, out_shape, out_dtype)):
             nbytes = int(np.prod(shp)) * dt.itemsize
@@ -103,3 +103,13 @@ class TensorRTRunner(Runner):
         self.timings = {"h2d_ms": 1e3 * (t1 - t0), "compute_ms": 1e3 * (t2 - t1),
                         "d2h_ms": 1e3 * (time.perf_counter() - t2)}
         return out
+
+
+def _np_dtype(trt, dt) -> np.dtype:
+    """numpy dtype of a TensorRT DataType (``trt.nptype`` lacks UINT8 on some 8.x releases)."""
+    table = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8,
+             "BOOL": np.bool_, "INT64": np.int64}
+    name = getattr(dt, "name", str(dt)).split(".")[-1].upper()
+    if name not in table:
+        raise EngineError(f"unsupported engine I/O type {name}; re-export with 'unet-edge export'")
+    return np.dtype(table[name])
