@@ -7,13 +7,15 @@ between training and runtime.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from unet_edge.errors import ExportError
+from unet_edge.io import file_sha256
+
+__all__ = ["ArtifactMeta", "file_sha256", "load_meta", "sidecar_path", "write_meta"]
 
 FORMAT = "unet-edge/artifact"
 VERSION = 1
@@ -24,14 +26,6 @@ def sidecar_path(artifact: str | Path) -> Path:
     """``model.onnx`` -> ``model.onnx.json``."""
     artifact = Path(artifact)
     return artifact.with_name(artifact.name + ".json")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

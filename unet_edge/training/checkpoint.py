@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +74,3 @@ def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> torch.nn.Mo
         raise CheckpointError(f"{source}: weights do not fit architecture '{ckpt['arch']}' with options "
                               f"{ckpt['model_options']}: {first[:200]}") from exc
     return model.eval()
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
