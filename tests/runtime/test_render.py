@@ -39,3 +39,13 @@ def test_hud_draws_text_and_unknown_view_is_rejected():
     assert out[:20].max() > 200
     with pytest.raises(ConfigError, match="unknown view"):
         Renderer(CLASSES, PALETTE, view="heatmap")
+
+
+def test_window_sink_without_a_display_or_gui_says_what_to_do(monkeypatch):
+    from unet_edge.errors import SourceError
+    from unet_edge.runtime.sinks import WindowSink
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(SourceError, match="use --serve"):
+        WindowSink()
