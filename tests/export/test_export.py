@@ -187,3 +187,12 @@ def test_sidecar_is_plain_json_the_runtime_can_read(exported):
     out, _, _ = exported
     data = json.loads(sidecar_path(out / "best.onnx").read_text())
     assert data["format"] == "unet-edge/artifact" and len(data["artifact_sha256"]) == 64
+
+
+def test_simplified_export_still_matches(trained_run, tmp_path):
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    result = export_checkpoint(trained_run / "best.pt", ExportOptions(simplify=True, out=tmp_path, verify_frames=4),
+                               lambda _m: None)
+    assert result["verification"][0]["agreement"] >= THRESHOLDS["fp32"]
+    assert read_metadata(tmp_path / "best.onnx")["precision"] == "fp32"
