@@ -22,6 +22,7 @@ def main() -> None:
     ap.add_argument("--size", default="352x480")
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--data-limit", type=int, default=None, help="score only the first N val frames")
+    ap.add_argument("--subpixel", action="store_true", help="export ConvTranspose as Conv + DepthToSpace")
     args = ap.parse_args()
     from unet_edge.bench.run import BenchConfig, run_bench
     from unet_edge.training.config import parse_size
@@ -32,7 +33,8 @@ def main() -> None:
     for width, ckpt in ((32, args.ckpt32), (16, args.ckpt16)):
         res = run_bench(BenchConfig(model=ckpt, backends="torch,onnxruntime,onnxruntime-fp16,onnxruntime-int8",
                                     size=size, iters=args.iters, min_seconds=5.0, data=data, dataset="camvid",
-                                    data_limit=args.data_limit, cache_dir=RESULTS / "cache"), log=print)
+                                    data_limit=args.data_limit, cache_dir=RESULTS / "cache",
+                                    subpixel=args.subpixel), log=print)
         results[f"width{width}"] = res
         fp32 = next(r for r in res["rows"] if r["backend"] == "onnxruntime")["timing"]["mean"]
         eager = next(r for r in res["rows"] if r["backend"] == "torch")["timing"]["mean"]
@@ -45,7 +47,7 @@ def main() -> None:
     print(table(["width", "backend", "status", "MB", "agreement vs torch", "mIoU", "mean ms", "p50", "p99", "FPS",
                  "vs eager", "vs ORT fp32"], rows))
     print(f"threads: {res['threads']}, frames: {res['frames']}, size {args.size}")
-    save("backends", results)
+    save("backends-subpixel" if args.subpixel else "backends", results)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
         raise ConfigError(f"unknown calibration method '{method}'; choose {', '.join(methods)}")
     symmetric = target == "tensorrt"
     reader = FrameReader(iter(frames), "frame")
+    keep_float = sensitive_convs(fp32_onnx)
     import logging
 
     root = logging.getLogger()
@@ -71,6 +72,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
                 str(fp32_onnx), str(tmp), reader, quant_format=QuantFormat.QDQ,
                 # Only the network body: pre-processing and ArgMax stay exact.
                 op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"],
+                nodes_to_exclude=keep_float,
                 per_channel=True,
                 activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
@@ -83,9 +85,17 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
             raise ExportError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc
         finally:
             root.setLevel(level)
-    return {"target": target, "calibration_frames": reader.count, "method": method,
+    return {"target": target, "calibration_frames": reader.count, "method": method, "float_nodes": keep_float,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
             "weights": "int8 symmetric per-channel"}
+
+
+def sensitive_convs(path: Path) -> list[str]:
+    """The first convolution (reads raw pixels) and the last two (the head that produces the
+    logits ArgMax compares): quantizing these costs the most agreement for the least speed."""
+    onnx = require("onnx")
+    convs = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    return convs[:1] + convs[-2:] if len(convs) > 3 else []
 
 
 def count_qdq(path: Path) -> tuple[int, int]:

@@ -32,6 +32,7 @@ class ExportOptions:
     verify: bool = True
     build: bool = True  # build engines when TensorRT imports
     workspace_gb: float = 1.0
+    subpixel: bool = False  # rewrite stride-2 ConvTranspose as Conv + DepthToSpace (exact)
 
 
 def _versions() -> dict:
@@ -63,6 +64,7 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
         "normalization": {"mean": ckpt["mean"], "std": ckpt["std"], "in_graph": True},
         "train_input_size": list(size), "checkpoint": ckpt_path.name, "checkpoint_sha256": file_sha256(ckpt_path),
         "checkpoint_metrics": ckpt.get("metrics"), "opset": opts.opset, "dynamic": opts.dynamic,
+        "subpixel": opts.subpixel,
         "versions": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -85,6 +87,10 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     stem = ckpt_path.stem
     meta = base_meta(ckpt, ckpt_path, size, opts)
     model = fold_batchnorm(model_from_checkpoint(ckpt, str(ckpt_path)))
+    if opts.subpixel:
+        from unet_edge.export.fold import deconv_to_subpixel
+
+        model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []
 
     def emit(path: Path, precision: str, dtype=torch.float32, extra: dict | None = None) -> None:

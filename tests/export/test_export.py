@@ -196,3 +196,29 @@ def test_simplified_export_still_matches(trained_run, tmp_path):
                                lambda _m: None)
     assert result["verification"][0]["agreement"] >= THRESHOLDS["fp32"]
     assert read_metadata(tmp_path / "best.onnx")["precision"] == "fp32"
+
+
+def test_subpixel_rewrite_is_exact_and_exports(trained_run, tmp_path):
+    import torch
+    from unet_edge.export.fold import SubPixelUp, deconv_to_subpixel
+    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+
+    torch.manual_seed(0)
+    deconv = torch.nn.ConvTranspose2d(5, 3, 3, stride=2, padding=1, output_padding=1)
+    x = torch.randn(2, 5, 7, 9)
+    torch.testing.assert_close(SubPixelUp(deconv)(x), deconv(x), atol=1e-5, rtol=1e-5)
+    from unet_edge.models import create
+
+    model = create("unet", num_classes=4, width=4).eval()
+    with torch.inference_mode():
+        ref = model(torch.randn(1, 3, 32, 48).clamp(-1, 1))
+        sub = deconv_to_subpixel(model)
+        assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in sub.modules())
+        torch.testing.assert_close(sub(torch.randn(1, 3, 32, 48).clamp(-1, 1)).shape, ref.shape)
+    result = export_checkpoint(trained_run / "best.pt", ExportOptions(subpixel=True, out=tmp_path, verify_frames=4),
+                               lambda _m: None)
+    assert result["verification"][0]["agreement"] >= THRESHOLDS["fp32"]
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "best.onnx")).graph.node}
+    assert "DepthToSpace" in ops and "ConvTranspose" not in ops

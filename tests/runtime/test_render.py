@@ -42,8 +42,9 @@ def test_hud_draws_text_and_unknown_view_is_rejected():
 
 
 def test_window_sink_without_a_display_or_gui_says_what_to_do(monkeypatch):
-    from unet_edge.errors import SourceError
     from unet_edge.runtime.sinks import WindowSink
+
+    from unet_edge.errors import SourceError
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

@@ -84,10 +84,10 @@ class ArtifactCache:
     """Exports a checkpoint on demand into a cache folder keyed by its sha256 and input size."""
 
     def __init__(self, ckpt: Path, size: tuple[int, int] | None, calib: str | None, root: Path | None,
-                 log) -> None:
-        self.ckpt, self.size, self.calib, self.log = ckpt, size, calib, log
+                 log, subpixel: bool = False) -> None:
+        self.ckpt, self.size, self.calib, self.log, self.subpixel = ckpt, size, calib, log, subpixel
         digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]
-        tag = f"{size[0]}x{size[1]}" if size else "native"
+        tag = (f"{size[0]}x{size[1]}" if size else "native") + ("-subpixel" if subpixel else "")
         self.dir = (root or cache_root()) / f"{ckpt.stem}-{digest}-{tag}"
 
     def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
@@ -102,7 +102,8 @@ class ArtifactCache:
         if precision == "int8" and not self.calib:
             raise UnetEdgeError("INT8 needs calibration frames: pass --data or --source (real frames)")
         opts = ExportOptions(fp16=precision == "fp16", int8=precision == "int8", target=int8_target,
-                             calib=self.calib, calib_frames=300, size=self.size, out=sub, verify=False, build=False)
+                             calib=self.calib, calib_frames=300, size=self.size, out=sub, verify=False, build=False,
+                             subpixel=self.subpixel)
         self.log(f"exporting {precision} ONNX into {sub}")
         export_checkpoint(self.ckpt, opts, log=lambda _m: None)
         return path

@@ -29,6 +29,7 @@ class BenchConfig:
     stream_frames: int = 150
     cache_dir: Path | None = None
     device: str = "cpu"
+    subpixel: bool = False
 
 
 def _kind(path: Path) -> str:
@@ -104,7 +105,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     threads = cfg.threads or cpu_threads()
     frames, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
-    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log) if kind == "checkpoint" else None
+    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel) if kind == "checkpoint" \
+        else None
     rows, reference = [], None
     for name in names:
         precision = BACKENDS[name][0]

@@ -24,6 +24,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            dynamic: Annotated[bool, typer.Option(help="dynamic batch/height/width (multiples of 16)")] = False,
            simplify: Annotated[bool, typer.Option(help="simplify with onnxslim/onnxsim")] = False,
            logits: Annotated[bool, typer.Option(help="output raw logits instead of class ids")] = False,
+           subpixel: Annotated[bool, typer.Option(help="ConvTranspose -> Conv + DepthToSpace (exact)")] = False,
            size: Annotated[str | None, typer.Option(help="input HxW (default: the training size)")] = None,
            out: Annotated[Path | None, typer.Option(help="output folder (default: beside the checkpoint)")] = None,
            verify_data: Annotated[str | None, typer.Option(help="frames: LAYOUT:PATH, DIR or VIDEO")] = None,
@@ -38,7 +39,8 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
                          calib_frames=calib_frames,
                          calib_method=calib_method, opset=opset, dynamic=dynamic, simplify=simplify, logits=logits,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
-                         verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace)
+                         verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace,
+                         subpixel=subpixel)
     result = export_checkpoint(checkpoint, opts, log=typer.echo)
     model = (result["engines"] or result["artifacts"])[0]
     typer.echo("next:")
