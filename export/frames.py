@@ -24,8 +24,7 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
     h, w = size
     layout, _, rest = spec.partition(":")
     if layout in LAYOUT_NAMES and rest:
-        ds = open_dataset(layout, rest, split if split != "train" or layout != "camvid" else "train",
-                          num_classes=num_classes)
+        ds = open_dataset(layout, rest, split, num_classes=num_classes)
         idx = _spread(len(ds), limit)
         frames, labels = [], []
         for i in idx:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from unet_edge.runtime.metadata import file_sha256, write_meta
 
+from unet_edge import sysinfo
 from unet_edge.errors import ConfigError
 
 
@@ -35,18 +36,6 @@ class ExportOptions:
     subpixel: bool = False  # rewrite stride-2 ConvTranspose as Conv + DepthToSpace (exact)
 
 
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    out = {}
-    for pkg in ("torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tensorrt", "unet-edge"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
 def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOptions) -> dict:
     """Metadata shared by every artifact of one export (the sidecar and metadata_props)."""
     h, w = size
@@ -65,7 +54,7 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
         "train_input_size": list(size), "checkpoint": ckpt_path.name, "checkpoint_sha256": file_sha256(ckpt_path),
         "checkpoint_metrics": ckpt.get("metrics"), "opset": opts.opset, "dynamic": opts.dynamic,
         "subpixel": opts.subpixel,
-        "versions": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": sysinfo.versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 

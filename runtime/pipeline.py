@@ -73,14 +73,15 @@ class Pipeline:
         self.reader_backoff = (0.1, 2.0)  # seconds: first retry, cap
         self._frames_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size + 2)
         self._out_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size)
+        self._taken = 0  # frames taken from a live reader, for their indices
 
     # --- stage 1: capture -------------------------------------------------------------------
-    def _file_reader(self) -> None:
+    def _file_reader(self, source: Source) -> None:
         i = 0
         try:
             while not self.stop_event.is_set():
                 t = time.monotonic()
-                ok, image = self.source.read()
+                ok, image = source.read()
                 if not ok:
                     break
                 frame = Frame(i, image, time.monotonic(), {"capture": 1e3 * (time.monotonic() - t)})
@@ -105,8 +106,8 @@ class Pipeline:
             item = self.reader.take(timeout=0.1)
             if item is not None:
                 image, t = item
-                self._index = getattr(self, "_index", -1) + 1
-                return Frame(self._index, image, t, {"capture": 0.0})
+                self._taken += 1
+                return Frame(self._taken - 1, image, t, {"capture": 0.0})
             if self.reader.ended:
                 return None
         return None
@@ -163,8 +164,7 @@ class Pipeline:
             self.reader = LatestReader(src, backoff=self.reader_backoff, max_retries=self.opts.reconnect_retries,
                                        reconnect=self.source.live).start()
         else:
-            threads.append(threading.Thread(target=self._file_reader, args=(), name="capture", daemon=True))
-            self.source = src
+            threads.append(threading.Thread(target=self._file_reader, args=(src,), name="capture", daemon=True))
         threads.append(threading.Thread(target=self._infer_loop, name="infer", daemon=True))
         for t in threads:
             t.start()
@@ -189,11 +189,11 @@ class Pipeline:
         finally:
             self.stop_event.set()
             if self.reader is not None:
-                self.reader.stop()
+                self.reader.stop()  # closes the source
                 self.stats.dropped, self.stats.reconnects = self.reader.dropped, self.reader.reconnects
             for t in threads:
                 t.join(timeout=5.0)
-            self.source.close()
+            src.close()
             self.stats.finish()
         if self.errors:
             raise self.errors[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,9 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
             for frame in pipe.frames():
                 if cfg.save and not any(isinstance(s, VideoSink) for s in sinks):
                     sinks.append(VideoSink(cfg.save, source.fps))
-                t = __import__("time").monotonic()
+                t = time.monotonic()
                 keep = all([s.write(frame.view) for s in sinks])
-                frame.timings["sinks"] = 1e3 * (__import__("time").monotonic() - t)
+                frame.timings["sinks"] = 1e3 * (time.monotonic() - t)
                 pipe.record(frame)
                 if not keep:
                     break

@@ -18,6 +18,13 @@ EXTRAS = {
 }
 
 
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def require(module: str) -> ModuleType:
     """Import ``module`` or raise MissingDependencyError naming the extra that provides it."""
     try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from unet_edge import sysinfo
+from unet_edge._lazy import installed
 
 
 @dataclass
@@ -16,10 +16,6 @@ class Check:
     status: str  # ok | warn | missing | info
     detail: str
     fix: str = ""
-
-
-def _has(mod: str) -> bool:
-    return importlib.util.find_spec(mod) is not None
 
 
 def checks() -> list[Check]:
@@ -56,14 +52,14 @@ def checks() -> list[Check]:
     free = shutil.disk_usage(cache if cache.exists() else Path.home()).free / 1e9
     out.append(Check("disk", "ok" if free > 2 else "warn", f"{free:.1f} GB free for engines and caches in {cache}",
                      "" if free > 2 else "free disk space: engine builds need ~1-2 GB"))
-    out.append(Check("torch", "ok" if _has("torch") else "info",
+    out.append(Check("torch", "ok" if installed("torch") else "info",
                      f"PyTorch {vers.get('torch', 'not installed')} (training and export only)",
-                     "" if _has("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))
+                     "" if installed("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))
     return out
 
 
 def _tensorrt(vers: dict, gpu: bool) -> Check:
-    if not _has("tensorrt"):
+    if not installed("tensorrt"):
         fix = ("sudo apt install python3-libnvinfer  # JetPack's TensorRT" if sysinfo.jetson()
                else "pip install 'unet-edge[trt]'")
         return Check("tensorrt", "missing" if gpu else "info", "TensorRT not installed: no engines here; ONNX "
@@ -84,7 +80,7 @@ def _tensorrt(vers: dict, gpu: bool) -> Check:
 
 
 def _onnxruntime(vers: dict) -> Check:
-    if not _has("onnxruntime"):
+    if not installed("onnxruntime"):
         return Check("onnxruntime", "missing", "ONNX Runtime not installed",
                      "pip install 'unet-edge[cpu]'  (or [gpu] for CUDA/TensorRT providers)")
     import onnxruntime as ort
@@ -94,7 +90,7 @@ def _onnxruntime(vers: dict) -> Check:
 
 
 def _opencv() -> Check:
-    if not _has("cv2"):
+    if not installed("cv2"):
         return Check("opencv", "missing", "OpenCV not installed",
                      "pip install 'unet-edge[opencv]'  (on Jetson use JetPack's: sudo apt install python3-opencv)")
     import cv2

@@ -43,12 +43,15 @@ class TorchRunner:
     def __exit__(self, *exc: object) -> None:
         self._model = None
 
+    def _forward(self, batch: np.ndarray):
+        """Logits (torch, NxCxHxW) of a BGR uint8 NHWC batch; call under inference_mode."""
+        x = self._torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
+        return self._model(self._norm(x))
+
     def logits(self, frame: np.ndarray) -> np.ndarray:
         """Float32 logits CxHxW of one BGR frame at the input size."""
-        torch = self._torch
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(frame[None, ..., ::-1])).to(self.device)
-            return self._model(self._norm(x))[0].float().cpu().numpy()
+        with self._torch.inference_mode():
+            return self._forward(frame[None])[0].float().cpu().numpy()
 
     def infer(self, frame: np.ndarray) -> np.ndarray:
         """BGR uint8 HxWx3 (or NxHxWx3) at the input size -> class ids uint8 HxW (or NxHxW)."""
@@ -60,10 +63,8 @@ class TorchRunner:
         if tuple(batch.shape[1:3]) != self.input_size:
             raise ConfigError(f"frame is {batch.shape[1]}x{batch.shape[2]}, model input is "
                               f"{self.input_size[0]}x{self.input_size[1]}")
-        torch = self._torch
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
-            out = self._model(self._norm(x)).argmax(1).to(torch.uint8).cpu().numpy()
+        with self._torch.inference_mode():
+            out = self._forward(batch).argmax(1).to(self._torch.uint8).cpu().numpy()
         return out[0] if frame.ndim == 3 else out
 
 

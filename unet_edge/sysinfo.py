@@ -24,6 +24,11 @@ def _run(cmd: list[str], timeout: float = 5.0) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def cpu() -> dict:
     model = platform.processor() or "unknown"
     try:
@@ -33,8 +38,7 @@ def cpu() -> dict:
                 break
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": model, "cores": cores, "machine": platform.machine()}
+    return {"model": model, "cores": usable_cores(), "machine": platform.machine()}
 
 
 def gpus() -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,10 @@ PROVIDERS = {
 
 
 def cpu_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Default intra-op threads: every core this process may use."""
+    from unet_edge.sysinfo import usable_cores
+
+    return usable_cores()
 
 
 class OnnxRuntimeRunner(Runner):

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unet_edge._lazy import installed
 from unet_edge.errors import ConfigError, UnetEdgeError
 
 BACKENDS = {  # name -> (precision, engine family)
@@ -47,29 +48,23 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unet-edge" / "bench"
 
 
-def _installed(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def unavailable_reason(backend: str, kind: str) -> str | None:
     """Why ``backend`` cannot run here for a model of ``kind`` (checkpoint, onnx, engine), or None."""
     family = BACKENDS[backend][1]
     if family == "torch":
         if kind != "checkpoint":
             return "needs the training checkpoint (.pt)"
-        if not _installed("torch"):
+        if not installed("torch"):
             return "torch is not installed: pip install 'unet-edge[train]'"
     if family == "onnxruntime":
         if kind == "engine":
             return "a TensorRT engine runs only on TensorRT"
-        if not _installed("onnxruntime"):
+        if not installed("onnxruntime"):
             return "onnxruntime is not installed: pip install 'unet-edge[cpu]' (or [gpu])"
-        if kind == "checkpoint" and not _installed("onnx"):
+        if kind == "checkpoint" and not installed("onnx"):
             return "exporting needs onnx: pip install 'unet-edge[train]'"
     if family == "tensorrt":
-        if not _installed("tensorrt"):
+        if not installed("tensorrt"):
             return "tensorrt is not installed: pip install 'unet-edge[trt]' on the GPU/Jetson; engines are built there"
         try:
             from unet_edge.runtime.cuda import device_info

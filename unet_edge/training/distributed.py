@@ -34,8 +34,9 @@ def setup(device: str = "auto") -> Dist:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
         if not cuda:  # processes share the cores: don't oversubscribe them
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            torch.set_num_threads(max(1, cores // world))
+            from unet_edge.sysinfo import usable_cores
+
+            torch.set_num_threads(max(1, usable_cores() // world))
     return Dist(rank, world, local, dev)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -37,8 +35,9 @@ class TorchSegDataset(Dataset):
 
 def default_workers(world_size: int = 1) -> int:
     """Loader workers per process: the cores this process may use, capped at 8."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores // max(1, world_size)))
+    from unet_edge.sysinfo import usable_cores
+
+    return max(1, min(8, usable_cores() // max(1, world_size)))
 
 
 def make_loader(ds: TorchSegDataset, batch: int, train: bool, workers: int, pin: bool,
