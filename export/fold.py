@@ -57,12 +57,20 @@ class SubPixelUp(nn.Module):
         return F.pixel_shuffle(self.conv(F.pad(x, (0, 1, 0, 1))), 2)
 
 
+def _is_strided_deconv(m: nn.Module) -> bool:
+    return (isinstance(m, nn.ConvTranspose2d) and m.kernel_size == (3, 3) and m.stride == (2, 2)
+            and m.padding == (1, 1) and m.output_padding == (1, 1) and m.groups == 1 and m.dilation == (1, 1))
+
+
+def has_strided_deconv(model: nn.Module) -> bool:
+    """Whether ``model`` has a ConvTranspose2d that :func:`deconv_to_subpixel` rewrites."""
+    return any(_is_strided_deconv(m) for m in model.modules())
+
+
 def deconv_to_subpixel(model: nn.Module) -> nn.Module:
     """Replace every stride-2 3x3 'same' ConvTranspose2d in ``model`` (in place) with SubPixelUp."""
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
-            if (isinstance(child, nn.ConvTranspose2d) and child.kernel_size == (3, 3) and child.stride == (2, 2)
-                    and child.padding == (1, 1) and child.output_padding == (1, 1) and child.groups == 1
-                    and child.dilation == (1, 1)):
+            if _is_strided_deconv(child):
                 setattr(module, name, SubPixelUp(child))
     return model

@@ -71,7 +71,10 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
             quantize_static(
                 str(fp32_onnx), str(tmp), reader, quant_format=QuantFormat.QDQ,
                 # Only the network body: pre-processing and ArgMax stay exact.
-                op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"],
+                # On the CPU, Relu folds into its conv's output range (uint8 zero point): quantizing it
+                # removes a requantize pass per conv. TensorRT fuses Conv+Relu itself, so its QDQ
+                # stays at op inputs as its guide recommends.
+                op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"] + ([] if symmetric else ["Relu"]),
                 nodes_to_exclude=keep_float,
                 per_channel=True,
                 activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
@@ -85,9 +88,53 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
             raise ExportError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc
         finally:
             root.setLevel(level)
+        moved = 0 if symmetric else int8_depth_to_space(tmp)
     return {"target": target, "calibration_frames": reader.count, "method": method, "float_nodes": keep_float,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
-            "weights": "int8 symmetric per-channel"}
+            "weights": "int8 symmetric per-channel", "int8_depth_to_space": moved}
+
+
+def int8_depth_to_space(path: Path) -> int:
+    """Run each DepthToSpace on the quantized tensor: DQ -> DepthToSpace -> Q becomes
+    DepthToSpace -> DQ. Exact, since DepthToSpace only moves values and the scale is per
+    tensor; the quantizer has no QDQ rule for it and would leave a float round trip per
+    up-sampling. Returns how many it moved."""
+    onnx = require("onnx")
+    model = onnx.load(str(path))
+    nodes = model.graph.node
+    producer = {o: n for n in nodes for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in nodes:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    drop, moved = [], 0
+    for n in nodes:
+        if n.op_type != "DepthToSpace":
+            continue
+        dq, after = producer.get(n.input[0]), consumers.get(n.output[0], [])
+        if (dq is None or dq.op_type != "DequantizeLinear" or len(after) != 1
+                or after[0].op_type != "QuantizeLinear"):
+            continue
+        q = after[0]
+        downstream = consumers.get(q.output[0], [])
+        if not downstream or any(d.op_type != "DequantizeLinear" for d in downstream):
+            continue
+        for d in downstream:  # values are unchanged, so they keep the upstream scale and zero point
+            d.input[1], d.input[2] = dq.input[1], dq.input[2]
+        n.input[0], n.output[0] = dq.input[0], q.output[0]
+        drop.append(q)
+        if len(consumers[dq.output[0]]) == 1:
+            drop.append(dq)
+        moved += 1
+    if moved:
+        for n in drop:
+            nodes.remove(n)
+        used = {i for n in nodes for i in n.input}
+        stale = [t for t in model.graph.initializer if t.name not in used]
+        for t in stale:  # ONNX Runtime warns about each unused initializer at load
+            model.graph.initializer.remove(t)
+        onnx.save_model(model, str(path))
+    return moved
 
 
 def sensitive_convs(path: Path) -> list[str]:

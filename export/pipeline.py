@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import gc
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +63,7 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
 def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[[str], None] = print) -> dict:
     """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps."""
     import torch
-    from unet_edge.export.fold import fold_batchnorm
+    from unet_edge.export.fold import deconv_to_subpixel, fold_batchnorm, has_strided_deconv
     from unet_edge.export.graph import DeployModule
     from unet_edge.export.onnx_export import export_onnx
 
@@ -77,8 +79,6 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     meta = base_meta(ckpt, ckpt_path, size, opts)
     model = fold_batchnorm(model_from_checkpoint(ckpt, str(ckpt_path)))
     if opts.subpixel:
-        from unet_edge.export.fold import deconv_to_subpixel
-
         model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []
 
@@ -96,7 +96,16 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
         emit(out / f"{stem}.fp16.onnx", "fp16", torch.float16,
              {"fp16": {"route": "half-precision module export", "fp32_ops": ["pre-processing", "ArgMax input"]}})
     if opts.int8:
-        artifacts.append(_int8(out / f"{stem}.int8.onnx", out / f"{stem}.onnx", meta, size, ckpt, opts, log))
+        with tempfile.TemporaryDirectory(dir=out, prefix=".int8-src-") as tmpdir:
+            source = None
+            if opts.target == "cpu" and not opts.subpixel and has_strided_deconv(model):
+                # ONNX Runtime has no INT8 ConvTranspose: it would run every up-sampling in float
+                # between a DQ and a Q. The exact Conv + DepthToSpace form quantizes end to end.
+                source = Path(tmpdir) / f"{stem}.onnx"
+                sub = DeployModule(deconv_to_subpixel(copy.deepcopy(model)), ckpt["mean"], ckpt["std"])
+                export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
+            artifacts.append(_int8(out / f"{stem}.int8.onnx", out / f"{stem}.onnx", meta, size, ckpt, opts, log,
+                                   source))
     rows = []
     if opts.verify:
         rows = _verify(ckpt_path, artifacts, size, ckpt, opts, log)
@@ -108,12 +117,12 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
 
 
 def _half(model):
-    import copy
-
     return copy.deepcopy(model).half()
 
 
-def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOptions, log) -> tuple[Path, str]:
+def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOptions, log,
+          source: Path | None = None) -> tuple[Path, str]:
+    """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata."""
     from unet_edge.export.frames import load_frames
     from unet_edge.export.int8 import quantize
     from unet_edge.export.onnx_export import set_metadata
@@ -128,10 +137,12 @@ def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOpti
                           "(never random data)")
     frames, _, _ = load_frames(opts.calib, size, opts.calib_frames, "train", ckpt["num_classes"])
     log(f"calibrating INT8 ({opts.target}) on {len(frames)} frames from {opts.calib}")
-    quant = quantize(fp32, dest, frames, opts.target, opts.calib_method)
+    quant = quantize(source or fp32, dest, frames, opts.target, opts.calib_method)
     import onnx
 
     data = {**load_meta(fp32).data, **meta, "precision": "int8", "int8": quant}
+    if source is not None:
+        data["subpixel"] = True
     data.pop("artifact_sha256", None)
     model = onnx.load(str(dest))
     set_metadata(model, data)

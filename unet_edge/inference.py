@@ -11,14 +11,24 @@ from unet_edge.errors import ConfigError
 
 
 class TorchRunner:
-    """Runs a training checkpoint in eager PyTorch (FP32, ``inference_mode``)."""
+    """Runs a training checkpoint in eager PyTorch (FP32, ``inference_mode``).
+
+    ``layout`` is the activations' memory format: ``channels_last`` (the default, and what
+    training uses: frames arrive NHWC, and oneDNN's convolutions are fastest on it) or
+    ``nchw``, PyTorch's default contiguous format, i.e. a plain ``model(x)``.
+    """
 
     backend = "torch"
     precision = "fp32"
+    LAYOUTS = ("channels_last", "nchw")
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None) -> None:
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None,
+                 layout: str = "channels_last") -> None:
         from unet_edge.training.checkpoint import load_checkpoint
 
+        if layout not in self.LAYOUTS:
+            raise ConfigError(f"unknown layout '{layout}'; choose {' or '.join(self.LAYOUTS)}")
+        self.layout = layout
         self.path = Path(checkpoint)
         self.ckpt = load_checkpoint(self.path)
         self.device = device
@@ -36,7 +46,9 @@ class TorchRunner:
         from unet_edge.training.loader import Normalizer
 
         self._torch = torch
-        self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device)
+        fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
+        self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device, memory_format=fmt)
+        self._fmt = fmt
         self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
         return self
 
@@ -46,7 +58,7 @@ class TorchRunner:
     def _forward(self, batch: np.ndarray):
         """Logits (torch, NxCxHxW) of a BGR uint8 NHWC batch; call under inference_mode."""
         x = self._torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
-        return self._model(self._norm(x))
+        return self._model(self._norm(x).contiguous(memory_format=self._fmt))
 
     def logits(self, frame: np.ndarray) -> np.ndarray:
         """Float32 logits CxHxW of one BGR frame at the input size."""

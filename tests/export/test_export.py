@@ -100,7 +100,20 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     export_checkpoint(trained_run / "best.pt", ExportOptions(int8=True, target="cpu", calib=str(synth_dir / "images"),
                       calib_frames=32, out=tmp_path, verify_frames=6), lambda _m: None)
     assert activation_zero_point_types(tmp_path / "best.int8.onnx") == {"uint8"}  # asymmetric for ORT CPU
-    assert load_meta(tmp_path / "best.int8.onnx").data["int8"]["target"] == "cpu"
+    meta = load_meta(tmp_path / "best.int8.onnx").data
+    assert meta["int8"]["target"] == "cpu" and meta["subpixel"] is True
+    assert load_meta(tmp_path / "best.onnx").data["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
+    # CPU flavour: up-sampling quantized end to end, Relu folded into the conv output ranges
+    g = onnx.load(str(tmp_path / "best.int8.onnx")).graph
+    producer = {o: n.op_type for n in g.node for o in n.output}
+    ops = [n.op_type for n in g.node]
+    assert "ConvTranspose" not in ops
+    assert all(producer[n.input[0]] == "Conv" for n in g.node if n.op_type == "Relu")  # only after float convs
+    d2s = [n for n in g.node if n.op_type == "DepthToSpace"]
+    assert d2s and all(producer[n.input[0]] == "QuantizeLinear" for n in d2s)
+    assert meta["int8"]["int8_depth_to_space"] == len(d2s)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.int8.onnx", "best.int8.onnx.json", "best.onnx",
+                                                          "best.onnx.json"]  # no temp source left behind
 
 
 def test_logits_export_reports_the_max_logit_error(trained_run, tmp_path):

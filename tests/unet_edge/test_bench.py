@@ -27,7 +27,7 @@ def bench_result(trained_run, synth_dir, tmp_path_factory):
 def test_every_backend_gets_a_row_with_sane_columns(bench_result):
     rows = {r["backend"]: r for r in bench_result["rows"]}
     assert list(rows) == list(BACKENDS)
-    for name in ("torch", "onnxruntime", "onnxruntime-fp16", "onnxruntime-int8"):
+    for name in ("torch", "torch-nchw", "onnxruntime", "onnxruntime-fp16", "onnxruntime-int8"):
         r = rows[name]
         assert r["status"] == "ok", r
         t = r["timing"]
@@ -38,6 +38,7 @@ def test_every_backend_gets_a_row_with_sane_columns(bench_result):
         assert t["stages"]["h2d_ms"] is None  # transfers are n/a on CPU
         assert r["stream"]["file"]["frames"] == 15 and r["stream"]["file"]["fps"] > 0
     assert rows["onnxruntime-int8"]["size_mb"] < rows["onnxruntime"]["size_mb"] / 3
+    assert rows["torch-nchw"]["agreement"] > 0.999  # same model, other memory format
 
 
 def test_unavailable_backends_say_why(bench_result):

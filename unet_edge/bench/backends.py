@@ -11,7 +11,8 @@ from unet_edge._lazy import installed
 from unet_edge.errors import ConfigError, UnetEdgeError
 
 BACKENDS = {  # name -> (precision, engine family)
-    "torch": ("fp32", "torch"),
+    "torch": ("fp32", "torch"),  # channels_last activations, as training runs it
+    "torch-nchw": ("fp32", "torch"),  # PyTorch's default contiguous NCHW: a plain model(x)
     "onnxruntime": ("fp32", "onnxruntime"),
     "onnxruntime-fp16": ("fp16", "onnxruntime"),
     "onnxruntime-int8": ("int8", "onnxruntime"),
@@ -75,6 +76,9 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
     return None
 
 
+EXPORT_REV = 2  # bump when exported graphs change, so cached artifacts are re-exported
+
+
 class ArtifactCache:
     """Exports a checkpoint on demand into a cache folder keyed by its sha256 and input size."""
 
@@ -82,7 +86,7 @@ class ArtifactCache:
                  log, subpixel: bool = False) -> None:
         self.ckpt, self.size, self.calib, self.log, self.subpixel = ckpt, size, calib, log, subpixel
         digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]
-        tag = (f"{size[0]}x{size[1]}" if size else "native") + ("-subpixel" if subpixel else "")
+        tag = (f"{size[0]}x{size[1]}" if size else "native") + ("-subpixel" if subpixel else "") + f"-r{EXPORT_REV}"
         self.dir = (root or cache_root()) / f"{ckpt.stem}-{digest}-{tag}"
 
     def onnx(self, precision: str, int8_target: str = "cpu") -> Path:

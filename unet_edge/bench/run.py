@@ -64,7 +64,8 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
         from unet_edge.inference import TorchRunner
 
         torch.set_num_threads(threads)
-        return TorchRunner(cfg.model, input_size=cfg.size), cfg.model
+        layout = "nchw" if name == "torch-nchw" else "channels_last"
+        return TorchRunner(cfg.model, input_size=cfg.size, layout=layout), cfg.model
     if kind == "checkpoint":
         onnx = cache.onnx(precision, "cpu" if family == "onnxruntime" else "tensorrt")
     elif kind == "onnx":

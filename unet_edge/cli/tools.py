@@ -13,7 +13,7 @@ from unet_edge.training.config import parse_size
 
 @app.command()
 def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or engine")],
-          backends: Annotated[str, typer.Option(help="comma list of torch, onnxruntime, onnxruntime-fp16, "
+          backends: Annotated[str, typer.Option(help="comma list of torch, torch-nchw, onnxruntime, onnxruntime-fp16, "
                                                      "onnxruntime-int8, tensorrt-fp32/-fp16/-int8, or all")] = "all",
           size: Annotated[str | None, typer.Option(help="model input HxW (default: training size)")] = None,
           batch: int = 1, warmup: int = 10, iters: int = 50,
