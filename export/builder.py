@@ -27,6 +27,7 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
                       dla_core: int | None, timing_cache: Path | None, log: Callable[[str], None] = print,
                       opt_level: int | None = None) -> Path:
     """Build a ``precision`` engine from the exported graphs in ``by_precision``."""
+    check_int8_flavour(by_precision, precision)
     from unet_edge.export.trt_build import build_engine, cached_build, trt_version
     from unet_edge.export.trt_plan import plan_build
 
@@ -46,3 +47,15 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
         engine = build_engine(src, plan, precision, out, **kw)
     log(f"engine: {engine}")
     return engine
+
+
+def check_int8_flavour(by_precision: dict[str, Path], precision: str) -> None:
+    """Refuse the ONNX Runtime CPU flavour of INT8: its uint8 (asymmetric) activations and
+    DepthToSpace-on-uint8 are not TensorRT's explicit quantization, which is symmetric INT8."""
+    src = by_precision.get("int8")
+    if precision != "int8" or src is None:
+        return
+    target = (load_meta(src, check_hash=False).data.get("int8") or {}).get("target")
+    if target == "cpu":
+        raise ConfigError(f"{src.name} was quantized for ONNX Runtime on CPU (uint8 activations); TensorRT needs "
+                          "symmetric INT8: re-export with: unet-edge export CKPT --int8 --calib ... --target tensorrt")

@@ -178,6 +178,8 @@ def _engines(artifacts, opts: ExportOptions, log) -> tuple[list[Path], list[str]
     from unet_edge.export.trt_plan import build_command
 
     by_precision = {p: path for path, p in artifacts}
+    if opts.target == "cpu":  # the CPU INT8 flavour is not TensorRT's (see builder.check_int8_flavour)
+        by_precision.pop("int8", None)
     wanted = [p for p in ("fp16", "int8") if p in by_precision] or ["fp32"]
     try:
         import tensorrt  # noqa: F401

@@ -114,6 +114,12 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     assert meta["int8"]["int8_depth_to_space"] == len(d2s)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.int8.onnx", "best.int8.onnx.json", "best.onnx",
                                                           "best.onnx.json"]  # no temp source left behind
+    # ...and it is not TensorRT's INT8: building an engine from it is refused before TensorRT is needed
+    from unet_edge.export.builder import build_from_export, check_int8_flavour, siblings
+
+    with pytest.raises(ConfigError, match="--target tensorrt"):
+        build_from_export(siblings(tmp_path / "best.int8.onnx"), "int8", None, 1.0, None, None, lambda _m: None)
+    check_int8_flavour(siblings(out / "best.int8.onnx"), "int8")  # the TensorRT flavour passes
 
 
 def test_logits_export_reports_the_max_logit_error(trained_run, tmp_path):
