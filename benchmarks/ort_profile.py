@@ -60,11 +60,11 @@ def profile(path: Path, iters: int, threads: int) -> tuple[float, dict[str, floa
 
     import numpy as np
     import onnxruntime as ort
+    from unet_edge.runtime.runners.onnxruntime import session_options
 
     with tempfile.TemporaryDirectory() as tmp:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        opts.enable_mem_pattern, opts.enable_profiling = False, True
+        opts = session_options(threads)
+        opts.enable_profiling = True
         opts.profile_file_prefix = str(Path(tmp) / "ort")
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         inp = sess.get_inputs()[0]

@@ -25,6 +25,19 @@ def cpu_threads() -> int:
     return usable_cores()
 
 
+def session_options(threads: int):
+    """The ``onnxruntime.SessionOptions`` every runner session uses (benchmarks profile with these too)."""
+    ort = require("onnxruntime")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Memory patterns pre-plan one block for every intermediate tensor: at 352x480 that is
+    # ~70 MB more peak RSS, for latency within run-to-run noise (FP32 and INT8, 2 threads).
+    opts.enable_mem_pattern = False
+    return opts
+
+
 class OnnxRuntimeRunner(Runner):
     """Runs an exported ``.onnx`` with ONNX Runtime; the output buffer is allocated once."""
 
@@ -62,13 +75,7 @@ class OnnxRuntimeRunner(Runner):
 
     def activate(self) -> None:
         ort = require("onnxruntime")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Memory patterns pre-plan one block for every intermediate tensor: at 352x480 that is
-        # ~70 MB more peak RSS, for latency within run-to-run noise (FP32 and INT8, 2 threads).
-        opts.enable_mem_pattern = False
+        opts = session_options(self.threads)
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=self._providers(ort))
         except ConfigError:
