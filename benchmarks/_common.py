@@ -13,8 +13,8 @@ CAMVID = Path(os.environ.get("UNET_EDGE_CAMVID", REPO.parent / "shared" / "data"
 
 def save(name: str, payload: dict) -> Path:
     """Write ``payload`` (plus the system description) to benchmarks/results/NAME.json."""
-    from unet_edge.io import write_json_atomic
-    from unet_edge.sysinfo import system
+    from unet_edge.core.io import write_json_atomic
+    from unet_edge.core.sysinfo import system
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

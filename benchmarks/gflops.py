@@ -18,7 +18,7 @@ from _common import RESULTS, save, table
 def model_flops(ckpt: Path, size: tuple[int, int]) -> float:
     import torch
 
-    from unet_edge.training.checkpoint import load_checkpoint, model_from_checkpoint
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     model = model_from_checkpoint(load_checkpoint(ckpt))
     total = 0
@@ -58,8 +58,8 @@ def main() -> None:
     ap.add_argument("--ckpt", type=Path, required=True)
     ap.add_argument("--size", default="352x480")
     args = ap.parse_args()
-    from unet_edge.bench.run import BenchConfig, run_bench
-    from unet_edge.training.config import parse_size
+    from unet_edge.bench.suite import BenchConfig, run_bench
+    from unet_edge.core.parse import parse_size
 
     size = parse_size(args.size)
     gflop = model_flops(args.ckpt, size)

@@ -60,6 +60,7 @@ def profile(path: Path, iters: int, threads: int) -> tuple[float, dict[str, floa
 
     import numpy as np
     import onnxruntime as ort
+
     from unet_edge.runtime.runners.onnxruntime import session_options
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,7 +25,7 @@ from _common import CAMVID, save, table
 
 
 def make_video(dest: Path) -> str:
-    from unet_edge.io import VideoWriter
+    from unet_edge.core.video import VideoWriter
 
     if CAMVID.is_dir():
         files = sorted((CAMVID / "val").glob("*.png"))
@@ -62,12 +62,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, required=True)
     args = ap.parse_args()
+    from unet_edge.bench.timing import time_runner
     from unet_edge.runtime.pipeline import Pipeline, StreamOptions
     from unet_edge.runtime.render import Renderer
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
     from unet_edge.runtime.sources import open_source
-
-    from unet_edge.bench.timing import time_runner
 
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "clip.mp4"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from unet_edge.runtime.metadata import load_meta
-
-from unet_edge.errors import ConfigError
+from unet_edge.core.artifact import load_meta
+from unet_edge.core.errors import ArtifactError, ConfigError
 
 
 def siblings(onnx: Path) -> dict[str, Path]:
@@ -17,7 +16,7 @@ def siblings(onnx: Path) -> dict[str, Path]:
     for cand in onnx.parent.glob(f"{base}*.onnx"):
         try:
             found.setdefault(load_meta(cand, check_hash=False).precision, cand)
-        except Exception:  # a stray file without sidecar is not ours to build
+        except ArtifactError:  # a stray file without a sidecar is not ours to build
             continue
     found[load_meta(onnx).precision] = onnx
     return found
@@ -34,7 +33,7 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
     plan = plan_build(trt_version(), precision, dla_core)
     src = by_precision.get(plan.onnx)
     if src is None:
-        flag = {"fp16": "--fp16", "int8": "--int8 --calib ..."}.get(plan.onnx, "")
+        flag = {"fp16": "--fp16", "int8": "--int8 --calib ... --int8-target tensorrt"}.get(plan.onnx, "")
         raise ConfigError(f"this TensorRT needs the {plan.onnx} ONNX for a {precision} engine; "
                           f"re-export with: unet-edge export CKPT {flag}".rstrip())
     timing_cache = timing_cache or src.parent / "timing.cache"
@@ -55,7 +54,7 @@ def check_int8_flavour(by_precision: dict[str, Path], precision: str) -> None:
     src = by_precision.get("int8")
     if precision != "int8" or src is None:
         return
-    target = (load_meta(src, check_hash=False).data.get("int8") or {}).get("target")
-    if target == "cpu":
+    if load_meta(src, check_hash=False).int8_target == "cpu":
         raise ConfigError(f"{src.name} was quantized for ONNX Runtime on CPU (uint8 activations); TensorRT needs "
-                          "symmetric INT8: re-export with: unet-edge export CKPT --int8 --calib ... --target tensorrt")
+                          "symmetric INT8: re-export with: unet-edge export CKPT --int8 --calib ... "
+                          "--int8-target tensorrt")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge._lazy import require
-from unet_edge.errors import ConfigError, ExportError
-from unet_edge.io import atomic_path
+from unet_edge.core.errors import ConfigError, ExportError
+from unet_edge.core.io import atomic_path
+from unet_edge.core.lazy import require
 
 TARGETS = ("tensorrt", "cpu")
 MIN_CALIB = 300

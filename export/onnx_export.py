@@ -7,12 +7,12 @@ import warnings
 from pathlib import Path
 
 import torch
-from unet_edge.export.graph import DeployModule
-from unet_edge.runtime.metadata import ONNX_KEY
 
-from unet_edge._lazy import require
-from unet_edge.errors import ExportError
-from unet_edge.io import atomic_path
+from unet_edge.core.artifact import ONNX_KEY, stamp
+from unet_edge.core.errors import ArtifactError, ExportError
+from unet_edge.core.io import atomic_path
+from unet_edge.core.lazy import require
+from unet_edge.export.graph import DeployModule
 
 DEFAULT_OPSET = 17  # TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0) parse opsets up to 17
 INPUT, OUTPUT = "frame", "mask"
@@ -80,7 +80,7 @@ def set_metadata(model, meta: dict) -> None:
     """Store the artifact metadata (the sidecar's content) in ``metadata_props``."""
     del model.metadata_props[:]
     entry = model.metadata_props.add()
-    entry.key, entry.value = ONNX_KEY, json.dumps(meta, sort_keys=True)
+    entry.key, entry.value = ONNX_KEY, json.dumps(stamp(meta), sort_keys=True)
     model.producer_name = "unet-edge"
 
 
@@ -90,8 +90,8 @@ def read_metadata(path: str | Path) -> dict:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
-        raise ExportError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:160]})") from exc
+        raise ArtifactError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:160]})") from exc
     for prop in model.metadata_props:
         if prop.key == ONNX_KEY:
             return json.loads(prop.value)
-    raise ExportError(f"{path}: no unet-edge metadata in the ONNX file")
+    raise ArtifactError(f"{path}: no unet-edge metadata in the ONNX file")

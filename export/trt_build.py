@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, l4t_release, parse_version
-from unet_edge.runtime.metadata import file_sha256, load_meta, write_meta
-
-from unet_edge._lazy import require
-from unet_edge.errors import EngineError
-from unet_edge.io import atomic_path, write_bytes_atomic
+from unet_edge.core.artifact import load_meta, write_meta
+from unet_edge.core.errors import EngineError
+from unet_edge.core.io import atomic_path, file_sha256, write_bytes_atomic
+from unet_edge.core.lazy import require
+from unet_edge.core.sysinfo import l4t_release
+from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, parse_version
 
 
 def _gpu() -> tuple[str, str]:
@@ -54,7 +54,7 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
     inp = network.get_input(0)
     shape = tuple(inp.shape)
     if any(d < 0 for d in shape):  # dynamic export: one profile around the training size
-        h, w = meta.data.get("train_input_size", (352, 480))
+        h, w = meta.train_input_size
         profile = builder.create_optimization_profile()
         profile.set_shape(inp.name, (1, 64, 64, 3), (1, h, w, 3), (4, max(h, 1088), max(w, 1920), 3))
         config.add_optimization_profile(profile)
@@ -72,7 +72,7 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
         with atomic_path(timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     gpu, cc = _gpu()
-    data = {k: v for k, v in meta.data.items() if k not in ("artifact_sha256", "format", "version")}
+    data = {k: v for k, v in meta.to_dict().items() if k != "artifact_sha256"}
     data.update(precision=precision, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 engine={"tensorrt": trt.__version__, "gpu": gpu, "compute_capability": cc, "l4t": l4t_release(),
                         "dla_core": plan.dla_core, "plan": plan.to_dict(), "source_onnx": onnx_path.name,
@@ -88,7 +88,7 @@ def cached_build(onnx_path: Path, plan: BuildPlan, precision: str, cache_dir: Pa
     trt = require("tensorrt")
     gpu, cc = _gpu()
     key = engine_cache_key(file_sha256(onnx_path), trt.__version__, gpu, cc, precision,
-                           {"input": load_meta(onnx_path).data["input"]["shape"]}, plan.dla_core, l4t_release())
+                           {"input": list(load_meta(onnx_path).input.shape)}, plan.dla_core, l4t_release())
     out = cache_dir / f"{onnx_path.stem}.{precision}.{key}.engine"
     if out.is_file() and out.with_name(out.name + ".json").is_file():
         return out

@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unet_edge.errors import ConfigError
+from unet_edge.core.errors import ConfigError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 STRONG_TYPING_FROM = (10, 12)
@@ -48,7 +48,7 @@ def plan_build(version: tuple[int, ...], precision: str, dla_core: int | None = 
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
     if dla_core is not None and precision == "fp32":
-        raise ConfigError("DLA runs only FP16 or INT8: build with --fp16 or --int8 for --dla")
+        raise ConfigError("DLA runs only FP16 or INT8: build with --precision fp16 or --precision int8 for --dla")
     strong = version[:2] >= STRONG_TYPING_FROM
     flags: list[str] = []
     if strong:
@@ -65,16 +65,6 @@ def plan_build(version: tuple[int, ...], precision: str, dla_core: int | None = 
                      builder_flags=tuple(flags), dla_core=dla_core)
 
 
-def l4t_release(path: str | Path = "/etc/nv_tegra_release") -> str | None:
-    """The Jetson L4T release ('36.4.0'), or None off Jetson."""
-    try:
-        head = Path(path).read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return None
-    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", head)
-    return f"{m.group(1)}.{m.group(2)}" if m else None
-
-
 def engine_cache_key(onnx_sha256: str, trt_version: str, gpu_name: str, compute_capability: str, precision: str,
                      shapes: dict, dla_core: int | None, l4t: str | None) -> str:
     """Key of an engine in the cache: everything an engine is tied to."""
@@ -85,7 +75,7 @@ def engine_cache_key(onnx_sha256: str, trt_version: str, gpu_name: str, compute_
 
 def build_command(onnx: str | Path, precision: str, out: str | Path | None = None, dla_core: int | None = None) -> str:
     """The exact ``unet-edge build`` line to run on the target device."""
-    cmd = f"unet-edge build {onnx} --{precision}"
+    cmd = f"unet-edge build {onnx} --precision {precision}"
     if dla_core is not None:
         cmd += f" --dla {dla_core}"
     if out:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.errors import ExportError
+from unet_edge.core.errors import ExportError
 from unet_edge.metrics import confusion, scores
 
 THRESHOLDS = {"fp32": 0.999, "fp16": 0.995, "int8": 0.97}
@@ -35,6 +35,7 @@ def verify(torch_runner, artifacts: list[tuple[Path, str]], frames: list[np.ndar
            labels: list[np.ndarray] | None, logits: bool) -> list[Row]:
     """Compare every (artifact, precision) with ``torch_runner`` on ``frames``."""
     import cv2
+
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
     n = len(torch_runner.classes)

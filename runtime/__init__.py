@@ -18,7 +18,7 @@ def __getattr__(name: str):
 
         return Segmenter
     if name == "load_meta":
-        from unet_edge.runtime.metadata import load_meta
+        from unet_edge.core.artifact import load_meta
 
         return load_meta
     raise AttributeError(f"module 'unet_edge.runtime' has no attribute {name!r}")

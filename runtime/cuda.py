@@ -9,7 +9,7 @@ import ctypes.util
 
 import numpy as np
 
-from unet_edge.errors import EngineError, MissingDependencyError
+from unet_edge.core.errors import EngineError, MissingDependencyError
 
 H2D, D2H = 1, 2  # cudaMemcpyKind
 HOST_ALLOC_MAPPED = 2  # cudaHostAllocMapped
@@ -45,6 +45,9 @@ class _Bindings:
 
     def stream(self) -> int:
         return int(self._ok(self.rt.cudaStreamCreate(), "cudaStreamCreate"))
+
+    def destroy_stream(self, stream: int) -> None:
+        self._ok(self.rt.cudaStreamDestroy(stream), "cudaStreamDestroy")
 
     def copy(self, dst: int, src: int, n: int, kind: int, stream: int) -> None:
         self._ok(self.rt.cudaMemcpyAsync(dst, src, n, self.rt.cudaMemcpyKind(kind), stream), "cudaMemcpyAsync")
@@ -102,6 +105,9 @@ class _Ctypes(_Bindings):
         s = ctypes.c_void_p()
         self._call("cudaStreamCreate", ctypes.byref(s))
         return int(s.value or 0)
+
+    def destroy_stream(self, stream: int) -> None:
+        self._call("cudaStreamDestroy", ctypes.c_void_p(stream))
 
     def copy(self, dst: int, src: int, n: int, kind: int, stream: int) -> None:
         self._call("cudaMemcpyAsync", ctypes.c_void_p(dst), ctypes.c_void_p(src), ctypes.c_size_t(n),

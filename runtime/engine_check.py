@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from unet_edge.runtime.metadata import ArtifactMeta
-
-from unet_edge.errors import EngineError
+from unet_edge.core.artifact import ArtifactMeta
+from unet_edge.core.errors import EngineError
 
 
 def mismatch(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capability: str) -> str | None:
     """Why the engine described by ``meta`` cannot run here, or None when nothing says it cannot."""
-    eng = meta.data.get("engine") or {}
-    built_trt, built_gpu, built_cc = eng.get("tensorrt"), eng.get("gpu"), eng.get("compute_capability")
+    eng = meta.engine
+    if eng is None:
+        return None
     problems = []
-    if built_trt and built_trt != trt_version:
-        problems.append(f"TensorRT {built_trt} (here {trt_version})")
-    if built_cc and built_cc != compute_capability:
+    if eng.tensorrt and eng.tensorrt != trt_version:
+        problems.append(f"TensorRT {eng.tensorrt} (here {trt_version})")
+    if eng.compute_capability and eng.compute_capability != compute_capability:
         here = compute_capability.replace(".", "")
-        problems.append(f"GPU {built_gpu} sm_{built_cc.replace('.', '')} (here {gpu} sm_{here})")
+        problems.append(f"GPU {eng.gpu} sm_{eng.compute_capability.replace('.', '')} (here {gpu} sm_{here})")
     if not problems:
         return None
     return f"{meta.path.name} was built for {' and '.join(problems)}; {rebuild_hint(meta)}"
 
 
 def rebuild_hint(meta: ArtifactMeta) -> str:
-    eng = meta.data.get("engine") or {}
-    cmd = eng.get("rebuild") or f"unet-edge build {eng.get('source_onnx', 'MODEL.onnx')} --{meta.precision}"
+    eng = meta.engine
+    cmd = (eng.rebuild if eng and eng.rebuild else
+           f"unet-edge build {eng.source_onnx if eng else 'MODEL.onnx'} --precision {meta.precision}")
     return f"rebuild it on this device with: {cmd}"
 
 
@@ -37,6 +38,7 @@ def check_engine(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capabil
 
 def deserialize_failed(meta: ArtifactMeta, trt_version: str, gpu: str) -> EngineError:
     """TensorRT's deserializer returned None: name both sides and the fix."""
-    eng = meta.data.get("engine") or {}
-    return EngineError(f"{meta.path}: TensorRT {trt_version} on {gpu} cannot load this engine (built with TensorRT "
-                       f"{eng.get('tensorrt', '?')} on {eng.get('gpu', '?')}); {rebuild_hint(meta)}")
+    eng = meta.engine
+    built = f"TensorRT {eng.tensorrt} on {eng.gpu}" if eng else "an unknown TensorRT"
+    return EngineError(f"{meta.path}: TensorRT {trt_version} on {gpu} cannot load this engine (built with "
+                       f"{built}); {rebuild_hint(meta)}")

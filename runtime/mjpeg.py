@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 
-from unet_edge.errors import UnetEdgeError
+from unet_edge.core.errors import ConfigError, SinkError
 
 BOUNDARY = b"unetedgeframe"
 
@@ -25,9 +25,12 @@ def parse_address(text: str) -> tuple[str, int]:
     """'8080' -> ('127.0.0.1', 8080); '0.0.0.0:8080' binds every interface, on request only."""
     host, _, port = text.rpartition(":")
     try:
-        return (host.strip("[]") or "127.0.0.1"), int(port)
+        number = int(port)
     except ValueError as exc:
-        raise UnetEdgeError(f"--serve '{text}': expected HOST:PORT or PORT") from exc
+        raise ConfigError(f"--serve '{text}': expected HOST:PORT or PORT") from exc
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"--serve '{text}': port {number} is outside 0-65535")
+    return (host.strip("[]") or "127.0.0.1"), number
 
 
 class MjpegServer:
@@ -47,11 +50,12 @@ class MjpegServer:
         handler = type("Handler", (_Handler,), {"srv": self})
         try:
             self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise UnetEdgeError(f"--serve {self.host}:{self.port}: port already in use; choose another port") \
+        except (OSError, OverflowError) as exc:  # OverflowError: a port number past 65535
+            if getattr(exc, "errno", None) == errno.EADDRINUSE:
+                raise SinkError(f"--serve {self.host}:{self.port}: port already in use; choose another port") \
                     from exc
-            raise UnetEdgeError(f"--serve {self.host}:{self.port}: cannot listen ({exc.strerror})") from exc
+            why = getattr(exc, "strerror", None) or exc
+            raise SinkError(f"--serve {self.host}:{self.port}: cannot listen ({why})") from exc
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]  # port 0 picks a free one
         self.running = True

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
-from unet_edge.runtime.frames import Frame
+
+from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.sources import LatestReader, Source
 from unet_edge.runtime.stats import StreamStats
@@ -169,7 +170,7 @@ class Pipeline:
         for t in threads:
             t.start()
         self.stats = StreamStats()
-        last = None
+        last, yielded = None, 0
         try:
             while True:
                 item = self._out_q.get()
@@ -183,8 +184,10 @@ class Pipeline:
                 if last is not None:
                     frame.timings["frame_interval"] = 1e3 * (t0 - last)
                 last = t0
+                yielded += 1
                 yield frame
-                if self.opts.max_frames and self.stats.frames >= self.opts.max_frames:
+                # Counted on yield, so the cap holds whether or not the caller records frames.
+                if self.opts.max_frames and yielded >= self.opts.max_frames:
                     break
         finally:
             self.stop_event.set()

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from unet_edge.viz import legend as legend_strip
-from unet_edge.viz import palette_lut
+from unet_edge.core.viz import legend as legend_strip
+from unet_edge.core.viz import palette_lut
 
 VIEWS = ("overlay", "mask", "side")
 
@@ -20,7 +20,7 @@ class Renderer:
     def __init__(self, classes: Sequence[str], palette: Sequence[Sequence[int]], view: str = "overlay",
                  alpha: float = 0.5, legend: bool = False, hud: bool = True) -> None:
         if view not in VIEWS:
-            from unet_edge.errors import ConfigError
+            from unet_edge.core.errors import ConfigError
 
             raise ConfigError(f"unknown view '{view}'; choose {', '.join(VIEWS)}")
         self.classes, self.palette = list(classes), list(palette)

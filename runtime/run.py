@@ -24,8 +24,7 @@ class RunConfig:
     alpha: float = 0.5
     legend: bool = False
     hud: bool = True
-    backend: str = "auto"
-    device: str = "cpu"
+    provider: str = "cpu"
     threads: int | None = None
     max_frames: int | None = None
     loop: bool = False
@@ -39,7 +38,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     from unet_edge.runtime.sources import open_source
 
     source = open_source(cfg.source)  # fail on a bad source before loading the model
-    seg = Segmenter(cfg.model, cfg.backend, cfg.device, cfg.threads)
+    seg = Segmenter(cfg.model, cfg.provider, cfg.threads)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud)
     pipe = seg.pipeline(source, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime))
     sinks: list[Sink] = []

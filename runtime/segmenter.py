@@ -7,7 +7,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from unet_edge.runtime.frames import Frame, to_bgr
+
+from unet_edge.runtime.frame import Frame, to_bgr
 from unet_edge.runtime.pipeline import Pipeline, StreamOptions
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.runners import open_runner
@@ -23,8 +24,9 @@ class Segmenter:
     ...     pass
     """
 
-    def __init__(self, model: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None):
-        self.runner = open_runner(model, backend=backend, device=device, threads=threads)
+    def __init__(self, model: str | Path, provider: str = "cpu", threads: int | None = None,
+                 input_size: tuple[int, int] | None = None) -> None:
+        self.runner = open_runner(model, provider=provider, threads=threads, input_size=input_size)
         self.runner.__enter__()
         self.classes, self.palette = self.runner.classes, self.runner.palette
         self.input_size = tuple(self.runner.input_size)

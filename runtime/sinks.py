@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unet_edge.errors import SourceError
-from unet_edge.io import VideoWriter
+from unet_edge.core.errors import SinkError
+from unet_edge.core.video import VideoWriter
 
 
 class Sink:
@@ -42,11 +42,11 @@ class WindowSink(Sink):
 
     def __init__(self, title: str = "unet-edge") -> None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise SourceError("--show needs a display (DISPLAY is not set); use --serve to watch from a browser")
+            raise SinkError("--show needs a display (DISPLAY is not set); use --serve to watch from a browser")
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error as exc:
-            raise SourceError("--show needs OpenCV with GUI support: this cv2 has none (opencv-python-headless); "
+            raise SinkError("--show needs OpenCV with GUI support: this cv2 has none (opencv-python-headless); "
                               "install opencv-python or use --serve") from exc
         self.title = title
 

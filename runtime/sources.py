@@ -1,7 +1,7 @@
 """Video sources behind one URI scheme, as jetson-inference users know it.
 
     video.mp4 | images/ | 'frames/*.png' | 0 | v4l2:///dev/video0 | rtsp://host/stream
-    | csi://0 | 'videotestsrc ! ... ! appsink' | synth://
+    | csi://0 | 'videotestsrc ! ... ! appsink' | http://host/stream.mjpg | synth:// (a plug-in)
 
 Live sources are read on their own thread that keeps only the newest frame, so latency never
 builds up behind a slow model; a live source that drops out is reopened with backoff.
@@ -23,10 +23,11 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from unet_edge.runtime.frames import to_bgr
 
-from unet_edge.errors import SourceError  # noqa: E402
+from unet_edge.core.errors import SourceError  # noqa: E402
+from unet_edge.runtime.frame import to_bgr
 
+BUILTIN_SCHEMES = ("v4l2", "rtsp", "rtsps", "csi", "http", "https")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -116,22 +117,25 @@ class ImageSource(Source):
         return False, None
 
 
-class SynthSource(Source):
-    """The synthetic dashcam rendered live (a camera for machines that have none)."""
+# Sources that other packages provide, by URI scheme: filled from the ``unet_edge.sources``
+# entry points (the synthetic dashcam declares ``synth`` there) and by register_source().
+SOURCE_GROUP = "unet_edge.sources"
+_SCHEMES: dict[str, Callable[[str], Source]] = {}
 
-    live = True
 
-    def __init__(self, size: tuple[int, int] = (360, 480), seed: int = 0, frames: int = 100_000) -> None:
-        self.size, self.seed, self.frames, self.name = size, seed, frames, "synth://"
+def register_source(scheme: str, factory: Callable[[str], Source]) -> None:
+    """Serve ``scheme://...`` URIs with ``factory(uri) -> Source``."""
+    _SCHEMES[scheme] = factory
 
-    def open(self) -> None:
-        from unet_edge.synth import drive
 
-        self.it = drive(self.seed, self.size, self.frames, self.fps)
+def _plugin(scheme: str) -> Callable[[str], Source] | None:
+    if scheme not in _SCHEMES:
+        from importlib.metadata import entry_points
 
-    def read(self):
-        item = next(self.it, None)
-        return (False, None) if item is None else (True, item[0])
+        for ep in entry_points(group=SOURCE_GROUP, name=scheme):
+            _SCHEMES[scheme] = ep.load()
+            break
+    return _SCHEMES.get(scheme)
 
 
 def open_source(uri: str) -> Source:
@@ -142,8 +146,16 @@ def open_source(uri: str) -> Source:
     if uri.startswith("v4l2://"):
         dev = uri[len("v4l2://"):]
         return CaptureSource(dev, uri, True, cv2.CAP_V4L2)
-    if uri.startswith("synth://"):
-        return SynthSource()
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme and scheme not in BUILTIN_SCHEMES:
+        factory = _plugin(scheme)
+        if factory is None:
+            raise SourceError(f"{uri}: unknown source scheme '{scheme}://' (built in: "
+                              f"{', '.join(s + '://' for s in BUILTIN_SCHEMES)}; plug-ins: "
+                              f"{', '.join(s + '://' for s in _available_plugins()) or 'none'})")
+        return factory(uri)
+    if scheme in ("http", "https"):
+        return CaptureSource(uri, uri, True, cv2.CAP_FFMPEG)
     if uri.startswith("csi://") or " ! " in uri or uri.startswith(("rtsp://", "rtsps://")):
         gst = has_gstreamer()
         if uri.startswith(("rtsp://", "rtsps://")):
@@ -170,6 +182,12 @@ def open_source(uri: str) -> Source:
     if path.suffix.lower() in IMAGE_EXTS:
         return ImageSource([path], uri)
     return CaptureSource(str(path), uri, False, cv2.CAP_ANY)
+
+
+def _available_plugins() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return sorted({*_SCHEMES, *(ep.name for ep in entry_points(group=SOURCE_GROUP))})
 
 
 class LatestReader:

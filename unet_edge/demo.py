@@ -11,9 +11,9 @@ def run_demo(out: Path, frames: int, epochs: int, size: tuple[int, int], seed: i
              log: Callable[[str], None] = print) -> dict:
     """Synthesize, train, evaluate, export (FP32/FP16/INT8, verified), stream the clip to an MP4 and bench."""
     from unet_edge.bench.report import print_tables
-    from unet_edge.bench.run import BenchConfig, run_bench
+    from unet_edge.bench.suite import BenchConfig, run_bench
     from unet_edge.evaluate import evaluate_path, format_report
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
     from unet_edge.runtime.run import RunConfig, run_stream
     from unet_edge.synth.writer import write_synth
     from unet_edge.training import TrainConfig, train
@@ -35,7 +35,7 @@ def run_demo(out: Path, frames: int, epochs: int, size: tuple[int, int], seed: i
     log(format_report(report))
     log("[4/6] exporting FP32, FP16 and INT8 (CPU flavour) ONNX, verified against PyTorch")
     exp = out / "export"
-    export_checkpoint(run / "best.pt", ExportOptions(fp16=True, int8=True, target="cpu", calib=f"folder:{data}",
+    export_checkpoint(run / "best.pt", ExportOptions(fp16=True, int8=True, int8_target="cpu", calib=f"folder:{data}",
                                                      calib_frames=frames, out=exp, verify_data=f"folder:{data}"),
                       log=log)
     video = out / "segmented.mp4"

@@ -6,8 +6,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unet_edge import sysinfo
-from unet_edge._lazy import installed
+from unet_edge.core import sysinfo
+from unet_edge.core.lazy import installed
 
 
 @dataclass

@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from unet_edge.core.errors import DataError
+from unet_edge.core.io import atomic_path, write_json_atomic
 from unet_edge.data import SegDataset, open_dataset
-from unet_edge.errors import DataError
-from unet_edge.io import atomic_path, write_json_atomic
 from unet_edge.metrics import confusion, scores
 from unet_edge.training.progress import Progress
 
@@ -51,9 +51,9 @@ def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
 def evaluate_path(model: Path, data: Path, layout: str, split: str, size: tuple[int, int] | None,
                   save_viz: Path | None, samples: int, json_out: Path | None, val_fraction: float = 0.1) -> dict:
     """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
-    from unet_edge.inference import open_runner
+    from unet_edge.inference import open_model
 
-    runner = open_runner(model, input_size=size)
+    runner = open_model(model, input_size=size)
     ds = open_dataset(layout, data, split, num_classes=len(runner.classes), val_fraction=val_fraction)
     check_classes(ds, runner.classes, str(model))
     with runner:
@@ -62,7 +62,7 @@ def evaluate_path(model: Path, data: Path, layout: str, split: str, size: tuple[
                   input_size=list(runner.input_size), dataset=str(data))
     viz = report.pop("viz")
     if save_viz and viz:
-        from unet_edge.viz import comparison_grid
+        from unet_edge.core.viz import comparison_grid
 
         grid = comparison_grid(viz, ds.info.names, ds.info.palette)
         with atomic_path(save_viz) as tmp:

@@ -1,16 +1,33 @@
-"""PyTorch inference from a checkpoint, behind the same runner contract as the runtime's runners:
-a context manager with ``infer(frame_uint8_bgr) -> mask_uint8`` at the model's input size."""
+"""PyTorch inference from a checkpoint, as a runner like the runtime's: the reference that export
+verification and ``bench`` compare every artifact with."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from unet_edge.errors import ConfigError
+from unet_edge.core.artifact import FORMAT, MAJOR, MINOR, ArtifactMeta
+from unet_edge.core.errors import ConfigError
+from unet_edge.runtime.runners import ENGINE_SUFFIXES, Runner, open_runner
+from unet_edge.runtime.runners.base import Stages
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
-class TorchRunner:
+def checkpoint_meta(ckpt: dict, path: Path, input_size: Sequence[int]) -> ArtifactMeta:
+    """The artifact contract of a checkpoint run in eager PyTorch at ``input_size`` (any batch)."""
+    h, w = input_size
+    data = {"format": FORMAT, "version": MAJOR, "version_minor": MINOR, "classes": ckpt["classes"],
+            "palette": ckpt["palette"], "ignore_index": ckpt["ignore_index"], "precision": "fp32",
+            "train_input_size": list(ckpt["input_size"]),
+            "input": {"name": "frame", "shape": ["N", h, w, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR"},
+            "outputs": [{"name": "mask", "shape": ["N", h, w], "dtype": "uint8", "semantics": "class_ids"}]}
+    return ArtifactMeta.from_dict(data, path, str(path))
+
+
+class TorchRunner(Runner):
     """Runs a training checkpoint in eager PyTorch (FP32, ``inference_mode``).
 
     ``layout`` is the activations' memory format: ``channels_last`` (the default, and what
@@ -19,40 +36,32 @@ class TorchRunner:
     """
 
     backend = "torch"
-    precision = "fp32"
     LAYOUTS = ("channels_last", "nchw")
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None,
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
                  layout: str = "channels_last") -> None:
-        from unet_edge.training.checkpoint import load_checkpoint
+        from unet_edge.models.checkpoint import load_checkpoint
 
         if layout not in self.LAYOUTS:
             raise ConfigError(f"unknown layout '{layout}'; choose {' or '.join(self.LAYOUTS)}")
-        self.layout = layout
-        self.path = Path(checkpoint)
-        self.ckpt = load_checkpoint(self.path)
-        self.device = device
-        self.input_size = tuple(input_size or self.ckpt["input_size"])
-        self.classes = list(self.ckpt["classes"])
-        self.palette = [tuple(c) for c in self.ckpt["palette"]]
-        self.ignore_index = int(self.ckpt["ignore_index"])
+        path = Path(checkpoint)
+        self.ckpt = load_checkpoint(path)
+        super().__init__(checkpoint_meta(self.ckpt, path, input_size or self.ckpt["input_size"]))
+        self.layout, self.device = layout, device
         self._model = None
-        self.meta = None
 
-    def __enter__(self) -> TorchRunner:
+    def activate(self) -> None:
         import torch
 
-        from unet_edge.training.checkpoint import model_from_checkpoint
-        from unet_edge.training.loader import Normalizer
+        from unet_edge.models.checkpoint import model_from_checkpoint
+        from unet_edge.models.normalize import Normalizer
 
         self._torch = torch
-        fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
-        self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device, memory_format=fmt)
-        self._fmt = fmt
+        self._fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
+        self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device, memory_format=self._fmt)
         self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def deactivate(self) -> None:
         self._model = None
 
     def _forward(self, batch: np.ndarray):
@@ -62,37 +71,21 @@ class TorchRunner:
 
     def logits(self, frame: np.ndarray) -> np.ndarray:
         """Float32 logits CxHxW of one BGR frame at the input size."""
+        batch = self.check_frame(frame)
         with self._torch.inference_mode():
-            return self._forward(frame[None])[0].float().cpu().numpy()
+            return self._forward(batch)[0].float().cpu().numpy()
 
-    def infer(self, frame: np.ndarray) -> np.ndarray:
-        """BGR uint8 HxWx3 (or NxHxWx3) at the input size -> class ids uint8 HxW (or NxHxW)."""
-        if self._model is None:
-            raise RuntimeError("use the runner as a context manager: with TorchRunner(...) as r")
-        if frame.dtype != np.uint8 or frame.shape[-1] != 3 or frame.ndim not in (3, 4):
-            raise ConfigError(f"expected uint8 HxWx3 BGR frames, got {frame.dtype} {frame.shape}")
-        batch = frame[None] if frame.ndim == 3 else frame
-        if tuple(batch.shape[1:3]) != self.input_size:
-            raise ConfigError(f"frame is {batch.shape[1]}x{batch.shape[2]}, model input is "
-                              f"{self.input_size[0]}x{self.input_size[1]}")
+    def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:
         with self._torch.inference_mode():
-            out = self._forward(batch).argmax(1).to(self._torch.uint8).cpu().numpy()
-        return out[0] if frame.ndim == 3 else out
+            mask = self._forward(batch).argmax(1).to(self._torch.uint8).cpu().numpy()
+        return {"mask": mask}, {}
 
 
-def open_runner(path: str | Path, device: str = "cpu", input_size: tuple[int, int] | None = None):
-    """A runner for any model artifact: a checkpoint (.pt) in PyTorch, .onnx/.engine via the runtime."""
+def open_model(path: str | Path, provider: str = "cpu", input_size: Sequence[int] | None = None) -> Runner:
+    """A runner for any model file: a checkpoint in eager PyTorch, an artifact through the runtime."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".pt", ".pth", ".ckpt"):
-        return TorchRunner(path, device, input_size)
-    if suffix in (".onnx", ".engine", ".plan", ".trt"):
-        from unet_edge.runtime.runners import open_runner as open_artifact
-
-        runner = open_artifact(path, device=device)
-        if input_size and runner.meta.input_size and tuple(input_size) != runner.meta.input_size:
-            raise ConfigError(f"{path} is fixed at {runner.meta.input_size[0]}x{runner.meta.input_size[1]}; "
-                              "--size applies to checkpoints and dynamic exports only")
-        if input_size:
-            runner.input_size = tuple(input_size)
-        return runner
+    if suffix in CHECKPOINT_SUFFIXES:
+        return TorchRunner(path, input_size=input_size)
+    if suffix == ".onnx" or suffix in ENGINE_SUFFIXES:
+        return open_runner(path, provider=provider, input_size=input_size)
     raise ConfigError(f"{path}: unsupported model file type '{suffix}'; expected .pt, .onnx or .engine")

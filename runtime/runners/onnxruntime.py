@@ -1,28 +1,23 @@
-"""ONNX Runtime runner: CPU, CUDA or the TensorRT execution provider."""
+"""ONNX Runtime runner: the CPU, CUDA or TensorRT execution provider."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from unet_edge.runtime.metadata import ArtifactMeta, load_meta
-from unet_edge.runtime.runners.base import Runner
 
-from unet_edge._lazy import require
-from unet_edge.errors import ConfigError, ExportError
+from unet_edge.core.artifact import ArtifactMeta, load_meta
+from unet_edge.core.errors import ArtifactError, ConfigError
+from unet_edge.core.lazy import require
+from unet_edge.core.sysinfo import usable_cores
+from unet_edge.runtime.runners.base import Runner, Stages
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
     "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
 }
-
-
-def cpu_threads() -> int:
-    """Default intra-op threads: every core this process may use."""
-    from unet_edge.sysinfo import usable_cores
-
-    return usable_cores()
 
 
 def session_options(threads: int):
@@ -39,22 +34,25 @@ def session_options(threads: int):
 
 
 class OnnxRuntimeRunner(Runner):
-    """Runs an exported ``.onnx`` with ONNX Runtime; the output buffer is allocated once."""
+    """Runs an exported ``.onnx`` with ONNX Runtime. Outputs are allocated by ONNX Runtime per call:
+    the pipeline hands each frame's mask to other threads, so a reused buffer would need a ring
+    of them, and one mask is a few hundred KB against tens of ms of compute."""
 
     backend = "onnxruntime"
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None,
-                 meta: ArtifactMeta | None = None, cache_dir: str | Path | None = None) -> None:
-        super().__init__(path, meta or load_meta(path))
-        if device not in PROVIDERS:
-            raise ConfigError(f"unknown device '{device}' for onnxruntime; choose cpu, cuda or tensorrt")
-        self.device = device
-        self.threads = threads or cpu_threads()
+    def __init__(self, path: str | Path, provider: str = "cpu", threads: int | None = None,
+                 meta: ArtifactMeta | None = None, cache_dir: str | Path | None = None,
+                 input_size: Sequence[int] | None = None) -> None:
+        super().__init__(meta or load_meta(path), input_size)
+        if provider not in PROVIDERS:
+            raise ConfigError(f"unknown ONNX Runtime provider '{provider}'; choose {', '.join(PROVIDERS)}")
+        self.provider = provider
+        self.threads = threads or usable_cores()
         self.cache_dir = Path(cache_dir) if cache_dir else self.path.parent / ".trt-cache"
         self.session = None
 
     def _providers(self, ort) -> list:
-        wanted = PROVIDERS[self.device]
+        wanted = PROVIDERS[self.provider]
         have = ort.get_available_providers()
         if wanted[0] not in have:
             raise ConfigError(f"ONNX Runtime provider {wanted[0]} is not available here; installed: "
@@ -76,23 +74,27 @@ class OnnxRuntimeRunner(Runner):
     def activate(self) -> None:
         ort = require("onnxruntime")
         opts = session_options(self.threads)
+        providers = self._providers(ort)
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=self._providers(ort))
-        except ConfigError:
-            raise
+            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/InvalidGraph types
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise ExportError(f"{self.path}: ONNX Runtime cannot load this model (corrupt, truncated or not "
-                              f"ONNX): {first}") from exc
+            raise ArtifactError(f"{self.path}: ONNX Runtime cannot load this model (corrupt, truncated or not "
+                                f"ONNX): {first}") from exc
         self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
-        self._out: np.ndarray | None = None
+        graph_outputs = {o.name for o in self.session.get_outputs()}
+        absent = [n for n in self.output_names if n not in graph_outputs]
+        if absent:
+            self.session = None
+            raise ArtifactError(f"{self.path}: the graph has no output {', '.join(absent)} that its sidecar names; "
+                                "the sidecar belongs to another export")
 
     def deactivate(self) -> None:
         self.session = None
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+    def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:
+        outs = self.session.run(self.output_names, {self.input_name: batch})
+        return dict(zip(self.output_names, outs)), {}
 
     @property
     def providers(self) -> list[str]:

@@ -1,31 +1,47 @@
 """Native TensorRT runner for ``.engine`` files: named tensors, ``set_tensor_address`` and
-``execute_async_v3``, buffers allocated once, one stream, uint8 in and out.
+``execute_async_v3``, buffers allocated once per input shape, one stream, uint8 in and out.
 
 On Jetson (integrated GPU) the host buffers are mapped, so the GPU reads and writes them in
-place and the two copies disappear.
+place and the copies disappear. Everything allocated (buffers, stream) is released on exit.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from unet_edge.runtime.engine_check import check_engine, deserialize_failed
-from unet_edge.runtime.metadata import load_meta
-from unet_edge.runtime.runners.base import Runner
 
-from unet_edge._lazy import require
-from unet_edge.errors import EngineError
+from unet_edge.core.artifact import load_meta
+from unet_edge.core.errors import ArtifactError, EngineError
+from unet_edge.core.lazy import require
+from unet_edge.runtime.engine_check import check_engine, deserialize_failed
+from unet_edge.runtime.runners.base import Runner, Stages
+
+H2D, D2H = 1, 2  # cudaMemcpyKind
+
+
+@dataclass
+class _Binding:
+    host: np.ndarray  # a view over pinned (or mapped) host memory
+    host_ptr: int
+    dev_ptr: int
+    nbytes: int
 
 
 class TensorRTRunner(Runner):
     backend = "tensorrt"
 
-    def __init__(self, path: str | Path, zero_copy: bool | None = None) -> None:
-        super().__init__(path, load_meta(path))
+    def __init__(self, path: str | Path, zero_copy: bool | None = None,
+                 input_size: Sequence[int] | None = None) -> None:
+        super().__init__(load_meta(path), input_size)
         self.zero_copy = zero_copy
-        self.timings: dict[str, float] = {}
+        self.stream: int | None = None
+        self._ptrs: list[tuple[str, int]] = []
+        self._bufs: dict[str, _Binding] = {}
+        self._shape: tuple[int, ...] | None = None
 
     def activate(self) -> None:
         trt = require("tensorrt")
@@ -42,24 +58,22 @@ class TensorRTRunner(Runner):
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inp = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
-        self.out = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+        outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        absent = [n for n in self.output_names if n not in outputs]
+        if absent:
+            raise ArtifactError(f"{self.path}: the engine has no output {', '.join(absent)} that its sidecar names")
         self.mapped = info["integrated"] if self.zero_copy is None else self.zero_copy
         self.stream = self.cu.stream()
-        self._ptrs: list[tuple[str, int]] = []
-        self._shape: tuple[int, ...] | None = None
         self._trt = trt
 
     def _allocate(self, shape: tuple[int, ...]) -> None:
         from unet_edge.runtime.cuda import host_array
 
-        self._release()
-        trt = self._trt
+        self._release_buffers()
         self.context.set_input_shape(self.inp, shape)
-        out_shape = tuple(self.context.get_tensor_shape(self.out))
-        in_dtype = _np_dtype(trt, self.engine.get_tensor_dtype(self.inp))
-        out_dtype = _np_dtype(trt, self.engine.get_tensor_dtype(self.out))
-        bufs = {}
-        for name, shp, dt in ((self.inp, shape, in_dtype), (self.out, out_shape, out_dtype)):
+        for name in (self.inp, *self.output_names):
+            shp = tuple(self.context.get_tensor_shape(name))
+            dt = _np_dtype(self._trt, self.engine.get_tensor_dtype(name))
             nbytes = int(np.prod(shp)) * dt.itemsize
             host = self.cu.host_alloc(nbytes, self.mapped)
             self._ptrs.append(("host", host))
@@ -69,27 +83,31 @@ class TensorRTRunner(Runner):
                 dev = self.cu.malloc(nbytes)
                 self._ptrs.append(("dev", dev))
             self.context.set_tensor_address(name, dev)
-            bufs[name] = (host_array(host, shp, dt), host, dev, nbytes)
-        self.h_in, self._in_host, self._in_dev, self._in_n = bufs[self.inp]
-        self.h_out, self._out_host, self._out_dev, self._out_n = bufs[self.out]
+            self._bufs[name] = _Binding(host_array(host, shp, dt), host, dev, nbytes)
         self._shape = shape
 
-    def _release(self) -> None:
-        for kind, ptr in getattr(self, "_ptrs", []):
+    def _release_buffers(self) -> None:
+        for kind, ptr in self._ptrs:
             (self.cu.free_host if kind == "host" else self.cu.free)(ptr)
-        self._ptrs = []
+        self._ptrs, self._bufs, self._shape = [], {}, None
 
     def deactivate(self) -> None:
-        self._release()
-        self.context = self.engine = self.runtime = None
+        try:
+            self._release_buffers()
+            if self.stream is not None:
+                self.cu.destroy_stream(self.stream)
+        finally:
+            self.stream = None
+            self.context = self.engine = self.runtime = None
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:
         if batch.shape != self._shape:
             self._allocate(batch.shape)
+        inp = self._bufs[self.inp]
         t0 = time.perf_counter()
-        np.copyto(self.h_in, batch)
+        np.copyto(inp.host, batch)
         if not self.mapped:
-            self.cu.copy(self._in_dev, self._in_host, self._in_n, 1, self.stream)
+            self.cu.copy(inp.dev_ptr, inp.host_ptr, inp.nbytes, H2D, self.stream)
             self.cu.sync(self.stream)  # so h2d_ms measures the copy alone
         t1 = time.perf_counter()
         if not self.context.execute_async_v3(self.stream):
@@ -97,12 +115,13 @@ class TensorRTRunner(Runner):
         self.cu.sync(self.stream)
         t2 = time.perf_counter()
         if not self.mapped:
-            self.cu.copy(self._out_host, self._out_dev, self._out_n, 2, self.stream)
+            for b in (self._bufs[n] for n in self.output_names):
+                self.cu.copy(b.host_ptr, b.dev_ptr, b.nbytes, D2H, self.stream)
             self.cu.sync(self.stream)
-        out = self.h_out.copy()
-        self.timings = {"h2d_ms": 1e3 * (t1 - t0), "compute_ms": 1e3 * (t2 - t1),
-                        "d2h_ms": 1e3 * (time.perf_counter() - t2)}
-        return out
+        # Copies: the host buffers are reused by the next call while this frame moves on.
+        outs = {n: self._bufs[n].host.copy() for n in self.output_names}
+        stages = {"h2d_ms": 1e3 * (t1 - t0), "compute_ms": 1e3 * (t2 - t1), "d2h_ms": 1e3 * (time.perf_counter() - t2)}
+        return outs, stages
 
 
 def _np_dtype(trt, dt) -> np.dtype:

@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained_run, synth_dir):
     """FP32 + FP16 + INT8 (TensorRT flavour) exports of the session's trained model."""
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     out = tmp_path_factory.mktemp("export")
     logs: list[str] = []

@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
+
+from unet_edge.core.artifact import ArtifactMeta, load_meta, sidecar_path
+from unet_edge.core.errors import ArtifactError, CheckpointError, ConfigError
 from unet_edge.export.int8 import count_qdq
 from unet_edge.export.onnx_export import read_metadata
 from unet_edge.export.verify import THRESHOLDS
-from unet_edge.runtime.metadata import load_meta, sidecar_path
-from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
-
-from unet_edge.errors import CheckpointError, ConfigError, ExportError
 from unet_edge.inference import TorchRunner
+from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_export_writes_three_verified_artifacts(exported):
 def test_metadata_lands_in_sidecar_and_metadata_props(exported, trained_run):
     out, _, _ = exported
     for name, precision in (("best.onnx", "fp32"), ("best.fp16.onnx", "fp16"), ("best.int8.onnx", "int8")):
-        side = load_meta(out / name).data
+        side = load_meta(out / name).raw
         inner = read_metadata(out / name)
         for key in ("classes", "palette", "ignore_index", "input", "output", "checkpoint_sha256", "versions",
                     "precision", "created"):
@@ -44,7 +44,7 @@ def test_metadata_lands_in_sidecar_and_metadata_props(exported, trained_run):
                                  "color": "BGR", "multiple_of": 1}
         assert side["output"]["semantics"] == "class_ids" and side["output"]["dtype"] == "uint8"
         assert side["classes"][3] == "Road" and "torch" in side["versions"]
-    assert load_meta(out / "best.int8.onnx").data["int8"]["target"] == "tensorrt"
+    assert load_meta(out / "best.int8.onnx").raw["int8"]["target"] == "tensorrt"
 
 
 def test_weights_are_embedded(exported):
@@ -95,14 +95,15 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
                 if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits}
 
     assert activation_zero_point_types(out / "best.int8.onnx") == {"int8"}  # symmetric for TensorRT
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
-    export_checkpoint(trained_run / "best.pt", ExportOptions(int8=True, target="cpu", calib=str(synth_dir / "images"),
-                      calib_frames=32, out=tmp_path, verify_frames=6), lambda _m: None)
+    opts = ExportOptions(int8=True, int8_target="cpu", calib=str(synth_dir / "images"), calib_frames=32, out=tmp_path,
+                         verify_frames=6)
+    export_checkpoint(trained_run / "best.pt", opts, lambda _m: None)
     assert activation_zero_point_types(tmp_path / "best.int8.onnx") == {"uint8"}  # asymmetric for ORT CPU
-    meta = load_meta(tmp_path / "best.int8.onnx").data
+    meta = load_meta(tmp_path / "best.int8.onnx").raw
     assert meta["int8"]["target"] == "cpu" and meta["subpixel"] is True
-    assert load_meta(tmp_path / "best.onnx").data["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
+    assert load_meta(tmp_path / "best.onnx").raw["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
     # CPU flavour: up-sampling quantized end to end, Relu folded into the conv output ranges
     g = onnx.load(str(tmp_path / "best.int8.onnx")).graph
     producer = {o: n.op_type for n in g.node for o in n.output}
@@ -117,24 +118,24 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     # ...and it is not TensorRT's INT8: building an engine from it is refused before TensorRT is needed
     from unet_edge.export.builder import build_from_export, check_int8_flavour, siblings
 
-    with pytest.raises(ConfigError, match="--target tensorrt"):
+    with pytest.raises(ConfigError, match="--int8-target tensorrt"):
         build_from_export(siblings(tmp_path / "best.int8.onnx"), "int8", None, 1.0, None, None, lambda _m: None)
     check_int8_flavour(siblings(out / "best.int8.onnx"), "int8")  # the TensorRT flavour passes
 
 
 def test_logits_export_reports_the_max_logit_error(trained_run, tmp_path):
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     result = export_checkpoint(trained_run / "best.pt", ExportOptions(logits=True, out=tmp_path, verify_frames=4),
                                lambda _m: None)
     row = result["verification"][0]
     assert row["max_logit_error"] is not None and row["max_logit_error"] < 1e-3
     meta = load_meta(tmp_path / "best.onnx")
-    assert meta.outputs_logits and meta.data["output"]["shape"] == [1, 11, 64, 96]
+    assert meta.outputs_logits and meta.raw["output"]["shape"] == [1, 11, 64, 96]
 
 
 def test_dynamic_export_runs_at_several_sizes(trained_run, tmp_path):
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     export_checkpoint(trained_run / "best.pt", ExportOptions(dynamic=True, out=tmp_path, verify_frames=4),
                       lambda _m: None)
@@ -146,7 +147,7 @@ def test_dynamic_export_runs_at_several_sizes(trained_run, tmp_path):
 
 
 def test_int8_refuses_to_run_without_real_calibration_frames(trained_run, tmp_path):
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     with pytest.raises(ConfigError, match="real calibration frames"):
         export_checkpoint(trained_run / "best.pt", ExportOptions(int8=True, out=tmp_path, verify=False),
@@ -159,13 +160,13 @@ def test_corrupt_or_truncated_onnx_gives_a_clear_error(exported, tmp_path):
         path = tmp_path / name
         path.write_bytes(data)
         sidecar_path(path).write_text(sidecar_path(out / "best.onnx").read_text())
-        with pytest.raises(ExportError, match="sidecar does not match"):
+        with pytest.raises(ArtifactError, match="sidecar does not match"):
             OnnxRuntimeRunner(path)
         meta = load_meta(out / "best.onnx")
-        with pytest.raises(ExportError, match="ONNX Runtime cannot load this model"), \
-                OnnxRuntimeRunner(path, meta=type(meta)(path, meta.data)):
+        with pytest.raises(ArtifactError, match="ONNX Runtime cannot load this model"), \
+                OnnxRuntimeRunner(path, meta=ArtifactMeta.from_dict(meta.raw, path)):
             pass
-        with pytest.raises(ExportError, match="not a readable ONNX file"):
+        with pytest.raises(ArtifactError, match="not a readable ONNX file"):
             read_metadata(path)
 
 
@@ -173,7 +174,7 @@ def test_missing_sidecar_is_named(exported, tmp_path):
     out, _, _ = exported
     lone = tmp_path / "lone.onnx"
     lone.write_bytes((out / "best.onnx").read_bytes())
-    with pytest.raises(ExportError, match="lone.onnx.json: metadata sidecar missing"):
+    with pytest.raises(ArtifactError, match="lone.onnx.json: metadata sidecar missing"):
         load_meta(lone)
 
 
@@ -193,7 +194,7 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(trained_run, tmp_pa
     ckpt["arch"], ckpt["model_options"] = "unet", {"width": 32, "batchnorm": False}
     torch.save(ckpt, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="weights do not fit architecture 'unet'"):
-        from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+        from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
         export_checkpoint(tmp_path / "other.pt", ExportOptions(out=tmp_path), lambda _m: None)
     proc = subprocess.run([sys.executable, "-m", "unet_edge", "export", str(tmp_path / "other.pt")],
@@ -209,7 +210,7 @@ def test_sidecar_is_plain_json_the_runtime_can_read(exported):
 
 
 def test_simplified_export_still_matches(trained_run, tmp_path):
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     result = export_checkpoint(trained_run / "best.pt", ExportOptions(simplify=True, out=tmp_path, verify_frames=4),
                                lambda _m: None)
@@ -219,8 +220,9 @@ def test_simplified_export_still_matches(trained_run, tmp_path):
 
 def test_subpixel_rewrite_is_exact_and_exports(trained_run, tmp_path):
     import torch
+
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
     from unet_edge.export.fold import SubPixelUp, deconv_to_subpixel
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
 
     torch.manual_seed(0)
     deconv = torch.nn.ConvTranspose2d(5, 3, 3, stride=2, padding=1, output_padding=1)

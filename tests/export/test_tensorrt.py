@@ -27,7 +27,6 @@ def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp
     from unet_edge.export.verify import THRESHOLDS
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
     from unet_edge.runtime.runners.tensorrt import TensorRTRunner
-
     from unet_edge.synth import scene
 
     out, _, _ = exported
@@ -38,6 +37,7 @@ def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp
     with TensorRTRunner(engine) as t, OnnxRuntimeRunner(out / "best.onnx") as o:
         agree = np.mean([np.mean(t.infer(f) == o.infer(f)) for f in frames])
         assert t.infer(frames[0]).dtype == np.uint8
+        assert t.timings["compute_ms"] > 0 and (t.mapped or t.timings["h2d_ms"] is not None)
     assert agree >= THRESHOLDS[precision]
 
 

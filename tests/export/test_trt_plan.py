@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from unet_edge.export.trt_plan import build_command, engine_cache_key, l4t_release, parse_version, plan_build
-from unet_edge.runtime.engine_check import check_engine, deserialize_failed, mismatch
-from unet_edge.runtime.metadata import ArtifactMeta
 
-from unet_edge.errors import ConfigError, EngineError
+from unet_edge.core.artifact import FORMAT, ArtifactMeta
+from unet_edge.core.errors import ConfigError, EngineError
+from unet_edge.core.sysinfo import l4t_release
+from unet_edge.export.trt_plan import build_command, engine_cache_key, parse_version, plan_build
+from unet_edge.runtime.engine_check import check_engine, deserialize_failed, mismatch
 
 
 @pytest.mark.parametrize("version,precision,onnx,strong,flags,explicit", [
@@ -57,11 +58,15 @@ def test_l4t_release_parsing(tmp_path):
 
 
 def test_build_command_is_the_exact_line():
-    assert build_command("m.onnx", "fp16", dla_core=0) == "unet-edge build m.onnx --fp16 --dla 0"
+    assert build_command("m.onnx", "fp16", dla_core=0) == "unet-edge build m.onnx --precision fp16 --dla 0"
 
 
 def _meta(tmp_path, engine):
-    return ArtifactMeta(tmp_path / "m.engine", {"precision": "fp16", "engine": engine})
+    data = {"format": FORMAT, "version": 1, "classes": ["road"], "palette": [[128, 64, 128]], "precision": "fp16",
+            "train_input_size": [64, 96], "engine": engine,
+            "input": {"name": "frame", "shape": [1, 64, 96, 3], "dtype": "uint8"},
+            "outputs": [{"name": "mask", "shape": [1, 64, 96], "dtype": "uint8", "semantics": "class_ids"}]}
+    return ArtifactMeta.from_dict(data, tmp_path / "m.engine")
 
 
 def test_engine_from_another_trt_or_gpu_names_both_sides_and_the_fix(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
 from unet_edge.runtime.sources import Source
 
 

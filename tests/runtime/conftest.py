@@ -11,7 +11,7 @@ def model(exported_fp32):
 @pytest.fixture(scope="session")
 def exported_fp32(tmp_path_factory, trained_run):
     """A plain FP32 export of the session model (fast; no INT8 calibration)."""
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     out = tmp_path_factory.mktemp("rt-model")
     export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)

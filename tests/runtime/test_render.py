@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from unet_edge.runtime.render import Renderer
 
-from unet_edge.errors import ConfigError
+from unet_edge.core.errors import ConfigError
+from unet_edge.runtime.render import Renderer
 
 CLASSES = ["a", "b", "c"]
 PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # RGB
@@ -42,11 +42,10 @@ def test_hud_draws_text_and_unknown_view_is_rejected():
 
 
 def test_window_sink_without_a_display_or_gui_says_what_to_do(monkeypatch):
+    from unet_edge.core.errors import SinkError
     from unet_edge.runtime.sinks import WindowSink
-
-    from unet_edge.errors import SourceError
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    with pytest.raises(SourceError, match="use --serve"):
+    with pytest.raises(SinkError, match="use --serve"):
         WindowSink()

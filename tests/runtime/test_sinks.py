@@ -16,10 +16,10 @@ import time
 import cv2
 import numpy as np
 import pytest
+
+from unet_edge.core.errors import ConfigError, SinkError
 from unet_edge.runtime.mjpeg import MjpegServer, parse_address
 from unet_edge.runtime.run import RunConfig, run_stream
-
-from unet_edge.errors import UnetEdgeError
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "unet_edge"]
@@ -142,7 +142,7 @@ def test_port_in_use_is_a_one_line_error(model):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        with pytest.raises(UnetEdgeError, match=f"127.0.0.1:{port}: port already in use"):
+        with pytest.raises(SinkError, match=f"127.0.0.1:{port}: port already in use"):
             MjpegServer("127.0.0.1", port).start()
         proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", "synth://", "--serve", str(port)],
                               capture_output=True, text=True, timeout=60)
@@ -153,6 +153,19 @@ def test_port_in_use_is_a_one_line_error(model):
 def test_serve_binds_loopback_unless_told_otherwise():
     assert parse_address("8080") == ("127.0.0.1", 8080)
     assert parse_address("0.0.0.0:9000") == ("0.0.0.0", 9000)
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:99999", "abc", "host:", "-1"])
+def test_bad_serve_addresses_are_config_errors(text):
+    with pytest.raises(ConfigError, match="--serve"):
+        parse_address(text)
+
+
+def test_out_of_range_port_is_one_line_on_the_cli(model):
+    proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", "synth://", "--serve", "127.0.0.1:99999"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "unet-edge: error: --serve '127.0.0.1:99999': port 99999 is outside 0-65535"], proc.stderr
 
 
 @pytest.mark.parametrize("case", ["missing-model", "not-a-model", "no-sidecar", "missing-source", "corrupt-video"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from unet_edge.runtime.frames import to_bgr
-from unet_edge.runtime.sources import ImageSource, LatestReader, has_gstreamer, open_source
 
-from unet_edge.errors import SourceError
+from unet_edge.core.errors import SourceError
+from unet_edge.runtime.frame import to_bgr
+from unet_edge.runtime.sources import ImageSource, LatestReader, has_gstreamer, open_source
 
 from .cameras import FlakyCamera
 
@@ -116,3 +116,21 @@ def test_a_camera_that_never_comes_back_ends_with_a_clear_error():
         for _ in range(200):
             reader.take(timeout=0.05)
     reader.stop()
+
+
+def test_plugin_schemes_resolve_through_entry_points_and_registration():
+    from unet_edge.runtime.sources import Source, register_source
+
+    synth = open_source("synth://?seed=1&size=48x64")
+    assert type(synth).__module__ == "unet_edge.synth.source" and synth.live
+    with pytest.raises(SourceError, match="unknown synth:// option"):
+        open_source("synth://?speed=3")
+    with pytest.raises(SourceError, match=r"unknown source scheme 'nope://'.*plug-ins: .*synth://"):
+        open_source("nope://x")
+
+    class Still(Source):
+        def read(self):
+            return True, np.zeros((8, 8, 3), np.uint8)
+
+    register_source("still", lambda uri: Still())
+    assert isinstance(open_source("still://anything"), Still)

@@ -9,14 +9,14 @@ import sys
 import pytest
 
 from unet_edge.bench.backends import BACKENDS, parse_backends, unavailable_reason
-from unet_edge.errors import ConfigError
+from unet_edge.core.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def bench_result(trained_run, synth_dir, tmp_path_factory):
-    from unet_edge.bench.run import BenchConfig, run_bench
+    from unet_edge.bench.suite import BenchConfig, run_bench
 
     cfg = BenchConfig(model=trained_run / "best.pt", backends="all", warmup=3, iters=15, min_seconds=0.2,
                       data=synth_dir, dataset="folder", data_limit=8, source=str(synth_dir / "clip.mp4"),
@@ -69,9 +69,8 @@ def test_json_and_plot_from_the_command_line(trained_run, synth_dir, tmp_path):
 
 
 def test_bench_an_onnx_file_reports_other_precisions_unavailable(tmp_path, trained_run):
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
-
-    from unet_edge.bench.run import BenchConfig, run_bench
+    from unet_edge.bench.suite import BenchConfig, run_bench
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     export_checkpoint(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
     result = run_bench(BenchConfig(model=tmp_path / "best.onnx", backends="torch,onnxruntime,onnxruntime-fp16",

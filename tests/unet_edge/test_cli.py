@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from unet_edge.cli import one_line
-from unet_edge.errors import DataError
+from unet_edge.core.errors import DataError
 
 
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -51,7 +51,7 @@ def test_bad_data_inside_a_loader_worker_is_still_one_line(tmp_path, synth_dir):
 
 def test_one_line_strips_worker_tracebacks():
     exc = DataError("Caught DataError in DataLoader worker process 0.\nOriginal Traceback ...\n"
-                    "unet_edge.errors.DataError: x.png: bad")
+                    "unet_edge.core.errors.DataError: x.png: bad")
     assert one_line(exc) == "x.png: bad"
 
 
@@ -81,3 +81,23 @@ def test_eval_refuses_a_dataset_with_other_classes(tmp_path, trained_run):
     proc = run("eval", "--model", str(trained_run / "best.pt"), "--data", str(tmp_path), "--dataset", "folder",
                "--split", "all")
     assert proc.returncode == 1 and "do not match the classes of" in proc.stderr
+
+
+def test_new_spellings_are_shown_and_old_ones_hidden_but_accepted(trained_run, tmp_path):
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+
+    out = tmp_path
+    export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)
+    helps = {cmd: run(cmd, "--help").stdout for cmd in ("export", "build", "run", "bench")}
+    assert "--int8-target" in helps["export"] and "--target " not in helps["export"]
+    assert "--precision" in helps["build"] and "--fp16" not in helps["build"]
+    assert "--provider" in helps["run"] and "--device" not in helps["run"] and "--backend" not in helps["run"]
+    assert "--provider" in helps["bench"] and "--device" not in helps["bench"]
+    # the old spellings still parse: --fp16/--int8 on build, --device on run
+    proc = run("build", str(out / "best.onnx"), "--int8", "--fp16")
+    assert proc.returncode == 1 and proc.stderr.strip() == "unet-edge: error: choose one precision; got fp16, int8"
+    proc = run("build", str(out / "best.onnx"), "--precision", "int4")
+    assert proc.returncode == 1 and "unknown precision 'int4'" in proc.stderr
+    proc = run("run", "--model", str(out / "best.onnx"), "--source", "synth://?size=64x96", "--max-frames", "2",
+               "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr

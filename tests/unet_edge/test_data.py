@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from unet_edge.core.errors import DataError
 from unet_edge.data import CAMVID, open_dataset
 from unet_edge.data.base import median_frequency_weights
 from unet_edge.data.transforms import EvalTransform, TrainTransform
-from unet_edge.errors import DataError
 
 
 def _img(rng, h=24, w=32):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from unet_edge.training.checkpoint import load_checkpoint
+from unet_edge.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -37,9 +37,8 @@ def test_doctor_json_from_the_command_line():
 
 @pytest.mark.slow
 def test_eval_agrees_between_checkpoint_and_onnx(trained_run, synth_dir, tmp_path):
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
-
     from unet_edge.evaluate import evaluate_path
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     export_checkpoint(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
     a = evaluate_path(trained_run / "best.pt", synth_dir, "folder", "val", None, None, 0, None)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from unet_edge.errors import ModelError
+from unet_edge.core.errors import ModelError
 from unet_edge.models import available, create
 
 

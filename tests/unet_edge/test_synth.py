@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from unet_edge.errors import UnetEdgeError
+from unet_edge.core.errors import ConfigError
 from unet_edge.synth import drive, scene
 from unet_edge.synth.writer import write_synth
 
@@ -45,6 +45,6 @@ def test_writer_produces_folder_layout_and_a_playable_clip(synth_dir):
 
 def test_writer_refuses_a_non_empty_folder(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    with pytest.raises(UnetEdgeError, match="not empty"):
+    with pytest.raises(ConfigError, match="not empty"):
         write_synth(tmp_path, frames=2, size=(32, 32), clip_frames=0)
     assert (tmp_path / "keep.txt").read_text() == "mine"

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from unet_edge.core.errors import CheckpointError, ConfigError
 from unet_edge.data import open_dataset
-from unet_edge.errors import CheckpointError, ConfigError
 from unet_edge.evaluate import evaluate
 from unet_edge.inference import TorchRunner
+from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 from unet_edge.training import TrainConfig, train
-from unet_edge.training.checkpoint import load_checkpoint, model_from_checkpoint
 
 pytestmark = pytest.mark.slow
 

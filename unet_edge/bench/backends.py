@@ -7,18 +7,22 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unet_edge._lazy import installed
-from unet_edge.errors import ConfigError, UnetEdgeError
+from unet_edge.core.errors import BenchError, ConfigError
+from unet_edge.core.lazy import installed, missing
 
-BACKENDS = {  # name -> (precision, engine family)
-    "torch": ("fp32", "torch"),  # channels_last activations, as training runs it
-    "torch-nchw": ("fp32", "torch"),  # PyTorch's default contiguous NCHW: a plain model(x)
-    "onnxruntime": ("fp32", "onnxruntime"),
-    "onnxruntime-fp16": ("fp16", "onnxruntime"),
-    "onnxruntime-int8": ("int8", "onnxruntime"),
-    "tensorrt-fp32": ("fp32", "tensorrt"),
-    "tensorrt-fp16": ("fp16", "tensorrt"),
-    "tensorrt-int8": ("int8", "tensorrt"),
+
+@dataclass(frozen=True)
+class Backend:
+    precision: str
+    family: str  # torch | onnxruntime | tensorrt
+
+
+BACKENDS = {
+    "torch": Backend("fp32", "torch"),  # channels_last activations, as training runs it
+    "torch-nchw": Backend("fp32", "torch"),  # PyTorch's default contiguous NCHW: a plain model(x)
+    **{f"onnxruntime{suffix}": Backend(p, "onnxruntime") for p, suffix in (("fp32", ""), ("fp16", "-fp16"),
+                                                                          ("int8", "-int8"))},
+    **{f"tensorrt-{p}": Backend(p, "tensorrt") for p in ("fp32", "fp16", "int8")},
 }
 
 
@@ -51,22 +55,22 @@ def cache_root() -> Path:
 
 def unavailable_reason(backend: str, kind: str) -> str | None:
     """Why ``backend`` cannot run here for a model of ``kind`` (checkpoint, onnx, engine), or None."""
-    family = BACKENDS[backend][1]
+    family = BACKENDS[backend].family
     if family == "torch":
         if kind != "checkpoint":
             return "needs the training checkpoint (.pt)"
         if not installed("torch"):
-            return "torch is not installed: pip install 'unet-edge[train]'"
+            return missing("torch")
     if family == "onnxruntime":
         if kind == "engine":
             return "a TensorRT engine runs only on TensorRT"
         if not installed("onnxruntime"):
-            return "onnxruntime is not installed: pip install 'unet-edge[cpu]' (or [gpu])"
+            return missing("onnxruntime")
         if kind == "checkpoint" and not installed("onnx"):
-            return "exporting needs onnx: pip install 'unet-edge[train]'"
+            return missing("onnx")
     if family == "tensorrt":
         if not installed("tensorrt"):
-            return "tensorrt is not installed: pip install 'unet-edge[trt]' on the GPU/Jetson; engines are built there"
+            return missing("tensorrt") + " on the GPU/Jetson; engines are built there"
         try:
             from unet_edge.runtime.cuda import device_info
 
@@ -90,7 +94,7 @@ class ArtifactCache:
         self.dir = (root or cache_root()) / f"{ckpt.stem}-{digest}-{tag}"
 
     def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
-        from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+        from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
         sub = self.dir / (f"int8-{int8_target}" if precision == "int8" else "float")
         name = {"fp32": f"{self.ckpt.stem}.onnx", "fp16": f"{self.ckpt.stem}.fp16.onnx",
@@ -99,8 +103,8 @@ class ArtifactCache:
         if path.is_file() and path.with_name(path.name + ".json").is_file():
             return path
         if precision == "int8" and not self.calib:
-            raise UnetEdgeError("INT8 needs calibration frames: pass --data or --source (real frames)")
-        opts = ExportOptions(fp16=precision == "fp16", int8=precision == "int8", target=int8_target,
+            raise BenchError("INT8 needs calibration frames: pass --data or --source (real frames)")
+        opts = ExportOptions(fp16=precision == "fp16", int8=precision == "int8", int8_target=int8_target,
                              calib=self.calib, calib_frames=300, size=self.size, out=sub, verify=False, build=False,
                              subpixel=self.subpixel)
         self.log(f"exporting {precision} ONNX into {sub}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unet_edge.io import atomic_path, write_json_atomic
+from unet_edge.core.io import atomic_path, write_json_atomic
 
 
 def _f(v, fmt: str = "{:.2f}") -> str:
@@ -62,7 +62,7 @@ def write_json(result: dict, dest: Path) -> None:
 
 def plot(result: dict, dest: Path) -> Path:
     """Bars of p50 latency with p50-p99 whiskers per backend; mIoU on a second axis when known."""
-    from unet_edge._lazy import require
+    from unet_edge.core.lazy import require
 
     matplotlib = require("matplotlib")
     matplotlib.use("Agg")

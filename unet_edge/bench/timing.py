@@ -58,8 +58,9 @@ def time_runner(runner, frames: list[np.ndarray], batch: int = 1, warmup: int = 
         pre.append(t1 - t0)
         run.append(t2 - t1)
         post.append(t3 - t2)
-        for k, v in (getattr(runner, "timings", None) or {}).items():
-            stage_acc.setdefault(k, []).append(v)
+        for k in ("h2d_ms", "compute_ms", "d2h_ms"):
+            if runner.timings[k] is not None:
+                stage_acc.setdefault(k, []).append(runner.timings[k])
         total += t3 - t0
         if len(run) >= iters and total >= min_seconds:
             break
@@ -67,7 +68,7 @@ def time_runner(runner, frames: list[np.ndarray], batch: int = 1, warmup: int = 
     mean = float(ms.mean())
     stages = {"host_pre_ms": 1e3 * float(np.median(pre)), "h2d_ms": None, "compute_ms": float(np.median(ms)),
               "d2h_ms": None, "host_post_ms": 1e3 * float(np.median(post))}
-    if stage_acc:  # a GPU runner reported its own split
-        stages.update({k: float(np.median(v)) for k, v in stage_acc.items()})
+    # The runner's own split: transfers only where it has them (None on CPU backends).
+    stages.update({k: float(np.median(v)) for k, v in stage_acc.items()})
     return Timing(mean=mean, p50=float(np.percentile(ms, 50)), p90=float(np.percentile(ms, 90)),
                   p99=float(np.percentile(ms, 99)), fps=1000.0 * batch / mean, iters=len(ms), stages=stages)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from unet_edge.errors import UnetEdgeError
+from unet_edge.core.errors import UnetEdgeError
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,103 +1,17 @@
-"""Command definitions. Each body imports what it needs, so ``unet-edge --help`` stays torch-free."""
+"""The typer app: every command registered on it from the command modules, which never import this one."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from unet_edge.training.config import parse_size
+from unet_edge.cli import deploy_commands, model_commands, tool_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, export and stream U-Net semantic segmentation on the edge.")
 
-Size = Annotated[str, typer.Option(help="input size HxW, e.g. 360x480")]
-
-
-@app.command()
-def synth(out: Annotated[Path, typer.Argument(help="output folder")],
-          frames: Annotated[int, typer.Option(help="independent labelled scenes to write")] = 300,
-          size: Size = "360x480",
-          seed: int = 0,
-          clip_frames: Annotated[int, typer.Option(help="frames of the dashcam clip (0: none)")] = 150,
-          fps: float = 30.0,
-          workers: int = 2,
-          force: Annotated[bool, typer.Option(help="overwrite a non-empty folder")] = False) -> None:
-    """Write a synthetic dashcam dataset (folder layout, CamVid classes) and clip.mp4."""
-    import time
-
-    from unet_edge.synth.writer import write_synth
-
-    t0 = time.perf_counter()
-    res = write_synth(out, frames, parse_size(size), seed, clip_frames, fps, workers, force)
-    typer.echo(f"wrote {res.images} labelled frames to {res.root}/images + masks/ (classes.json) "
-               f"in {time.perf_counter() - t0:.1f}s")
-    if res.clip:
-        typer.echo(f"wrote dashcam clip {res.clip} ({clip_frames} frames at {fps:g} fps)")
-
-
-@app.command()
-def train(data: Annotated[Path, typer.Option(help="dataset root")],
-          dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
-          arch: Annotated[str, typer.Option(help="architecture: unet | unet-lite")] = "unet",
-          width: Annotated[int | None, typer.Option(help="base filters (n_filters); default per arch")] = None,
-          batchnorm: Annotated[bool | None, typer.Option("--batchnorm/--no-batchnorm")] = None,
-          size: Size = "360x480",
-          epochs: int = 50,
-          batch: int = 8,
-          lr: float = 1e-3,
-          weight_decay: float = 1e-4,
-          class_weights: Annotated[str, typer.Option(help="none | median (SegNet median-frequency)")] = "none",
-          workers: Annotated[int, typer.Option(help="loader workers per process (-1: auto)")] = -1,
-          out: Annotated[Path, typer.Option(help="run folder for best.pt, last.pt, curve.png")] = Path("runs/train"),
-          resume: Annotated[bool, typer.Option(help="continue OUT/last.pt")] = False,
-          seed: int = 0,
-          device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
-          amp: Annotated[bool, typer.Option(help="mixed precision on CUDA")] = True,
-          num_classes: Annotated[int | None, typer.Option(help="CARLA: class count (default: read labels)")] = None,
-          val_fraction: Annotated[float, typer.Option(help="held-out share where the layout has no split")] = 0.1,
-          max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None) -> None:
-    """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun."""
-    from unet_edge.training import TrainConfig
-    from unet_edge.training import train as run_train
-
-    cfg = TrainConfig(data=str(data), dataset=dataset, arch=arch, width=width, batchnorm=batchnorm,
-                      size=parse_size(size), epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay,
-                      class_weights=class_weights, workers=workers, out=str(out), resume=resume, seed=seed,
-                      device=device, amp=amp, num_classes=num_classes, val_fraction=val_fraction,
-                      max_steps=max_steps)
-    run_train(cfg, log=typer.echo)
-
-
-@app.command("eval")
-def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt)")],
-             data: Annotated[Path, typer.Option(help="dataset root")],
-             dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
-             split: Annotated[str, typer.Option(help="val | test | train | all")] = "val",
-             size: Annotated[str | None, typer.Option(help="override the model input size HxW")] = None,
-             save_viz: Annotated[Path | None, typer.Option(help="PNG grid of image | truth | prediction")] = None,
-             samples: Annotated[int, typer.Option(help="rows in the --save-viz grid")] = 4,
-             json_out: Annotated[Path | None, typer.Option("--json", help="write the scores as JSON")] = None,
-             val_fraction: float = 0.1) -> None:
-    """Score a model on a dataset: mIoU, pixel accuracy, per-class IoU, confusion matrix."""
-    from unet_edge.evaluate import evaluate_path, format_report
-
-    report = evaluate_path(model, data, dataset, split, parse_size(size) if size else None, save_viz, samples,
-                           json_out, val_fraction)
-    typer.echo(format_report(report))
-
-
-@app.command()
-def demo(out: Annotated[Path, typer.Option(help="folder for every demo output")] = Path("demo_out"),
-         frames: Annotated[int, typer.Option(help="synthetic training scenes")] = 400,
-         epochs: int = 12,
-         size: Size = "96x128",
-         seed: int = 0) -> None:
-    """End to end on the synthetic dashcam: synthesize, train, evaluate, export, stream, bench."""
-    from unet_edge.demo import run_demo
-
-    run_demo(out, frames, epochs, parse_size(size), seed, log=typer.echo)
-
-# Register the deployment and measurement commands on the same app.
-from unet_edge.cli import deploy, tools  # noqa: E402,F401
+# The order of the help listing: the pipeline from data to deployment, then the tools.
+for name, fn in (("synth", model_commands.synth), ("train", model_commands.train),
+                 ("eval", model_commands.evaluate), ("export", deploy_commands.export),
+                 ("build", deploy_commands.build), ("run", deploy_commands.run), ("bench", tool_commands.bench),
+                 ("demo", model_commands.demo), ("doctor", tool_commands.doctor)):
+    app.command(name)(fn)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from unet_edge.core.errors import DataError
 from unet_edge.data.base import SPLITS, SegDataset
 from unet_edge.data.classes import CAMVID, ClassInfo
-from unet_edge.errors import DataError
 
 __all__ = ["CAMVID", "ClassInfo", "SegDataset", "open_dataset", "LAYOUT_NAMES"]
 LAYOUT_NAMES = ("camvid", "carla", "folder")

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from unet_edge.core.errors import DataError
 from unet_edge.data.classes import ClassInfo
-from unet_edge.errors import DataError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SPLITS = ("train", "val", "test", "all")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unet_edge.errors import DataError
+from unet_edge.core.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from unet_edge.core.errors import DataError
 from unet_edge.data.base import SegDataset, hash_split, list_images, pair_by_stem
 from unet_edge.data.classes import CAMVID, ClassInfo, carla_classes
-from unet_edge.errors import DataError
 
 
 class CamVid(SegDataset):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from unet_edge.errors import ModelError
+from unet_edge.core.errors import ModelError
 
 # name -> (module path, class name, default options). Kept as strings so that listing
 # the registry (e.g. for --help) never imports torch.

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from unet_edge.synth.camera import Look, apply_look
-from unet_edge.synth.render import Camera, render
+from unet_edge.synth.raster import Camera, render
 from unet_edge.synth.world import make_world
 
 __all__ = ["scene", "drive"]

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import cv2
 
+from unet_edge.core.io import ensure_empty_dir, write_json_atomic
+from unet_edge.core.video import VideoWriter
 from unet_edge.data.classes import CAMVID
-from unet_edge.io import VideoWriter, ensure_empty_dir, write_json_atomic
 from unet_edge.synth import drive, scene
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from unet_edge.training.config import TrainConfig, parse_size
+from unet_edge.training.config import TrainConfig
 
-__all__ = ["TrainConfig", "parse_size", "train"]
+__all__ = ["TrainConfig", "train"]
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:

@@ -34,7 +34,7 @@ def setup(device: str = "auto") -> Dist:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
         if not cuda:  # processes share the cores: don't oversubscribe them
-            from unet_edge.sysinfo import usable_cores
+            from unet_edge.core.sysinfo import usable_cores
 
             torch.set_num_threads(max(1, usable_cores() // world))
     return Dist(rank, world, local, dev)

@@ -35,7 +35,7 @@ class TorchSegDataset(Dataset):
 
 def default_workers(world_size: int = 1) -> int:
     """Loader workers per process: the cores this process may use, capped at 8."""
-    from unet_edge.sysinfo import usable_cores
+    from unet_edge.core.sysinfo import usable_cores
 
     return max(1, min(8, usable_cores() // max(1, world_size)))
 
@@ -53,15 +53,3 @@ def make_loader(ds: TorchSegDataset, batch: int, train: bool, workers: int, pin:
                       num_workers=workers, pin_memory=pin, drop_last=train and len(ds) >= batch,
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
                       generator=gen)
-
-
-class Normalizer(torch.nn.Module):
-    """uint8 NHWC RGB -> float NCHW normalised by mean/std (the same maths the export graph bakes in)."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        self.register_buffer("scale", 1.0 / (255.0 * torch.tensor(std).view(1, 3, 1, 1)))
-        self.register_buffer("shift", torch.tensor(mean).view(1, 3, 1, 1) / torch.tensor(std).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.permute(0, 3, 1, 2).float() * self.scale - self.shift

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from unet_edge.io import atomic_path
+from unet_edge.core.io import atomic_path
 
 
 def plot_curves(history: list[dict], dest: Path) -> Path | None:

@@ -12,16 +12,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from unet_edge.core.errors import CheckpointError, DataError
 from unet_edge.data import open_dataset
 from unet_edge.data.base import median_frequency_weights
 from unet_edge.data.transforms import EvalTransform, TrainTransform
-from unet_edge.errors import CheckpointError, DataError
 from unet_edge.metrics import scores
 from unet_edge.models import create, default_options
+from unet_edge.models.checkpoint import build_meta, load_checkpoint, save_checkpoint
+from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
-from unet_edge.training.checkpoint import build_meta, load_checkpoint, save_checkpoint
 from unet_edge.training.config import TrainConfig
-from unet_edge.training.loader import Normalizer, TorchSegDataset, default_workers, make_loader
+from unet_edge.training.loader import TorchSegDataset, default_workers, make_loader
 from unet_edge.training.progress import Progress
 
 

@@ -51,6 +51,16 @@ def gpus() -> list[dict]:
     return rows
 
 
+def l4t_release(path: str | Path = "/etc/nv_tegra_release") -> str | None:
+    """The Jetson L4T release ('36.4.0'), or None off Jetson."""
+    try:
+        head = Path(path).read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", head)
+    return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
 JETPACK = {"35": "5.1", "36": "6", "38": "7"}  # L4T major -> JetPack major.minor
 
 
@@ -60,8 +70,6 @@ def jetson() -> dict | None:
         model = Path("/proc/device-tree/model").read_text().strip("\x00\n ")
     except OSError:
         model = None
-    from unet_edge.export.trt_plan import l4t_release
-
     l4t = l4t_release()
     if not model and not l4t:
         return None

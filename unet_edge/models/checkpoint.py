@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from unet_edge.errors import CheckpointError
-from unet_edge.io import atomic_path
+from unet_edge.core.errors import CheckpointError
+from unet_edge.core.io import atomic_path
 
 FORMAT = "unet-edge/checkpoint"
 VERSION = 1

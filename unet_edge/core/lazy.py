@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from unet_edge.errors import MissingDependencyError
+from unet_edge.core.errors import MissingDependencyError
 
 # package import name -> (pip extra, what it is needed for)
 EXTRAS = {
@@ -23,6 +23,12 @@ def installed(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def missing(module: str) -> str:
+    """The one-line reason and fix for a missing optional package (the MissingDependencyError text)."""
+    top = module.split(".")[0]
+    return str(MissingDependencyError(top, *EXTRAS.get(top, ("dev", ""))))
 
 
 def require(module: str) -> ModuleType:

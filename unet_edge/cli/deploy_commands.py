@@ -1,4 +1,4 @@
-"""Deployment commands: export and build (registered on the main app)."""
+"""Deployment commands: export, build and run."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.app import app
-from unet_edge.training.config import parse_size
+from unet_edge.cli.options import HiddenDevice, Provider, provider_or_alias
+from unet_edge.core.parse import parse_size
 
 
-@app.command()
 def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint (best.pt)")],
            fp16: Annotated[bool, typer.Option(help="also write the mixed-precision FP16 ONNX")] = False,
            int8: Annotated[bool, typer.Option(help="also write an INT8 QDQ ONNX (needs --calib)")] = False,
@@ -19,7 +18,8 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            calib_dataset: Annotated[str | None, typer.Option(help="alias of --calib for LAYOUT:PATH")] = None,
            calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = 500,
            calib_method: Annotated[str, typer.Option(help="minmax | percentile | entropy")] = "minmax",
-           target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu")] = "tensorrt",
+           int8_target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu (ONNX Runtime)")] = "tensorrt",
+           target: Annotated[str | None, typer.Option(hidden=True, help="old name of --int8-target")] = None,
            opset: int = 17,
            dynamic: Annotated[bool, typer.Option(help="dynamic batch/height/width (multiples of 16)")] = False,
            simplify: Annotated[bool, typer.Option(help="simplify with onnxslim/onnxsim")] = False,
@@ -33,9 +33,9 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            build: Annotated[bool, typer.Option("--build/--no-build", help="build engines if TensorRT imports")] = True,
            workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = 1.0) -> None:
     """Export a checkpoint to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it."""
-    from unet_edge.export.pipeline import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
-    opts = ExportOptions(fp16=fp16, int8=int8, target=target, calib=calib or calib_dataset,
+    opts = ExportOptions(fp16=fp16, int8=int8, int8_target=target or int8_target, calib=calib or calib_dataset,
                          calib_frames=calib_frames,
                          calib_method=calib_method, opset=opset, dynamic=dynamic, simplify=simplify, logits=logits,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
@@ -49,29 +49,32 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
     typer.echo(f"  unet-edge eval --model {model} --data DATA --dataset camvid")
 
 
-@app.command()
 def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'unet-edge export'")],
-          fp16: bool = False, int8: bool = False, fp32: bool = False,
+          precision: Annotated[str | None, typer.Option(help="fp32 | fp16 | int8 (default: the ONNX file's)")] = None,
           workspace: Annotated[float, typer.Option(help="builder workspace in GB (keep small on Jetson)")] = 1.0,
           dla: Annotated[int | None, typer.Option(help="build for this DLA core (FP16/INT8, GPU fallback)")] = None,
           timing_cache: Annotated[Path | None, typer.Option(help="timing cache reused across builds")] = None,
           opt_level: Annotated[int | None, typer.Option(help="builder optimization level (TensorRT >= 8.6)")] = None,
           out: Annotated[Path | None, typer.Option(help="engine path (default: cached beside the ONNX)")] = None,
+          fp16: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision fp16")] = False,
+          int8: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision int8")] = False,
+          fp32: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision fp32")] = False,
           ) -> None:
     """Build a TensorRT engine on this device from an exported ONNX."""
-    from unet_edge.errors import ConfigError
+    from unet_edge.core.artifact import PRECISIONS, load_meta
+    from unet_edge.core.errors import ConfigError
     from unet_edge.export.builder import build_from_export, siblings
 
-    chosen = [p for p, on in (("fp16", fp16), ("int8", int8), ("fp32", fp32)) if on]
-    if len(chosen) > 1:
-        raise ConfigError("choose one of --fp16, --int8, --fp32")
-    from unet_edge.runtime.metadata import load_meta
-
+    old = [p for p, on in (("fp16", fp16), ("int8", int8), ("fp32", fp32)) if on]
+    chosen = old + ([precision] if precision else [])
+    if len(set(chosen)) > 1:
+        raise ConfigError(f"choose one precision; got {', '.join(chosen)}")
+    if chosen and chosen[0] not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{chosen[0]}'; choose {', '.join(PRECISIONS)}")
     precision = chosen[0] if chosen else load_meta(onnx).precision
     build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level)
 
 
-@app.command()
 def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engine (with its .json sidecar)")],
         source: Annotated[str, typer.Option(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, csi://N, "
                                                  "a GStreamer pipeline, or synth://")],
@@ -82,15 +85,17 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
         alpha: float = 0.5,
         legend: bool = False,
         hud: Annotated[bool, typer.Option("--hud/--no-hud")] = True,
-        backend: Annotated[str, typer.Option(help="auto | onnxruntime | tensorrt")] = "auto",
-        device: Annotated[str, typer.Option(help="cpu | cuda (ONNX Runtime)")] = "cpu",
+        provider: Provider = "cpu",
         threads: Annotated[int | None, typer.Option(help="CPU threads for inference")] = None,
         max_frames: int | None = None,
         loop: Annotated[bool, typer.Option(help="restart a file source at its end")] = False,
         realtime: Annotated[bool, typer.Option(help="pace a file like a camera, dropping stale frames")] = False,
+        device: HiddenDevice = None,
+        backend: Annotated[str | None, typer.Option(hidden=True, help="old; tensorrt: --provider tensorrt")] = None,
         ) -> None:
     """Stream camera or video frames through an exported model and overlay the class masks."""
     from unet_edge.runtime.run import RunConfig, run_stream
 
-    run_stream(RunConfig(model, source, show, save, serve, view, alpha, legend, hud, backend, device, threads,
-                         max_frames, loop, realtime), log=typer.echo)
+    provider = "tensorrt" if backend == "tensorrt" else provider_or_alias(provider, device)
+    run_stream(RunConfig(model, source, show, save, serve, view, alpha, legend, hud, provider, threads, max_frames,
+                         loop, realtime), log=typer.echo)

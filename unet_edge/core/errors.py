@@ -1,7 +1,8 @@
 """One error hierarchy for the whole toolkit.
 
 The CLI turns every ``UnetEdgeError`` into a single line on stderr with exit code 1;
-anything else is a bug and keeps its traceback.
+anything else is a bug and keeps its traceback. Raise the subclass that says where it
+happened; the base class is never raised itself.
 """
 
 from __future__ import annotations
@@ -35,16 +36,32 @@ class MissingDependencyError(UnetEdgeError):
 
 
 class ExportError(UnetEdgeError):
-    """Export, verification or artifact loading failed."""
+    """Export, quantization or verification failed."""
+
+
+class ArtifactError(UnetEdgeError):
+    """An exported model or its sidecar is missing, corrupt, mismatched or from a newer format."""
 
 
 class EngineError(UnetEdgeError):
     """A TensorRT engine cannot be built or loaded here."""
 
 
+class RunnerError(UnetEdgeError):
+    """A runner was used outside its contract (not activated, activated twice) or failed to run."""
+
+
 class SourceError(UnetEdgeError):
     """A video source cannot be opened or read."""
 
 
+class SinkError(UnetEdgeError):
+    """An output (video file, window, live-view server) cannot be opened or written."""
+
+
 class ConfigError(UnetEdgeError):
     """Invalid command-line or configuration values."""
+
+
+class BenchError(UnetEdgeError):
+    """A benchmark backend cannot run here (the reason is shown in the bench table)."""

@@ -10,17 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from unet_edge.runtime.metadata import file_sha256, write_meta
-
-from unet_edge import sysinfo
-from unet_edge.errors import ConfigError
+from unet_edge.core import sysinfo
+from unet_edge.core.artifact import file_sha256, write_meta
+from unet_edge.core.errors import ConfigError
 
 
 @dataclass
 class ExportOptions:
     fp16: bool = False
     int8: bool = False
-    target: str = "tensorrt"  # INT8 flavour: tensorrt | cpu
+    int8_target: str = "tensorrt"  # INT8 flavour: tensorrt | cpu
     calib: str | None = None  # LAYOUT:PATH, an image folder or a video
     calib_frames: int = 500
     calib_method: str = "minmax"
@@ -49,9 +48,9 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
         "classes": ckpt["classes"], "palette": ckpt["palette"], "ignore_index": ckpt["ignore_index"],
         "input": {"name": "frame", "shape": shape, "dtype": "uint8", "layout": "NHWC", "color": "BGR",
                   "multiple_of": 16 if opts.dynamic else 1},
-        "output": {"name": "logits" if opts.logits else "mask", "shape": out_shape,
-                   "dtype": "float32" if opts.logits else "uint8",
-                   "semantics": "logits" if opts.logits else "class_ids"},
+        "outputs": [{"name": "logits" if opts.logits else "mask", "shape": out_shape,
+                     "dtype": "float32" if opts.logits else "uint8",
+                     "semantics": "logits" if opts.logits else "class_ids"}],
         "normalization": {"mean": ckpt["mean"], "std": ckpt["std"], "in_graph": True},
         "train_input_size": list(size), "checkpoint": ckpt_path.name, "checkpoint_sha256": file_sha256(ckpt_path),
         "checkpoint_metrics": ckpt.get("metrics"), "opset": opts.opset, "dynamic": opts.dynamic,
@@ -63,11 +62,11 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
 def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[[str], None] = print) -> dict:
     """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps."""
     import torch
+
     from unet_edge.export.fold import deconv_to_subpixel, fold_batchnorm, has_strided_deconv
     from unet_edge.export.graph import DeployModule
     from unet_edge.export.onnx_export import export_onnx
-
-    from unet_edge.training.checkpoint import load_checkpoint, model_from_checkpoint
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt_path = Path(ckpt_path)
     ckpt = load_checkpoint(ckpt_path)
@@ -98,7 +97,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     if opts.int8:
         with tempfile.TemporaryDirectory(dir=out, prefix=".int8-src-") as tmpdir:
             source = None
-            if opts.target == "cpu" and not opts.subpixel and has_strided_deconv(model):
+            if opts.int8_target == "cpu" and not opts.subpixel and has_strided_deconv(model):
                 # ONNX Runtime has no INT8 ConvTranspose: it would run every up-sampling in float
                 # between a DQ and a Q. The exact Conv + DepthToSpace form quantizes end to end.
                 source = Path(tmpdir) / f"{stem}.onnx"
@@ -123,12 +122,11 @@ def _half(model):
 def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOptions, log,
           source: Path | None = None) -> tuple[Path, str]:
     """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata."""
-    from unet_edge.export.frames import load_frames
+    from unet_edge.core.artifact import load_meta
+    from unet_edge.core.io import atomic_path
+    from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8 import quantize
     from unet_edge.export.onnx_export import set_metadata
-    from unet_edge.runtime.metadata import load_meta
-
-    from unet_edge.io import atomic_path
 
     if opts.logits:
         raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
@@ -136,11 +134,11 @@ def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOpti
         raise ConfigError("--int8 needs real calibration frames: --calib DIR|VIDEO or --calib LAYOUT:PATH "
                           "(never random data)")
     frames, _, _ = load_frames(opts.calib, size, opts.calib_frames, "train", ckpt["num_classes"])
-    log(f"calibrating INT8 ({opts.target}) on {len(frames)} frames from {opts.calib}")
-    quant = quantize(source or fp32, dest, frames, opts.target, opts.calib_method)
+    log(f"calibrating INT8 ({opts.int8_target}) on {len(frames)} frames from {opts.calib}")
+    quant = quantize(source or fp32, dest, frames, opts.int8_target, opts.calib_method)
     import onnx
 
-    data = {**load_meta(fp32).data, **meta, "precision": "int8", "int8": quant}
+    data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", "int8": quant}
     if source is not None:
         data["subpixel"] = True
     data.pop("artifact_sha256", None)
@@ -149,14 +147,13 @@ def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOpti
     with atomic_path(dest) as tmp:
         onnx.save_model(model, str(tmp))
     write_meta(dest, data)
-    log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, int8 for {opts.target})")
+    log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, int8 for {opts.int8_target})")
     return dest, "int8"
 
 
 def _verify(ckpt_path: Path, artifacts, size, ckpt: dict, opts: ExportOptions, log):
-    from unet_edge.export.frames import load_frames, synthetic_frames
+    from unet_edge.export.frame_sets import load_frames, synthetic_frames
     from unet_edge.export.verify import enforce, format_table, verify
-
     from unet_edge.inference import TorchRunner
 
     if opts.verify_data:
@@ -178,7 +175,7 @@ def _engines(artifacts, opts: ExportOptions, log) -> tuple[list[Path], list[str]
     from unet_edge.export.trt_plan import build_command
 
     by_precision = {p: path for path, p in artifacts}
-    if opts.target == "cpu":  # the CPU INT8 flavour is not TensorRT's (see builder.check_int8_flavour)
+    if opts.int8_target == "cpu":  # the CPU INT8 flavour is not TensorRT's (see builder.check_int8_flavour)
         by_precision.pop("int8", None)
     wanted = [p for p in ("fp16", "int8") if p in by_precision] or ["fp32"]
     try:

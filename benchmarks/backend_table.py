@@ -1,6 +1,6 @@
 """Backends side by side at 352x480 for width 32 and 16 (issues 3 and 5), in one run.
 
-    python benchmarks/backends.py --ckpt32 RUN32/best.pt --ckpt16 RUN16/best.pt
+    python benchmarks/backend_table.py --ckpt32 RUN32/best.pt --ckpt16 RUN16/best.pt
 
 PyTorch eager FP32 (inference_mode, same thread count) in both memory formats -- channels_last, as
 training and `unet-edge` run it, and PyTorch's default contiguous NCHW (a plain ``model(x)``) -- vs
@@ -27,8 +27,8 @@ def main() -> None:
     ap.add_argument("--data-limit", type=int, default=None, help="score only the first N val frames")
     ap.add_argument("--subpixel", action="store_true", help="export ConvTranspose as Conv + DepthToSpace")
     args = ap.parse_args()
-    from unet_edge.bench.run import BenchConfig, run_bench
-    from unet_edge.training.config import parse_size
+    from unet_edge.bench.suite import BenchConfig, run_bench
+    from unet_edge.core.parse import parse_size
 
     size = parse_size(args.size)
     data = CAMVID if CAMVID.is_dir() else None

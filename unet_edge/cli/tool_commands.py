@@ -1,4 +1,4 @@
-"""Measurement commands: bench and doctor (registered on the main app)."""
+"""Measurement commands: bench and doctor."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.app import app
-from unet_edge.training.config import parse_size
+from unet_edge.cli.options import HiddenDevice, Provider, provider_or_alias
+from unet_edge.core.parse import parse_size
 
 
-@app.command()
 def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or engine")],
           backends: Annotated[str, typer.Option(help="comma list of torch, torch-nchw, onnxruntime, onnxruntime-fp16, "
                                                      "onnxruntime-int8, tensorrt-fp32/-fp16/-int8, or all")] = "all",
@@ -27,16 +26,17 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
           json_out: Annotated[Path | None, typer.Option("--json", help="write results + system as JSON")] = None,
           plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU")] = None,
           cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go")] = None,
-          device: Annotated[str, typer.Option(help="ONNX Runtime device: cpu | cuda | tensorrt")] = "cpu") -> None:
+          provider: Provider = "cpu",
+          device: HiddenDevice = None) -> None:
     """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision."""
     from unet_edge.bench.report import plot as plot_png
     from unet_edge.bench.report import print_tables, write_json
-    from unet_edge.bench.run import BenchConfig, run_bench
+    from unet_edge.bench.suite import BenchConfig, run_bench
 
     cfg = BenchConfig(model=model, backends=backends, size=parse_size(size) if size else None, batch=batch,
                       warmup=warmup, iters=iters, min_seconds=min_seconds, threads=threads, data=data,
                       dataset=dataset, data_limit=data_limit, source=source, stream_frames=stream_frames,
-                      cache_dir=cache_dir, device=device)
+                      cache_dir=cache_dir, provider=provider_or_alias(provider, device))
     result = run_bench(cfg, log=typer.echo)
     print_tables(result)
     if json_out:
@@ -47,7 +47,6 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
         typer.echo(f"wrote {plot}")
 
 
-@app.command()
 def doctor(json_out: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
     """Check this box: Python, Jetson/power mode, GPU, TensorRT, ONNX Runtime, OpenCV, cameras, disk."""
     import json

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.bench.backends import BACKENDS, ArtifactCache, Row, parse_backends, unavailable_reason
-from unet_edge.errors import UnetEdgeError
+from unet_edge.core.errors import BenchError, ConfigError, UnetEdgeError
 
 
 @dataclass
@@ -28,7 +28,7 @@ class BenchConfig:
     source: str | None = None
     stream_frames: int = 150
     cache_dir: Path | None = None
-    device: str = "cpu"
+    provider: str = "cpu"
     subpixel: bool = False
 
 
@@ -38,7 +38,7 @@ def _kind(path: Path) -> str:
 
 
 def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
-    from unet_edge.export.frames import load_frames, synthetic_frames
+    from unet_edge.export.frame_sets import load_frames, synthetic_frames
 
     if cfg.source:
         frames, _, _ = load_frames(cfg.source, (360, 480), n)
@@ -56,7 +56,7 @@ def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
 
 def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threads: int):
     """(runner, artifact path) for ``name``; raises UnetEdgeError when it cannot be built."""
-    precision, family = BACKENDS[name]
+    precision, family = BACKENDS[name].precision, BACKENDS[name].family
     kind = _kind(cfg.model)
     if family == "torch":
         import torch
@@ -69,19 +69,18 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
     if kind == "checkpoint":
         onnx = cache.onnx(precision, "cpu" if family == "onnxruntime" else "tensorrt")
     elif kind == "onnx":
-        from unet_edge.runtime.metadata import load_meta
+        from unet_edge.core.artifact import load_meta
 
         have = load_meta(cfg.model).precision
         if family == "onnxruntime" and have != precision:
-            raise UnetEdgeError(f"unavailable: {cfg.model.name} is {have}; pass the checkpoint to bench other "
-                                "precisions")
+            raise BenchError(f"{cfg.model.name} is {have}; pass the checkpoint to bench other precisions")
         onnx = cfg.model
     else:
         onnx = None
     if family == "onnxruntime":
         from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(onnx, device=cfg.device, threads=threads), onnx
+        return OnnxRuntimeRunner(onnx, provider=cfg.provider, threads=threads, input_size=cfg.size), onnx
     from unet_edge.runtime.runners.tensorrt import TensorRTRunner
 
     if onnx is None:
@@ -94,23 +93,21 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
 
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     """Run every requested backend; returns rows, settings and the system description."""
+    from unet_edge.core.sysinfo import system, usable_cores
     from unet_edge.export.verify import THRESHOLDS
-    from unet_edge.runtime.runners.onnxruntime import cpu_threads
-
-    from unet_edge.sysinfo import system
 
     names = parse_backends(cfg.backends)
     kind = _kind(cfg.model)
     if not cfg.model.is_file():
-        raise UnetEdgeError(f"{cfg.model}: model file not found")
-    threads = cfg.threads or cpu_threads()
+        raise ConfigError(f"{cfg.model}: model file not found")
+    threads = cfg.threads or usable_cores()
     frames, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
     cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel) if kind == "checkpoint" \
         else None
     rows, reference = [], None
     for name in names:
-        precision = BACKENDS[name][0]
+        precision = BACKENDS[name].precision
         row = Row(name, precision)
         rows.append(row)
         why = unavailable_reason(name, kind)
@@ -119,8 +116,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
             continue
         try:
             runner, artifact = open_backend(name, cfg, cache, threads)
-        except UnetEdgeError as exc:
-            row.status, row.reason = "unavailable", str(exc).removeprefix("unavailable: ")
+        except UnetEdgeError as exc:  # BenchError, or an export/engine error: shown as the reason
+            row.status, row.reason = "unavailable", str(exc)
             continue
         row.artifact, row.size_mb = str(artifact), Path(artifact).stat().st_size / 1e6
         with runner:
@@ -154,9 +151,8 @@ def _masks(runner, frames):
 
 
 def _time(runner, frames, cfg: BenchConfig):
-    from unet_edge.runtime.render import Renderer
-
     from unet_edge.bench.timing import time_runner
+    from unet_edge.runtime.render import Renderer
 
     renderer = Renderer(runner.classes, runner.palette)
     return time_runner(runner, frames, cfg.batch, cfg.warmup, cfg.iters, cfg.min_seconds, renderer)

@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from unet_edge.core.errors import ConfigError, DataError
 from unet_edge.data import LAYOUT_NAMES, open_dataset
 from unet_edge.data.base import list_images
-from unet_edge.errors import ConfigError, DataError
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 

@@ -1,0 +1,56 @@
+"""One runner contract: activation owned by the base, the same timing fields, outputs by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unet_edge.core.errors import ConfigError, RunnerError
+from unet_edge.inference import TorchRunner, open_model
+from unet_edge.runtime.runners import TIMING_FIELDS, open_runner
+
+
+def _runners(model, trained_run):
+    return [open_runner(model), TorchRunner(trained_run / "best.pt", input_size=(64, 96))]
+
+
+def test_activation_is_owned_by_the_base(model, trained_run):
+    for runner in _runners(model, trained_run):
+        frame = np.zeros((64, 96, 3), np.uint8)
+        with pytest.raises(RunnerError, match="context manager"):
+            runner.infer(frame)
+        with runner:
+            with pytest.raises(RunnerError, match="already active"), runner:
+                pass
+            runner.infer(frame)
+        assert not runner.active
+        with pytest.raises(RunnerError, match="context manager"):
+            runner.infer(frame)
+
+
+def test_every_runner_fills_the_same_timing_fields_and_names_its_outputs(model, trained_run):
+    frame = np.random.default_rng(0).integers(0, 255, (64, 96, 3), np.uint8)
+    masks = []
+    for runner in _runners(model, trained_run):
+        with runner:
+            outs = runner.infer_outputs(frame)
+            assert list(outs) == ["mask"] and outs["mask"].shape == (64, 96) and outs["mask"].dtype == np.uint8
+            assert set(runner.timings) == set(TIMING_FIELDS)
+            assert runner.timings["compute_ms"] > 0 and runner.timings["pre_ms"] >= 0
+            assert runner.timings["h2d_ms"] is None and runner.timings["d2h_ms"] is None  # CPU: no transfers
+            masks.append(runner.infer(frame))
+    assert np.mean(masks[0] == masks[1]) > 0.999
+
+
+def test_fixed_models_refuse_another_size_or_batch(model):
+    with pytest.raises(ConfigError, match="fixed at 64x96"):
+        open_runner(model, input_size=(128, 192))
+    with open_runner(model) as r, pytest.raises(ConfigError, match="batches of 1"):
+        r.infer(np.zeros((2, 64, 96, 3), np.uint8))
+
+
+def test_open_model_takes_checkpoints_and_artifacts(model, trained_run):
+    assert isinstance(open_model(trained_run / "best.pt"), TorchRunner)
+    assert open_model(model).backend == "onnxruntime"
+    with pytest.raises(ConfigError, match="unsupported model file type"):
+        open_model(model.with_suffix(".tflite"))

@@ -1,0 +1,215 @@
+"""The artifact contract: everything the runtime knows about a model comes from its sidecar.
+
+Export writes ``<artifact>.json`` beside every ``.onnx`` and ``.engine`` (and the same dict into
+the ONNX ``metadata_props``). ``load_meta`` reads it once into a typed, validated
+``ArtifactMeta``; no reader looks into the raw dict or invents a default for a missing field.
+
+The format is versioned MAJOR (``version``) and MINOR (``version_minor``). A reader accepts any
+minor version of its major one and keeps fields it does not know (``to_dict`` hands them on,
+e.g. into an engine's sidecar); only a newer major version is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unet_edge.core.errors import ArtifactError
+from unet_edge.core.io import file_sha256, write_json_atomic
+
+__all__ = ["ArtifactMeta", "EngineInfo", "TensorSpec", "load_meta", "sidecar_path", "write_meta"]
+
+FORMAT = "unet-edge/artifact"
+MAJOR, MINOR = 1, 1  # 1.1: typed contract, "outputs" list beside the 1.0 "output"
+ONNX_KEY = "unet_edge"  # metadata_props key holding the same JSON
+PRECISIONS = ("fp32", "fp16", "int8")
+INT8_TARGETS = ("tensorrt", "cpu")
+REQUIRED = ("classes", "palette", "input", "precision", "train_input_size")
+
+
+def sidecar_path(artifact: str | Path) -> Path:
+    """``model.onnx`` -> ``model.onnx.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output: name, shape (ints, or names for dynamic axes), dtype, meaning."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str
+    semantics: str = ""  # outputs: class_ids | logits | confidence
+    layout: str = ""  # the input: NHWC
+    color: str = ""  # the input: BGR
+    multiple_of: int = 1  # dynamic inputs: height and width must be multiples of this
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Where and how a TensorRT engine was built (engines are tied to all of it)."""
+
+    tensorrt: str
+    gpu: str
+    compute_capability: str
+    source_onnx: str
+    rebuild: str
+    l4t: str | None = None
+    dla_core: int | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactMeta:
+    """Typed, validated sidecar of one artifact. Build it with ``load_meta`` or ``from_dict``."""
+
+    path: Path
+    input: TensorSpec
+    outputs: tuple[TensorSpec, ...]
+    train_input_size: tuple[int, int]
+    classes: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    ignore_index: int
+    precision: str
+    int8_target: str | None
+    engine: EngineInfo | None
+    versions: Mapping[str, str]
+    version: tuple[int, int]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """(H, W) of a fixed-size model; None when height and width are dynamic."""
+        h, w = self.input.shape[1:3]
+        return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+
+    @property
+    def output(self) -> TensorSpec:
+        """The first output: the class map (or the logits of a ``--logits`` export)."""
+        return self.outputs[0]
+
+    @property
+    def outputs_logits(self) -> bool:
+        return self.output.semantics == "logits"
+
+    @property
+    def batch_dynamic(self) -> bool:
+        return not isinstance(self.input.shape[0], int)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar as a dict, unknown fields included, for writing a derived artifact's sidecar."""
+        return json.loads(json.dumps(dict(self.raw)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: str | Path, where: str | None = None) -> ArtifactMeta:
+        """Validate ``data`` (a sidecar's content); every problem is a one-line ArtifactError."""
+        where = where or str(sidecar_path(path))
+        if not isinstance(data, Mapping):
+            raise ArtifactError(f"{where}: not a unet-edge sidecar (not a JSON object)")
+        version = _version(data, where)
+        missing = [k for k in REQUIRED if k not in data]
+        if "outputs" not in data and "output" not in data:
+            missing.append("outputs")
+        if missing:
+            raise ArtifactError(f"{where}: sidecar lacks {', '.join(missing)}; re-export with 'unet-edge export'")
+        try:
+            inp = _tensor(data["input"], "input")
+            outputs = tuple(_tensor(o, "outputs") for o in (data.get("outputs") or [data["output"]]))
+            classes = tuple(str(c) for c in data["classes"])
+            palette = tuple(tuple(int(v) for v in c) for c in data["palette"])
+            size = tuple(int(v) for v in data["train_input_size"])
+            engine = _engine(data.get("engine"))
+            int8 = data.get("int8") or {}
+            target = int8.get("target") if isinstance(int8, Mapping) else None
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ArtifactError(f"{where}: malformed sidecar field ({type(exc).__name__}: {exc})") from exc
+        checks = [
+            (len(inp.shape) == 4 and inp.shape[3] == 3, f"input shape {list(inp.shape)} is not NxHxWx3"),
+            (bool(outputs), "no outputs"),
+            (bool(classes) and len(palette) >= len(classes) and all(len(c) == 3 for c in palette),
+             "palette does not give an RGB colour to every class"),
+            (len(size) == 2 and min(size) > 0, f"train_input_size {list(size)} is not [H, W]"),
+            (data["precision"] in PRECISIONS, f"precision '{data['precision']}' is not one of {PRECISIONS}"),
+            (target in (None, *INT8_TARGETS), f"int8 target '{target}' is not one of {INT8_TARGETS}"),
+            (inp.multiple_of >= 1, "input multiple_of must be at least 1"),
+        ]
+        bad = [why for ok, why in checks if not ok]
+        if bad:
+            raise ArtifactError(f"{where}: invalid sidecar: {bad[0]}")
+        return cls(path=Path(path), input=inp, outputs=outputs, train_input_size=(size[0], size[1]),
+                   classes=classes, palette=palette, ignore_index=int(data.get("ignore_index", 255)),
+                   precision=data["precision"], int8_target=target, engine=engine,
+                   versions=dict(data.get("versions") or {}), version=version, raw=dict(data))
+
+
+def _version(data: Mapping[str, Any], where: str) -> tuple[int, int]:
+    if data.get("format") != FORMAT:
+        raise ArtifactError(f"{where}: not a unet-edge sidecar (no '{FORMAT}' marker)")
+    major, minor = data.get("version", 0), data.get("version_minor", 0)
+    if not isinstance(major, int) or not isinstance(minor, int):
+        raise ArtifactError(f"{where}: sidecar version {major!r}.{minor!r} is not a number")
+    if major > MAJOR:
+        writer = (data.get("versions") or {}).get("unet-edge", "a newer release")
+        raise ArtifactError(f"{where}: sidecar format v{major}.{minor} was written by unet-edge {writer}; this "
+                            f"unet-edge reads v{MAJOR}.x: upgrade unet-edge or re-export with this one")
+    return major, minor
+
+
+def _tensor(d: Mapping[str, Any], what: str) -> TensorSpec:
+    shape = tuple(v if isinstance(v, int) else str(v) for v in d["shape"])
+    return TensorSpec(name=str(d["name"]), shape=shape, dtype=str(d["dtype"]), semantics=str(d.get("semantics", "")),
+                      layout=str(d.get("layout", "")), color=str(d.get("color", "")),
+                      multiple_of=int(d.get("multiple_of", 1)))
+
+
+def _engine(d: Mapping[str, Any] | None) -> EngineInfo | None:
+    if not d:
+        return None
+    return EngineInfo(tensorrt=str(d["tensorrt"]), gpu=str(d.get("gpu", "?")),
+                      compute_capability=str(d.get("compute_capability", "")),
+                      source_onnx=str(d.get("source_onnx", "MODEL.onnx")), rebuild=str(d.get("rebuild", "")),
+                      l4t=d.get("l4t"), dla_core=d.get("dla_core"))
+
+
+def load_meta(artifact: str | Path, check_hash: bool = True) -> ArtifactMeta:
+    """Read and check the sidecar of ``artifact``; a missing or mismatched one is an ArtifactError."""
+    artifact = Path(artifact)
+    if not artifact.is_file():
+        raise ArtifactError(f"{artifact}: model file not found")
+    side = sidecar_path(artifact)
+    if not side.is_file():
+        raise ArtifactError(f"{side}: metadata sidecar missing; re-export with 'unet-edge export' "
+                            "(the runtime needs it for classes, palette and input layout)")
+    try:
+        data = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{side}: sidecar is not valid JSON ({exc})") from exc
+    meta = ArtifactMeta.from_dict(data, artifact, str(side))
+    if check_hash and data.get("artifact_sha256") and data["artifact_sha256"] != file_sha256(artifact):
+        raise ArtifactError(f"{side}: sidecar does not match {artifact.name} (sha256 differs); the model was "
+                            "replaced after export; re-export or copy the matching .json")
+    return meta
+
+
+def stamp(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` in this format version: marker and version set, ``outputs`` and 1.0's ``output``
+    (the first output, so that format-1.0 runtimes still read the file) both present."""
+    data = dict(data)
+    if "outputs" not in data and "output" in data:
+        data["outputs"] = [data["output"]]
+    if data.get("outputs"):
+        data["output"] = data["outputs"][0]
+    data.update(format=FORMAT, version=MAJOR, version_minor=MINOR)
+    return data
+
+
+def write_meta(artifact: str | Path, data: Mapping[str, Any]) -> Path:
+    """Validate ``data``, stamp it and the artifact's sha256, and write the sidecar atomically."""
+    data = {**stamp(data), "artifact_sha256": file_sha256(artifact)}
+    ArtifactMeta.from_dict(data, artifact)  # never write a sidecar the runtime would refuse
+    side = sidecar_path(artifact)
+    write_json_atomic(side, data)
+    return side
