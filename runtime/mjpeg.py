@@ -3,15 +3,24 @@
 ``/`` is a small page with the stream and the legend, ``/stream`` the multipart MJPEG itself,
 ``/snapshot.jpg`` the latest frame. Each frame is JPEG-encoded once, only while someone watches;
 every viewer thread sends the newest frame it has not sent yet, so a slow viewer skips frames
-and never stalls the pipeline or the other viewers.
+and never stalls the pipeline or the other viewers. Connections are capped (a burst gets 503s,
+not a thread each), and a viewer that stops reading is dropped after a timeout.
+
+Bound beyond loopback the server is reachable by anyone on the network, so every path then
+needs ``?token=...`` (in the query, since an ``<img>`` tag cannot send headers): generated
+and printed at start, or given with ``--serve-token``.
 """
 
 from __future__ import annotations
 
 import errno
+import hmac
 import html
+import ipaddress
+import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, urlsplit
 
 import cv2
 import numpy as np
@@ -19,6 +28,16 @@ import numpy as np
 from unet_edge.core.errors import ConfigError, SinkError
 
 BOUNDARY = b"unetedgeframe"
+MAX_CLIENTS = 32  # concurrent connections; more get 503 at once
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name or "": every interface or a DNS name, not only this machine
+        return False
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -33,10 +52,41 @@ def parse_address(text: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1"), number
 
 
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_clients`` of them."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_clients: int) -> None:
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(max_clients)
+
+    def process_request(self, request, client_address) -> None:
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 class MjpegServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, classes=(), palette=(), quality: int = 80,
-                 title: str = "unet-edge") -> None:
+                 title: str = "unet-edge", token: str | None = None, max_clients: int = MAX_CLIENTS) -> None:
         self.host, self.port, self.quality, self.title = host, port, quality, title
+        if token is not None and not token.strip():
+            raise ConfigError("--serve-token: give a non-empty token")
+        self.token = token or (None if is_loopback(host) else secrets.token_urlsafe(16))
+        self.max_clients = max_clients
         self.legend = list(zip(classes, palette))
         self.cond = threading.Condition()
         self.jpeg: bytes | None = None
@@ -49,14 +99,13 @@ class MjpegServer:
     def start(self) -> MjpegServer:
         handler = type("Handler", (_Handler,), {"srv": self})
         try:
-            self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
+            self.httpd = _BoundedServer((self.host, self.port), handler, self.max_clients)
         except (OSError, OverflowError) as exc:  # OverflowError: a port number past 65535
             if getattr(exc, "errno", None) == errno.EADDRINUSE:
                 raise SinkError(f"--serve {self.host}:{self.port}: port already in use; choose another port") \
                     from exc
             why = getattr(exc, "strerror", None) or exc
             raise SinkError(f"--serve {self.host}:{self.port}: cannot listen ({why})") from exc
-        self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]  # port 0 picks a free one
         self.running = True
         threading.Thread(target=self.httpd.serve_forever, name="mjpeg", daemon=True).start()
@@ -64,7 +113,17 @@ class MjpegServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        return f"http://{self.host}:{self.port}/" + self.query
+
+    @property
+    def query(self) -> str:
+        return f"?token={quote(self.token)}" if self.token else ""
+
+    def allowed(self, path: str) -> bool:
+        if not self.token:
+            return True
+        given = parse_qs(urlsplit(path).query).get("token", [""])[0]
+        return hmac.compare_digest(given.encode(), self.token.encode())
 
     def publish(self, image: np.ndarray) -> None:
         """Offer a new frame; encodes only while a viewer is connected (or none was ever encoded)."""
@@ -98,7 +157,8 @@ class MjpegServer:
 <style>body{{font-family:sans-serif;background:#111;color:#eee;margin:1em}}img{{max-width:100%;border:1px solid #444}}
 ul{{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.8em}}li span{{display:inline-block;width:1em;
 height:1em;margin-right:.3em;vertical-align:middle}}</style></head><body><h3>{html.escape(self.title)}</h3>
-<img id="stream" src="/stream" alt="live segmentation stream"><ul id="legend">{items}</ul></body></html>""").encode()
+<img id="stream" src="/stream{html.escape(self.query)}" alt="live segmentation stream">
+<ul id="legend">{items}</ul></body></html>""").encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -110,7 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?")[0]
-        if path == "/":
+        if not self.srv.allowed(self.path):
+            self._send(403, "text/plain", b"forbidden: this live view needs ?token=... (printed when it started)\n")
+        elif path == "/":
             self._send(200, "text/html; charset=utf-8", self.srv.page())
         elif path == "/snapshot.jpg":
             _, jpeg = self.srv.next_frame(-1, 0)

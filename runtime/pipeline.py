@@ -201,9 +201,13 @@ class Pipeline:
         if self.errors:
             raise self.errors[0]
 
-    def record(self, frame: Frame) -> None:
-        """Count a frame as displayed now (after the sinks)."""
-        self.stats.add(frame.timings, 1e3 * (time.monotonic() - frame.t_capture))
+    def record(self, frame: Frame) -> float:
+        """Count a frame as displayed now (after the sinks); returns its capture->display latency in ms."""
+        latency = 1e3 * (time.monotonic() - frame.t_capture)
+        self.stats.add(frame.timings, latency)
+        if self.reader is not None:  # live counts, so periodic reports of endless runs see them
+            self.stats.dropped, self.stats.reconnects = self.reader.dropped, self.reader.reconnects
+        return latency
 
     def hud(self, frame: Frame) -> list[str]:
         return [f"{self.stats.recent_fps():5.1f} FPS  infer {frame.timings.get('infer', 0):.1f} ms",

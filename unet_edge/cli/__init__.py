@@ -23,10 +23,30 @@ def main(argv: list[str] | None = None) -> None:
     from unet_edge.cli.app import app
 
     try:
-        app(args=argv, prog_name="unet-edge")
+        code = app(args=argv, prog_name="unet-edge", standalone_mode=False)
     except UnetEdgeError as exc:
         print(f"unet-edge: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("unet-edge: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        # A value typer/click cannot parse (--segment abc, an unknown option): one line too, exit 2 as click's.
+        print(f"unet-edge: error: {one_line_usage(exc)}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """click's UsageError (typer may vendor click, so match the class by name, not by import)."""
+    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__) and hasattr(exc, "format_message")
+
+
+def one_line_usage(exc) -> str:
+    msg = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") if ctx is not None else ""
+    hint = f" (see '{command} --help')" if command else ""
+    return msg + hint

@@ -76,11 +76,16 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
 
 
 def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engine (with its .json sidecar)")],
-        source: Annotated[str, typer.Option(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, csi://N, "
-                                                 "a GStreamer pipeline, or synth://")],
+        source: Annotated[str, typer.Option(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, http://, "
+                                                 "csi://N, a GStreamer pipeline, or synth://")],
         show: Annotated[bool, typer.Option(help="open a window")] = False,
-        save: Annotated[Path | None, typer.Option(help="write the rendered stream to this MP4")] = None,
+        save: Annotated[str | None, typer.Option(help="out.mp4, or DIR/ with --segment")] = None,
+        segment: Annotated[float | None, typer.Option(help="record DIR/<start>_<index>.mp4 segments of this many "
+                                                           "seconds, each finalized when the next starts")] = None,
+        keep: Annotated[int | None, typer.Option(help="keep only the newest N segments")] = None,
         serve: Annotated[str | None, typer.Option(help="MJPEG live view on [HOST:]PORT (host: 127.0.0.1)")] = None,
+        serve_token: Annotated[str | None, typer.Option(help="the live view's ?token= (default: generated when "
+                                                             "bound beyond loopback)")] = None,
         view: Annotated[str, typer.Option(help="overlay | mask | side")] = "overlay",
         alpha: float = 0.5,
         legend: bool = False,
@@ -90,6 +95,9 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
         max_frames: int | None = None,
         loop: Annotated[bool, typer.Option(help="restart a file source at its end")] = False,
         realtime: Annotated[bool, typer.Option(help="pace a file like a camera, dropping stale frames")] = False,
+        stats_every: Annotated[float | None, typer.Option(help="print a one-line summary to stderr every N "
+                                                               "seconds")] = None,
+        stats_json: Annotated[Path | None, typer.Option(help="append one JSON record per report (JSON Lines)")] = None,
         device: HiddenDevice = None,
         backend: Annotated[str | None, typer.Option(hidden=True, help="old; tensorrt: --provider tensorrt")] = None,
         ) -> None:
@@ -97,5 +105,7 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
     from unet_edge.runtime.run import RunConfig, run_stream
 
     provider = "tensorrt" if backend == "tensorrt" else provider_or_alias(provider, device)
-    run_stream(RunConfig(model, source, show, save, serve, view, alpha, legend, hud, provider, threads, max_frames,
-                         loop, realtime), log=typer.echo)
+    run_stream(RunConfig(model=model, source=source, show=show, save=save, serve=serve, view=view, alpha=alpha,
+                         legend=legend, hud=hud, provider=provider, threads=threads, max_frames=max_frames, loop=loop,
+                         realtime=realtime, segment=segment, keep=keep, stats_every=stats_every,
+                         stats_json=stats_json, serve_token=serve_token), log=typer.echo)

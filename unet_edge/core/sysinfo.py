@@ -29,6 +29,18 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux /proc; the peak where /proc is absent)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1e6 if platform.system() == "Darwin" else 1e3)
+
+
 def cpu() -> dict:
     model = platform.processor() or "unknown"
     try:
