@@ -5,8 +5,13 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PIPFLAGS ?= --disable-pip-version-check -c constraints.txt
 DEMO_OUT ?= demo_out
+# The Jetson arrangement for the GStreamer tests: the system's OpenCV (Debian's python3-opencv,
+# built with GStreamer) seen from a venv made by the system's own Python with --system-site-packages.
+SYSTEM_PYTHON ?= /usr/bin/python3
+GST_VENV ?= .venv-gst
+GST_BIN := $(GST_VENV)/bin
 
-.PHONY: install dev demo test lint bench clean
+.PHONY: install dev demo test test-gst lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "unet-edge needs Python >= 3.10")'
@@ -19,6 +24,18 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 $(VENV)/.dev: $(VENV)/.installed
 	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,dev]"
+	@touch $@
+
+# The project goes in without its dependencies, so pip's OpenCV wheel never shadows the system
+# cv2; the others are installed with numpy held at the system's version (Debian's cv2 is built
+# for numpy 1: a pip numpy 2 would break it). As on a Jetson: see docs/jetson.md.
+$(GST_VENV)/.installed: pyproject.toml constraints.txt
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(GST_VENV)
+	$(SYSTEM_PYTHON) -c 'import numpy; print("numpy==" + numpy.__version__)' > $(GST_VENV)/system-numpy.txt
+	$(GST_BIN)/python -c 'import tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print("\n".join(d for d in deps if "opencv" not in d))' > $(GST_VENV)/requirements.txt
+	$(GST_BIN)/python -m pip install --disable-pip-version-check -c $(GST_VENV)/system-numpy.txt -r $(GST_VENV)/requirements.txt onnxruntime onnx "pytest>=8" "pytest-timeout>=2.2"
+	$(GST_BIN)/python -m pip install --disable-pip-version-check --no-deps -e .
+	$(GST_BIN)/python -c 'import cv2, numpy; assert "GStreamer:                   YES" in cv2.getBuildInformation(), "no GStreamer"; print("system OpenCV", cv2.__version__, "with GStreamer, numpy", numpy.__version__)'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -34,9 +51,17 @@ lint: dev
 test: dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	@if $(SYSTEM_PYTHON) -c 'import cv2, gi' 2>/dev/null; then $(MAKE) --no-print-directory test-gst; else \
+		echo "GStreamer tests not run: $(SYSTEM_PYTHON) has no python3-opencv/python3-gi (apt-get install" \
+		"python3-opencv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly" \
+		"gstreamer1.0-libav python3-venv; .ci/run does)"; fi
+
+# The camera plumbing through the system OpenCV's GStreamer: pipelines, csi://, RTSP.
+test-gst: $(GST_VENV)/.installed
+	$(GST_BIN)/python -m pytest -m gstreamer tests/runtime/test_gstreamer.py
 
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(GST_VENV) $(DEMO_OUT) build dist *.egg-info .pytest_cache .ruff_cache

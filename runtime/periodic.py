@@ -43,7 +43,7 @@ class PeriodicReport:
             return
         self.interval.finish()
         part, whole = self.interval.summary(), total.summary()
-        self.log(line(part, f"last {part['seconds']:.0f}s") + f"  | total frames {whole['frames']}  "
+        self.log(line(part, f"last {part['seconds']:.3g}s") + f"  | total frames {whole['frames']}  "
                  f"FPS {whole['fps']:.1f}  RSS {rss_mb():.0f} MB")
         if self.json_path is not None:
             record = {"index": self.index, "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

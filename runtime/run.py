@@ -38,6 +38,7 @@ class RunConfig:
     stats_every: float | None = None  # seconds between one-line reports on stderr
     stats_json: Path | None = None  # JSON Lines, one record per report
     serve_token: str | None = None  # the live view's token (generated when bound beyond loopback)
+    trace: Path | None = None  # CSV of every displayed frame's timings
 
 
 @contextlib.contextmanager
@@ -63,6 +64,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     from unet_edge.runtime.periodic import PeriodicReport
     from unet_edge.runtime.segmenter import Segmenter
     from unet_edge.runtime.sources import open_source
+    from unet_edge.runtime.trace import FrameTrace
 
     # Every bad value fails here, before the model loads or a file is written.
     save = parse_save(cfg.save, cfg.segment, cfg.keep)
@@ -70,6 +72,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     report = None
     if cfg.stats_every is not None or cfg.stats_json is not None:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
+    trace = FrameTrace(cfg.trace) if cfg.trace else None
     source = open_source(cfg.source)
     seg = Segmenter(cfg.model, cfg.provider, cfg.threads)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud)
@@ -97,6 +100,8 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                     keep = all([s.write(frame.view) for s in sinks])
                     frame.timings["sinks"] = 1e3 * (time.monotonic() - t)
                     latency = pipe.record(frame)
+                    if trace:
+                        trace.write(frame.index, frame.t_capture, latency, frame.timings)
                     if report:
                         report.record(frame.timings, latency)
                         report.maybe_emit(pipe.stats)
@@ -109,8 +114,9 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         for s in sinks:
             s.close()
         seg.close()
-        if report:
-            report.close()
+        for closing in (report, trace):
+            if closing:
+                closing.close()
     log(pipe.stats.table())
     if save:
         finished = getattr(recorder, "finished", None)

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from unet_edge.core.errors import SourceError  # noqa: E402
 from unet_edge.runtime.frame import to_bgr
 
+LIVE_TIMEOUT_MS = 5000
 BUILTIN_SCHEMES = ("v4l2", "rtsp", "rtsps", "csi", "http", "https")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -47,8 +48,9 @@ def csi_pipeline(sensor: int, width: int = 1280, height: int = 720, fps: int = 3
 
 
 def rtsp_pipeline(url: str) -> str:
-    return (f"rtspsrc location={url} latency=0 ! decodebin ! videoconvert ! video/x-raw,format=BGR ! "
-            "appsink drop=1 max-buffers=1 sync=false")
+    # rtspsrc's timeout (us): no packet for that long is an error, so a dead stream is reopened.
+    return (f"rtspsrc location={url} latency=0 timeout={LIVE_TIMEOUT_MS * 1000} ! decodebin ! videoconvert ! "
+            "video/x-raw,format=BGR ! appsink drop=1 max-buffers=1 sync=false")
 
 
 class Source:
@@ -92,8 +94,18 @@ class CaptureSource(Source):
     def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY,
                  opener: Callable[[], object] | None = None) -> None:
         self.target, self.name, self.live, self.api = target, name, live, api
-        self.opener = opener or (lambda: cv2.VideoCapture(self.target, self.api))
+        self.opener = opener or self._capture
         self.cap = None
+
+    def _capture(self):
+        if self.live and self.api == cv2.CAP_FFMPEG:
+            # A stream that stalls without closing must fail a read, not block it: then it is reopened.
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, LIVE_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, LIVE_TIMEOUT_MS]
+            try:
+                return cv2.VideoCapture(self.target, self.api, params)
+            except (TypeError, cv2.error):  # OpenCV < 4.5.2 takes no open parameters
+                pass
+        return cv2.VideoCapture(self.target, self.api)
 
     def open(self) -> None:
         self.cap = self.opener()
@@ -102,8 +114,10 @@ class CaptureSource(Source):
                 raise SourceError(f"{self.name}: cannot open source: not a decodable video (corrupt, truncated or "
                                   "an unsupported codec)")
             raise SourceError(f"{self.name}: cannot open source (unplugged, busy, or unsupported by this OpenCV)")
-        if self.live:
-            self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # don't let the driver queue stale frames
+        if self.live and self.api != cv2.CAP_GSTREAMER:
+            # Don't let the driver queue stale frames. GStreamer pipelines do this with appsink
+            # drop=1 max-buffers=1, and OpenCV 4.6 stops a GStreamer pipeline on this property.
+            self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
 

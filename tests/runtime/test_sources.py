@@ -62,16 +62,6 @@ def test_csi_and_pipelines_need_gstreamer_and_say_so():
         open_source("videotestsrc ! videoconvert ! appsink")
 
 
-@pytest.mark.skipif(not has_gstreamer(), reason="OpenCV here has no GStreamer (pip wheels don't; JetPack's does)")
-def test_gstreamer_pipeline_string():
-    src = open_source("videotestsrc num-buffers=12 ! video/x-raw,width=96,height=72 ! videoconvert ! "
-                      "video/x-raw,format=BGR ! appsink drop=1 max-buffers=1")
-    src.open()
-    ok, frame = src.read()
-    src.close()
-    assert ok and frame.shape == (72, 96, 3)
-
-
 @pytest.mark.parametrize("frame", [np.zeros((7, 9), np.uint8), np.zeros((7, 9, 4), np.uint8),
                                    np.zeros((7, 9, 1), np.uint8), np.full((7, 9, 3), 4000, np.uint16)])
 def test_gray_bgra_and_16bit_frames_become_bgr(frame):

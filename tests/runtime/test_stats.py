@@ -69,11 +69,13 @@ def test_periodic_reports_print_a_line_and_append_json_records(tmp_path):
 
 @pytest.mark.slow
 def test_stats_every_reports_during_a_run(model, tmp_path):
-    out = tmp_path / "stats.jsonl"
+    out, trace = tmp_path / "stats.jsonl", tmp_path / "trace.csv"
     proc = subprocess.run([sys.executable, "-m", "unet_edge", "run", "--model", str(model), "--source",
                            "synth://?size=64x96", "--max-frames", "60", "--stats-every", "0.2", "--stats-json",
-                           str(out)], capture_output=True, text=True, timeout=120)
+                           str(out), "--trace", str(trace)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    rows = trace.read_text().splitlines()
+    assert rows[0].startswith("frame,t_capture,latency_ms,capture_ms") and len(rows) == 61
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert records and records[-1]["total"]["frames"] <= 60
     assert sum("FPS" in ln and "latency p50/p99" in ln for ln in proc.stderr.splitlines()) == len(records)

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # errors are reported in one line of ours
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # not GStreamer's "cannot query duration" of every stream
     from unet_edge.cli.app import app
 
     try:

@@ -98,6 +98,7 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
         stats_every: Annotated[float | None, typer.Option(help="print a one-line summary to stderr every N "
                                                                "seconds")] = None,
         stats_json: Annotated[Path | None, typer.Option(help="append one JSON record per report (JSON Lines)")] = None,
+        trace: Annotated[Path | None, typer.Option(help="CSV of every displayed frame's timings")] = None,
         device: HiddenDevice = None,
         backend: Annotated[str | None, typer.Option(hidden=True, help="old; tensorrt: --provider tensorrt")] = None,
         ) -> None:
@@ -108,4 +109,4 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
     run_stream(RunConfig(model=model, source=source, show=show, save=save, serve=serve, view=view, alpha=alpha,
                          legend=legend, hud=hud, provider=provider, threads=threads, max_frames=max_frames, loop=loop,
                          realtime=realtime, segment=segment, keep=keep, stats_every=stats_every,
-                         stats_json=stats_json, serve_token=serve_token), log=typer.echo)
+                         stats_json=stats_json, serve_token=serve_token, trace=trace), log=typer.echo)
