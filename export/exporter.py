@@ -27,6 +27,7 @@ class ExportOptions:
     dynamic: bool = False
     simplify: bool = False
     logits: bool = False
+    confidence: bool = False  # a second output: uint8 round(255 x max softmax probability)
     size: tuple[int, int] | None = None
     out: Path | None = None
     verify_data: str | None = None
@@ -50,7 +51,9 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
                   "multiple_of": 16 if opts.dynamic else 1},
         "outputs": [{"name": "logits" if opts.logits else "mask", "shape": out_shape,
                      "dtype": "float32" if opts.logits else "uint8",
-                     "semantics": "logits" if opts.logits else "class_ids"}],
+                     "semantics": "logits" if opts.logits else "class_ids"}]
+        + ([{"name": "confidence", "shape": out_shape, "dtype": "uint8", "semantics": "confidence"}]
+           if opts.confidence else []),
         "normalization": {"mean": ckpt["mean"], "std": ckpt["std"], "in_graph": True},
         "train_input_size": list(size), "checkpoint": ckpt_path.name, "checkpoint_sha256": file_sha256(ckpt_path),
         "checkpoint_metrics": ckpt.get("metrics"), "opset": opts.opset, "dynamic": opts.dynamic,
@@ -69,6 +72,8 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt_path = Path(ckpt_path)
+    if opts.logits and opts.confidence:
+        raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
     ckpt = load_checkpoint(ckpt_path)
     size = tuple(opts.size or ckpt["input_size"])
     if opts.dynamic:
@@ -83,7 +88,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
 
     def emit(path: Path, precision: str, dtype=torch.float32, extra: dict | None = None) -> None:
         deploy = DeployModule(model if dtype == torch.float32 else _half(model), ckpt["mean"], ckpt["std"],
-                              logits=opts.logits, dtype=dtype)
+                              logits=opts.logits, dtype=dtype, confidence=opts.confidence)
         data = {**meta, "precision": precision, **(extra or {})}
         export_onnx(deploy, path, size, opts.opset, opts.dynamic, opts.simplify, data)
         write_meta(path, data)
@@ -101,7 +106,8 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
                 # ONNX Runtime has no INT8 ConvTranspose: it would run every up-sampling in float
                 # between a DQ and a Q. The exact Conv + DepthToSpace form quantizes end to end.
                 source = Path(tmpdir) / f"{stem}.onnx"
-                sub = DeployModule(deconv_to_subpixel(copy.deepcopy(model)), ckpt["mean"], ckpt["std"])
+                sub = DeployModule(deconv_to_subpixel(copy.deepcopy(model)), ckpt["mean"], ckpt["std"],
+                                   confidence=opts.confidence)
                 export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
             artifacts.append(_int8(out / f"{stem}.int8.onnx", out / f"{stem}.onnx", meta, size, ckpt, opts, log,
                                    source))

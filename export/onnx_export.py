@@ -15,7 +15,7 @@ from unet_edge.core.lazy import require
 from unet_edge.export.graph import DeployModule
 
 DEFAULT_OPSET = 17  # TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0) parse opsets up to 17
-INPUT, OUTPUT = "frame", "mask"
+INPUT, OUTPUT, CONFIDENCE = "frame", "mask", "confidence"
 
 
 def export_onnx(deploy: DeployModule, dest: Path, size: tuple[int, int], opset: int = DEFAULT_OPSET,
@@ -27,16 +27,16 @@ def export_onnx(deploy: DeployModule, dest: Path, size: tuple[int, int], opset: 
     """
     onnx = require("onnx")
     frame = torch.zeros(1, size[0], size[1], 3, dtype=torch.uint8)
-    out_name = "logits" if deploy.logits else OUTPUT
+    names = ["logits"] if deploy.logits else [OUTPUT, CONFIDENCE] if deploy.confidence else [OUTPUT]
     axes = None
     if dynamic:
-        axes = {INPUT: {0: "N", 1: "H", 2: "W"}, out_name: {0: "N", 2 if deploy.logits else 1: "H",
-                                                           3 if deploy.logits else 2: "W"}}
+        axes = {INPUT: {0: "N", 1: "H", 2: "W"}}
+        axes.update({n: {0: "N", 2: "H", 3: "W"} if n == "logits" else {0: "N", 1: "H", 2: "W"} for n in names})
     with atomic_path(dest) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected here
         try:
             torch.onnx.export(deploy.eval(), (frame,), str(tmp), opset_version=opset, dynamo=False,
-                              input_names=[INPUT], output_names=[out_name], dynamic_axes=axes,
+                              input_names=[INPUT], output_names=names, dynamic_axes=axes,
                               do_constant_folding=True)
         except Exception as exc:
             raise ExportError(f"ONNX export failed at opset {opset}: {str(exc).splitlines()[0][:200]}") from exc

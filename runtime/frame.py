@@ -10,13 +10,16 @@ import numpy as np
 
 @dataclass
 class Frame:
-    """One captured frame; ``t_capture`` is time.monotonic() at capture, carried to the display."""
+    """One captured frame of stream ``stream``; ``t_capture`` is time.monotonic() at capture, carried
+    to the display. ``mask`` (and ``confidence`` where the model has it) are at the model's size."""
 
     index: int
     image: np.ndarray
     t_capture: float
     timings: dict[str, float] = field(default_factory=dict)
+    stream: int = 0
     mask: np.ndarray | None = None
+    confidence: np.ndarray | None = None
     view: np.ndarray | None = None
 
 

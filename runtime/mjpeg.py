@@ -16,72 +16,29 @@ from __future__ import annotations
 import errno
 import hmac
 import html
-import ipaddress
+import re
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, urlsplit
 
 import cv2
 import numpy as np
 
 from unet_edge.core.errors import ConfigError, SinkError
+from unet_edge.runtime.http_base import MAX_CLIENTS, BoundedServer, is_loopback, parse_address
+
+__all__ = ["MAX_CLIENTS", "MjpegServer", "parse_address"]
 
 BOUNDARY = b"unetedgeframe"
-MAX_CLIENTS = 32  # concurrent connections; more get 503 at once
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name or "": every interface or a DNS name, not only this machine
-        return False
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """'8080' -> ('127.0.0.1', 8080); '0.0.0.0:8080' binds every interface, on request only."""
-    host, _, port = text.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError as exc:
-        raise ConfigError(f"--serve '{text}': expected HOST:PORT or PORT") from exc
-    if not 0 <= number <= 65535:
-        raise ConfigError(f"--serve '{text}': port {number} is outside 0-65535")
-    return (host.strip("[]") or "127.0.0.1"), number
-
-
-class _BoundedServer(ThreadingHTTPServer):
-    """A thread per connection, at most ``max_clients`` of them."""
-
-    daemon_threads = True
-
-    def __init__(self, address, handler, max_clients: int) -> None:
-        super().__init__(address, handler)
-        self.slots = threading.BoundedSemaphore(max_clients)
-
-    def process_request(self, request, client_address) -> None:
-        if not self.slots.acquire(blocking=False):
-            try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
-                                b"Connection: close\r\n\r\n")
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
 
 
 class MjpegServer:
+    """The live view of ``streams`` streams: ``/stream`` (stream 0) and ``/stream/N``, a grid page at ``/``."""
+
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, classes=(), palette=(), quality: int = 80,
-                 title: str = "unet-edge", token: str | None = None, max_clients: int = MAX_CLIENTS) -> None:
+                 title: str = "unet-edge", token: str | None = None, max_clients: int = MAX_CLIENTS,
+                 streams: int = 1) -> None:
         self.host, self.port, self.quality, self.title = host, port, quality, title
         if token is not None and not token.strip():
             raise ConfigError("--serve-token: give a non-empty token")
@@ -89,17 +46,18 @@ class MjpegServer:
         self.max_clients = max_clients
         self.legend = list(zip(classes, palette))
         self.cond = threading.Condition()
-        self.jpeg: bytes | None = None
-        self.seq = 0
-        self.viewers = 0
+        self.streams = streams
+        self.jpeg: list[bytes | None] = [None] * streams
+        self.seq = [0] * streams
+        self.viewers = [0] * streams
         self.served_frames = 0
         self.running = False
-        self.httpd: ThreadingHTTPServer | None = None
+        self.httpd: BoundedServer | None = None
 
     def start(self) -> MjpegServer:
         handler = type("Handler", (_Handler,), {"srv": self})
         try:
-            self.httpd = _BoundedServer((self.host, self.port), handler, self.max_clients)
+            self.httpd = BoundedServer((self.host, self.port), handler, self.max_clients)
         except (OSError, OverflowError) as exc:  # OverflowError: a port number past 65535
             if getattr(exc, "errno", None) == errno.EADDRINUSE:
                 raise SinkError(f"--serve {self.host}:{self.port}: port already in use; choose another port") \
@@ -125,22 +83,23 @@ class MjpegServer:
         given = parse_qs(urlsplit(path).query).get("token", [""])[0]
         return hmac.compare_digest(given.encode(), self.token.encode())
 
-    def publish(self, image: np.ndarray) -> None:
-        """Offer a new frame; encodes only while a viewer is connected (or none was ever encoded)."""
-        if self.viewers == 0 and self.jpeg is not None:
+    def publish(self, image: np.ndarray, stream: int = 0) -> None:
+        """Offer a new frame of ``stream``; encodes only while it has a viewer (or none was ever encoded)."""
+        if self.viewers[stream] == 0 and self.jpeg[stream] is not None:
             return
         ok, buf = cv2.imencode(".jpg", image, (cv2.IMWRITE_JPEG_QUALITY, self.quality))
         if not ok:
             return
         with self.cond:
-            self.jpeg, self.seq = buf.tobytes(), self.seq + 1
+            self.jpeg[stream], self.seq[stream] = buf.tobytes(), self.seq[stream] + 1
             self.cond.notify_all()
 
-    def next_frame(self, last_seq: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+    def next_frame(self, last_seq: int, timeout: float = 1.0, stream: int = 0) -> tuple[int, bytes | None]:
         with self.cond:
-            if self.seq == last_seq and self.running:
+            if self.seq[stream] == last_seq and self.running:
                 self.cond.wait(timeout)
-            return self.seq, (self.jpeg if self.seq != last_seq else None)
+            seq = self.seq[stream]
+            return seq, (self.jpeg[stream] if seq != last_seq else None)
 
     def stop(self) -> None:
         self.running = False
@@ -157,8 +116,22 @@ class MjpegServer:
 <style>body{{font-family:sans-serif;background:#111;color:#eee;margin:1em}}img{{max-width:100%;border:1px solid #444}}
 ul{{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.8em}}li span{{display:inline-block;width:1em;
 height:1em;margin-right:.3em;vertical-align:middle}}</style></head><body><h3>{html.escape(self.title)}</h3>
-<img id="stream" src="/stream{html.escape(self.query)}" alt="live segmentation stream">
+{self._images()}
 <ul id="legend">{items}</ul></body></html>""").encode()
+
+    def _images(self) -> str:
+        q = html.escape(self.query)
+        if self.streams == 1:
+            return f'<img id="stream" src="/stream{q}" alt="live segmentation stream">'
+        cells = "".join(f'<figure><img id="stream{i}" src="/stream/{i}{q}" alt="stream {i}">'
+                        f"<figcaption>stream {i}</figcaption></figure>" for i in range(self.streams))
+        cols = 1 if self.streams == 1 else 2 if self.streams <= 4 else 3
+        return (f'<div id="grid" style="display:grid;grid-template-columns:repeat({cols},1fr);gap:.5em">'
+                f"{cells}</div>")
+
+
+# /stream, /stream/N, /snapshot.jpg, /snapshot/N.jpg
+STREAM_PATH = re.compile(r"/(stream|snapshot)(?:/(\d+))?(?:\.jpg)?")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -174,13 +147,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, "text/plain", b"forbidden: this live view needs ?token=... (printed when it started)\n")
         elif path == "/":
             self._send(200, "text/html; charset=utf-8", self.srv.page())
-        elif path == "/snapshot.jpg":
-            _, jpeg = self.srv.next_frame(-1, 0)
-            self._send(200, "image/jpeg", jpeg) if jpeg else self._send(503, "text/plain", b"no frame yet\n")
-        elif path == "/stream":
-            self._stream()
+        elif (m := STREAM_PATH.fullmatch(path)) and self._known(m.group(2)):
+            stream = int(m.group(2) or 0)
+            if m.group(1) == "stream":
+                self._stream(stream)
+            else:
+                _, jpeg = self.srv.next_frame(-1, 0, stream)
+                self._send(200, "image/jpeg", jpeg) if jpeg else self._send(503, "text/plain", b"no frame yet\n")
         else:
             self._send(404, "text/plain", b"not found\n")
+
+    def _known(self, index: str | None) -> bool:
+        return index is None or int(index) < self.srv.streams
 
     def _send(self, code: int, ctype: str, body: bytes) -> None:
         self.send_response(code)
@@ -190,18 +168,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _stream(self) -> None:
+    def _stream(self, stream: int) -> None:
         srv = self.srv
         self.send_response(200)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         with srv.cond:
-            srv.viewers += 1
+            srv.viewers[stream] += 1
         seq = -1
         try:
             while srv.running:
-                seq, jpeg = srv.next_frame(seq)
+                seq, jpeg = srv.next_frame(seq, stream=stream)
                 if jpeg is None:
                     continue
                 self.wfile.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
@@ -211,4 +189,4 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         finally:
             with srv.cond:
-                srv.viewers -= 1
+                srv.viewers[stream] -= 1

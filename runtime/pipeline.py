@@ -1,8 +1,11 @@
 """The streaming pipeline: capture, resize + infer, and render run on their own threads with small
 bounded queues, so throughput is set by the slowest stage, not the sum of them.
 
-Live sources (and files with ``realtime``) go through a newest-frame slot: the model always gets
-the freshest frame and stale ones are dropped and counted. Files otherwise deliver every frame.
+One runner serves one or many sources. Each source keeps its own feed (``runtime/capture.py``):
+newest-frame slot, reconnects and drop counts for live ones, every frame for files. The infer
+loop takes the frames that are ready, round-robin, and with a model whose batch dimension is
+dynamic infers them as one batch (up to ``max_batch``); a stalled or dead source never holds up
+the others.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
+from unet_edge.runtime.capture import Feed
 from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.render import Renderer
-from unet_edge.runtime.sources import LatestReader, Source
+from unet_edge.runtime.sources import Source
 from unet_edge.runtime.stats import StreamStats
 
 _END = object()
@@ -25,152 +31,132 @@ _END = object()
 
 @dataclass
 class StreamOptions:
-    max_frames: int | None = None
+    max_frames: int | None = None  # per stream
     loop: bool = False  # restart a file source at its end
     realtime: bool = False  # pace a file at its fps and drop frames the model cannot keep up with
     queue_size: int = 2
     reconnect_retries: int | None = None  # live sources: None retries forever
-
-
-class _Paced(Source):
-    """Plays a file source at its own fps (and loops it when asked), like a camera would."""
-
-    def __init__(self, inner: Source, pace: bool, loop: bool) -> None:
-        self.inner, self.pace, self.loop = inner, pace, loop
-        self.live, self.name, self.fps = pace, inner.name, inner.fps
-        self.t0, self.n = None, 0
-
-    def read(self):
-        ok, frame = self.inner.read()
-        if not ok and self.loop:
-            self.inner.close()
-            self.inner.open()
-            ok, frame = self.inner.read()
-        if ok and self.pace:
-            self.t0 = self.t0 or time.monotonic()
-            self.n += 1
-            wait = self.t0 + self.n / self.fps - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        return ok, frame
-
-    def open(self) -> None:
-        self.inner.open()
-
-    def close(self) -> None:
-        self.inner.close()
+    max_batch: int = 8  # frames inferred together, with a dynamic-batch model
 
 
 class Pipeline:
-    """Runs ``runner`` over ``source``; ``frames()`` yields rendered Frames in the caller's thread."""
+    """Runs ``runner`` over ``sources``; ``frames()`` yields rendered Frames in the caller's thread."""
 
-    def __init__(self, runner, source: Source, renderer: Renderer | None, opts: StreamOptions | None = None) -> None:
-        self.runner, self.source, self.renderer = runner, source, renderer
+    def __init__(self, runner, sources: Source | Sequence[Source], renderer: Renderer | None,
+                 opts: StreamOptions | None = None) -> None:
+        self.runner, self.renderer = runner, renderer
+        self.sources = [sources] if isinstance(sources, Source) else list(sources)
         self.opts = opts or StreamOptions()
+        self.batching = runner.meta.batch_dynamic
+        self.max_batch = max(1, self.opts.max_batch) if self.batching else 1
         self.stats = StreamStats()
+        self.stream_stats = [StreamStats() for _ in self.sources]
+        self.batch_sizes: Counter[int] = Counter()
         self.stop_event = threading.Event()
         self.errors: list[BaseException] = []
-        self.reader: LatestReader | None = None
         self.reader_backoff = (0.1, 2.0)  # seconds: first retry, cap
-        self._frames_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size + 2)
-        self._out_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size)
-        self._taken = 0  # frames taken from a live reader, for their indices
+        self.feeds: list[Feed] = []
+        self._arrived = threading.Condition()
+        self._arrivals = 0
+        self._next = 0  # the feed a round starts with
+        self._out_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size * len(self.sources))
 
-    # --- stage 1: capture -------------------------------------------------------------------
-    def _file_reader(self, source: Source) -> None:
-        i = 0
-        try:
-            while not self.stop_event.is_set():
-                t = time.monotonic()
-                ok, image = source.read()
-                if not ok:
-                    break
-                frame = Frame(i, image, time.monotonic(), {"capture": 1e3 * (time.monotonic() - t)})
-                i += 1
-                while not self._put(self._frames_q, frame):
-                    pass
-        except BaseException as exc:  # surfaced in the caller's thread
-            self.errors.append(exc)
-        finally:
-            self._put_end(self._frames_q)
+    @property
+    def source(self) -> Source:
+        return self.sources[0]
 
-    def _next_input(self) -> Frame | None:
-        if self.reader is None:
-            while True:
-                try:
-                    item = self._frames_q.get(timeout=0.1)
-                    return None if item is _END else item
-                except queue.Empty:
-                    if self.stop_event.is_set():
-                        return None
+    def _notify(self) -> None:
+        with self._arrived:
+            self._arrivals += 1
+            self._arrived.notify_all()
+
+    # --- stage 2: gather a batch, resize + infer ------------------------------------------------
+    def _gather(self) -> list[Frame]:
+        """Frames that are ready now, one per feed per round, starting after the last feed served."""
         while not self.stop_event.is_set():
-            item = self.reader.take(timeout=0.1)
-            if item is not None:
-                image, t = item
-                self._taken += 1
-                return Frame(self._taken - 1, image, t, {"capture": 0.0})
-            if self.reader.ended:
-                return None
-        return None
+            with self._arrived:
+                seen = self._arrivals
+            batch: list[Frame] = []
+            n = len(self.feeds)
+            for k in range(n):
+                frame = self.feeds[(self._next + k) % n].take()
+                if frame is not None:
+                    batch.append(frame)
+                    if len(batch) == self.max_batch:
+                        break
+            self._next = (self._next + 1) % n  # rotate, so a full batch never starves the last feeds
+            if batch:
+                return batch
+            if all(f.done for f in self.feeds):
+                return []
+            with self._arrived:
+                if self._arrivals == seen:
+                    self._arrived.wait(0.1)
+        return []
 
-    # --- stage 2: resize + infer --------------------------------------------------------------
     def _infer_loop(self) -> None:
         h, w = self.runner.input_size
         try:
             while not self.stop_event.is_set():
-                frame = self._next_input()
-                if frame is None:
+                batch = self._gather()
+                if not batch:
                     break
                 t0 = time.monotonic()
-                img = frame.image
-                small = img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+                images = [f.image if f.image.shape[:2] == (h, w) else
+                          cv2.resize(f.image, (w, h), interpolation=cv2.INTER_LINEAR) for f in batch]
                 t1 = time.monotonic()
-                frame.mask = self.runner.infer(small)
+                outs = self.runner.infer_outputs(np.stack(images))
                 t2 = time.monotonic()
-                frame.timings.update(preprocess=1e3 * (t1 - t0), infer=1e3 * (t2 - t1))
-                while not self._put(self._out_q, frame):
-                    pass
+                masks, conf = next(iter(outs.values())), outs.get("confidence")
+                self.batch_sizes[len(batch)] += 1
+                for i, frame in enumerate(batch):
+                    frame.mask = masks[i]
+                    frame.confidence = None if conf is None else conf[i]
+                    frame.timings.update(preprocess=1e3 * (t1 - t0) / len(batch), infer=1e3 * (t2 - t1))
+                    while not self._put(frame):
+                        pass
         except BaseException as exc:
             self.errors.append(exc)
-        finally:
-            self._put_end(self._out_q)
+        self._put_end()
 
-    def _put(self, q: queue.Queue, item) -> bool:
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            return self.stop_event.is_set()
-
-    def _put_end(self, q: queue.Queue) -> None:
+    def _put_end(self) -> None:
+        """Tell the caller's thread the stream is over, making room if it stopped reading."""
         while True:
             try:
-                q.put(_END, timeout=0.1)
+                self._out_q.put(_END, timeout=0.1)
                 return
             except queue.Full:
                 if self.stop_event.is_set():
                     try:
-                        q.get_nowait()
+                        self._out_q.get_nowait()
                     except queue.Empty:
                         pass
+
+    def _put(self, item) -> bool:
+        try:
+            self._out_q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            return self.stop_event.is_set()
 
     # --- stage 3: render (caller's thread) -----------------------------------------------------
     def frames(self) -> Iterator[Frame]:
         """Start the threads and yield each processed frame (rendered when a renderer is set)."""
-        self.source.open()
-        live = self.source.live or self.opts.realtime
-        src = _Paced(self.source, pace=self.opts.realtime and not self.source.live, loop=self.opts.loop)
-        threads = []
-        if live:
-            self.reader = LatestReader(src, backoff=self.reader_backoff, max_retries=self.opts.reconnect_retries,
-                                       reconnect=self.source.live).start()
-        else:
-            threads.append(threading.Thread(target=self._file_reader, args=(src,), name="capture", daemon=True))
-        threads.append(threading.Thread(target=self._infer_loop, name="infer", daemon=True))
-        for t in threads:
-            t.start()
+        self.feeds = [Feed(i, src, self.opts.loop, self.opts.realtime, self.opts.queue_size, self.opts.max_frames,
+                           self._notify, self.reader_backoff, self.opts.reconnect_retries)
+                      for i, src in enumerate(self.sources)]
+        try:
+            for feed in self.feeds:
+                feed.start()
+        except BaseException:
+            for feed in self.feeds:
+                feed.stop()
+            raise
+        infer = threading.Thread(target=self._infer_loop, name="infer", daemon=True)
+        infer.start()
         self.stats = StreamStats()
-        last, yielded = None, 0
+        self.stream_stats = [StreamStats() for _ in self.sources]
+        last: dict[int, float] = {}
         try:
             while True:
                 item = self._out_q.get()
@@ -179,36 +165,49 @@ class Pipeline:
                 frame: Frame = item
                 t0 = time.monotonic()
                 if self.renderer is not None:
-                    frame.view = self.renderer.render(frame.image, frame.mask, self.hud(frame))
+                    frame.view = self.renderer.render(frame.image, frame.mask, self.hud(frame), frame.confidence)
                 frame.timings["render"] = 1e3 * (time.monotonic() - t0)
-                if last is not None:
-                    frame.timings["frame_interval"] = 1e3 * (t0 - last)
-                last = t0
-                yielded += 1
+                if frame.stream in last:
+                    frame.timings["frame_interval"] = 1e3 * (t0 - last[frame.stream])
+                last[frame.stream] = t0
                 yield frame
-                # Counted on yield, so the cap holds whether or not the caller records frames.
-                if self.opts.max_frames and yielded >= self.opts.max_frames:
-                    break
         finally:
             self.stop_event.set()
-            if self.reader is not None:
-                self.reader.stop()  # closes the source
-                self.stats.dropped, self.stats.reconnects = self.reader.dropped, self.reader.reconnects
-            for t in threads:
-                t.join(timeout=5.0)
-            src.close()
+            for feed in self.feeds:
+                feed.stop()
+            infer.join(timeout=5.0)
+            self._update_counts()
             self.stats.finish()
+            for s in self.stream_stats:
+                s.finish()
         if self.errors:
             raise self.errors[0]
+
+    def _update_counts(self) -> None:
+        for feed, s in zip(self.feeds, self.stream_stats):
+            s.dropped, s.reconnects = feed.dropped, feed.reconnects
+        self.stats.dropped = sum(f.dropped for f in self.feeds)
+        self.stats.reconnects = sum(f.reconnects for f in self.feeds)
 
     def record(self, frame: Frame) -> float:
         """Count a frame as displayed now (after the sinks); returns its capture->display latency in ms."""
         latency = 1e3 * (time.monotonic() - frame.t_capture)
         self.stats.add(frame.timings, latency)
-        if self.reader is not None:  # live counts, so periodic reports of endless runs see them
-            self.stats.dropped, self.stats.reconnects = self.reader.dropped, self.reader.reconnects
+        self.stream_stats[frame.stream].add(frame.timings, latency)
+        self._update_counts()  # live counts, so periodic reports of endless runs see them
         return latency
 
+    def summary(self) -> dict:
+        """The run's stats, per stream too, and the batch sizes used."""
+        out = self.stats.summary()
+        if len(self.sources) > 1:
+            out["streams"] = [dict(s.summary(), source=src.display_name)
+                              for s, src in zip(self.stream_stats, self.sources)]
+        out["batch_sizes"] = {str(k): v for k, v in sorted(self.batch_sizes.items())}
+        return out
+
     def hud(self, frame: Frame) -> list[str]:
-        return [f"{self.stats.recent_fps():5.1f} FPS  infer {frame.timings.get('infer', 0):.1f} ms",
-                f"{self.runner.backend} {self.runner.precision}  dropped {self.reader.dropped if self.reader else 0}"]
+        s = self.stream_stats[frame.stream]
+        head = f"[{frame.stream}] " if len(self.sources) > 1 else ""
+        return [f"{head}{s.recent_fps():5.1f} FPS  infer {frame.timings.get('infer', 0):.1f} ms",
+                f"{self.runner.backend} {self.runner.precision}  dropped {self.feeds[frame.stream].dropped}"]

@@ -89,7 +89,7 @@ class SegmentedRecorder(Sink):
         self.writer: VideoWriter | None = None
         self.t_start = 0.0
 
-    def write(self, image: np.ndarray) -> bool:
+    def write(self, image: np.ndarray, stream: int = 0) -> bool:
         self._check_space()
         if self.writer is None:
             self._open()

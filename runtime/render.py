@@ -7,10 +7,19 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from unet_edge.core.errors import ConfigError
 from unet_edge.core.viz import legend as legend_strip
 from unet_edge.core.viz import palette_lut
 
-VIEWS = ("overlay", "mask", "side")
+VIEWS = ("overlay", "mask", "side", "confidence")
+UNKNOWN = 255  # class id of pixels below --min-confidence; drawn in a grey that no class uses
+GREYS = ((96, 96, 96), (160, 160, 160), (112, 112, 112), (176, 176, 176), (80, 80, 80))
+
+
+def unknown_grey(palette: Sequence[Sequence[int]]) -> tuple[int, int, int]:
+    """A grey (RGB) that is not in ``palette`` (CamVid's Sky is already 128,128,128)."""
+    used = {tuple(int(v) for v in c) for c in palette}
+    return next(g for g in GREYS if g not in used)
 
 
 class Renderer:
@@ -18,14 +27,17 @@ class Renderer:
     table lookups, one nearest resize and one weighted add."""
 
     def __init__(self, classes: Sequence[str], palette: Sequence[Sequence[int]], view: str = "overlay",
-                 alpha: float = 0.5, legend: bool = False, hud: bool = True) -> None:
+                 alpha: float = 0.5, legend: bool = False, hud: bool = True, min_confidence: float = 0.0) -> None:
         if view not in VIEWS:
-            from unet_edge.core.errors import ConfigError
-
             raise ConfigError(f"unknown view '{view}'; choose {', '.join(VIEWS)}")
         self.classes, self.palette = list(classes), list(palette)
         self.view, self.alpha, self.show_legend, self.hud = view, float(np.clip(alpha, 0, 1)), legend, hud
-        self.lut = palette_lut(palette).reshape(256, 1, 3)  # cv2.LUT wants a 256-entry, 3-channel table
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ConfigError(f"--min-confidence {min_confidence:g}: give a probability between 0 and 1")
+        self.min_conf = int(round(255 * min_confidence))
+        lut = palette_lut(palette)
+        lut[UNKNOWN] = unknown_grey(palette)[::-1]
+        self.lut = lut.reshape(256, 1, 3)  # cv2.LUT wants a 256-entry, 3-channel table
         self._legend: np.ndarray | None = None
 
     def colorize(self, mask: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -34,12 +46,23 @@ class Renderer:
             mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
         return cv2.LUT(cv2.merge((mask, mask, mask)), self.lut)
 
-    def render(self, frame: np.ndarray, mask: np.ndarray, hud_lines: Sequence[str] = ()) -> np.ndarray:
+    def render(self, frame: np.ndarray, mask: np.ndarray, hud_lines: Sequence[str] = (),
+               confidence: np.ndarray | None = None) -> np.ndarray:
+        """The view of one frame. With ``confidence`` (uint8, 255 = certain), pixels below
+        ``min_confidence`` are painted as unknown, and the ``confidence`` view is its heat map."""
         h, w = frame.shape[:2]
-        color = self.colorize(mask, (w, h))
+        if self.view == "confidence":
+            if confidence is None:
+                raise ConfigError("--view confidence needs a model exported with --confidence")
+            conf = cv2.resize(confidence, (w, h), interpolation=cv2.INTER_LINEAR)
+            color = cv2.applyColorMap(conf, cv2.COLORMAP_INFERNO)
+        else:
+            if confidence is not None and self.min_conf:
+                mask = np.where(confidence < self.min_conf, np.uint8(UNKNOWN), mask)
+            color = self.colorize(mask, (w, h))
         if self.view == "overlay":
             out = cv2.addWeighted(frame, 1.0 - self.alpha, color, self.alpha, 0.0)
-        elif self.view == "mask":
+        elif self.view in ("mask", "confidence"):
             out = color
         else:
             out = np.hstack((frame, color))

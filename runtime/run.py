@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from unet_edge.core.errors import ConfigError
 from unet_edge.runtime.pipeline import StreamOptions
 from unet_edge.runtime.recording import open_recorder, parse_save
 from unet_edge.runtime.render import Renderer
@@ -20,7 +21,7 @@ from unet_edge.runtime.sinks import ServerSink, Sink, WindowSink
 @dataclass
 class RunConfig:
     model: Path
-    source: str
+    source: str | list[str]  # one source, or several through the same runner
     show: bool = False
     save: str | Path | None = None  # out.mp4, or DIR/ with segment
     serve: str | None = None
@@ -39,6 +40,8 @@ class RunConfig:
     stats_json: Path | None = None  # JSON Lines, one record per report
     serve_token: str | None = None  # the live view's token (generated when bound beyond loopback)
     trace: Path | None = None  # CSV of every displayed frame's timings
+    max_batch: int = 8  # frames of several sources inferred together (dynamic-batch models)
+    min_confidence: float = 0.0  # paint pixels below this max-softmax probability as unknown
 
 
 @contextlib.contextmanager
@@ -58,50 +61,71 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def _per_stream(save: str | Path | None, n: int) -> list[str | None]:
+    """``out_{stream}.mp4`` -> out_0.mp4, out_1.mp4, ...; one source needs no placeholder."""
+    if save is None or n == 1:
+        return [None if save is None else str(save)] * n
+    if "{stream}" not in str(save):
+        raise ConfigError(f"--save {save}: with {n} sources the name needs {{stream}}, e.g. out_{{stream}}.mp4 "
+                          "or rec_{stream}/")
+    return [str(save).replace("{stream}", str(i)) for i in range(n)]
+
+
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
-    """Run the pipeline until the source ends, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats."""
+    """Run the pipeline until the sources end, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats."""
     from unet_edge.runtime.mjpeg import MjpegServer, parse_address
     from unet_edge.runtime.periodic import PeriodicReport
     from unet_edge.runtime.segmenter import Segmenter
     from unet_edge.runtime.sources import open_source
     from unet_edge.runtime.trace import FrameTrace
 
+    uris = [cfg.source] if isinstance(cfg.source, (str, Path)) else list(cfg.source)
+    if not uris:
+        raise ConfigError("give at least one --source")
     # Every bad value fails here, before the model loads or a file is written.
-    save = parse_save(cfg.save, cfg.segment, cfg.keep)
+    saves = [parse_save(p, cfg.segment, cfg.keep) for p in _per_stream(cfg.save, len(uris))]
     address = parse_address(cfg.serve) if cfg.serve else None
     report = None
     if cfg.stats_every is not None or cfg.stats_json is not None:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
     trace = FrameTrace(cfg.trace) if cfg.trace else None
-    source = open_source(cfg.source)
+    sources = [open_source(u) for u in uris]
     seg = Segmenter(cfg.model, cfg.provider, cfg.threads)
-    renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud)
-    pipe = seg.pipeline(source, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime))
-    sinks: list[Sink] = []
-    recorder: Sink | None = None
+    renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
+    pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
+                                                         max_batch=cfg.max_batch))
+    shared: list[Sink] = []
+    recorders: list[Sink | None] = [None] * len(uris)
     interrupted = False
     try:
         if address:
-            server = MjpegServer(*address, seg.classes, seg.palette, title=f"unet-edge: {source.display_name}",
-                                 token=cfg.serve_token).start()
-            sinks.append(ServerSink(server))
+            title = "unet-edge: " + ", ".join(s.display_name for s in sources)
+            server = MjpegServer(*address, seg.classes, seg.palette, title=title, token=cfg.serve_token,
+                                 streams=len(uris)).start()
+            shared.append(ServerSink(server))
             log(f"serving the live view on {server.url}")
         if cfg.show:
-            sinks.append(WindowSink())
-        log(f"streaming {cfg.source} through {cfg.model} [{seg.runner.backend} {seg.runner.precision}, "
+            shared.append(WindowSink(streams=len(uris)))
+        log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.backend} {seg.runner.precision}, "
             f"input {seg.input_size[0]}x{seg.input_size[1]}]")
+        if len(uris) > 1:
+            log(f"batching up to {pipe.max_batch} frames of {len(uris)} sources" if pipe.batching else
+                f"{cfg.model.name if isinstance(cfg.model, Path) else cfg.model} has a fixed batch of "
+                f"{seg.runner.meta.input.shape[0]}: {len(uris)} sources are inferred one frame at a time, round-robin "
+                "(export with --dynamic to batch them)")
         with sigterm_as_interrupt():
             try:
                 for frame in pipe.frames():
-                    if save and recorder is None:  # the source's fps is known once it is open
-                        recorder = open_recorder(save, source.fps, source.live)
-                        sinks.append(recorder)
+                    i = frame.stream
+                    if saves[i] and recorders[i] is None:  # the source's fps is known once it is open
+                        recorders[i] = open_recorder(saves[i], sources[i].fps, sources[i].live)
                     t = time.monotonic()
-                    keep = all([s.write(frame.view) for s in sinks])
+                    sinks = [*shared, recorders[i]] if recorders[i] else shared
+                    keep = all([s.write(frame.view, i) for s in sinks])
                     frame.timings["sinks"] = 1e3 * (time.monotonic() - t)
                     latency = pipe.record(frame)
                     if trace:
-                        trace.write(frame.index, frame.t_capture, latency, frame.timings)
+                        trace.write(frame.index, frame.t_capture, latency, frame.timings, i)
                     if report:
                         report.record(frame.timings, latency)
                         report.maybe_emit(pipe.stats)
@@ -111,15 +135,24 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                 interrupted = True
                 print("\ninterrupted: finalizing outputs", file=sys.stderr)
     finally:
-        for s in sinks:
-            s.close()
+        for s in [*shared, *recorders]:
+            if s is not None:
+                s.close()
         seg.close()
         for closing in (report, trace):
             if closing:
                 closing.close()
+    summary = pipe.summary()
     log(pipe.stats.table())
-    if save:
-        finished = getattr(recorder, "finished", None)
-        where = save.path if finished is None else f"{len(finished)} segments in {save.path}"
-        log(f"saved {where}" + (" (finalized after interrupt)" if interrupted else ""))
-    return pipe.stats.summary()
+    for i, st in enumerate(summary.get("streams", [])):
+        lat = st["latency_ms"]
+        log(f"stream {i} {st['source']}: frames {st['frames']}  FPS {st['fps']:.1f}  capture->display p50/p99 "
+            f"{lat['p50'] or 0:.1f}/{lat['p99'] or 0:.1f} ms  dropped {st['dropped']}  reconnects {st['reconnects']}")
+    if len(uris) > 1:
+        log("batch sizes used: " + ", ".join(f"{k} x{v}" for k, v in summary["batch_sizes"].items()))
+    for spec, rec in zip(saves, recorders):
+        if spec:
+            finished = getattr(rec, "finished", None)
+            where = spec.path if finished is None else f"{len(finished)} segments in {spec.path}"
+            log(f"saved {where}" + (" (finalized after interrupt)" if interrupted else ""))
+    return summary

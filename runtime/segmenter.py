@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -41,16 +41,24 @@ class Segmenter:
             mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
         return mask
 
-    def pipeline(self, source: str | Source, renderer: Renderer | None = None,
+    def pipeline(self, sources: str | Source | Sequence[str | Source], renderer: Renderer | None = None,
                  opts: StreamOptions | None = None) -> Pipeline:
-        src = open_source(source) if isinstance(source, str) else source
-        return Pipeline(self.runner, src, renderer, opts)
+        """A pipeline of this model over one source or several (``frame.stream`` says which)."""
+        many = sources if isinstance(sources, (list, tuple)) else [sources]
+        return Pipeline(self.runner, [open_source(s) if isinstance(s, str) else s for s in many], renderer, opts)
 
     def stream(self, source: str | Source, realtime: bool = False, max_frames: int | None = None,
                render: bool = False, **render_opts) -> Iterator[Frame]:
         """Yield frames (``.image``, ``.mask`` at model size, ``.view`` when ``render``, ``.timings``)."""
+        yield from self.stream_many([source], realtime, max_frames, render, **render_opts)
+
+    def stream_many(self, sources: Sequence[str | Source], realtime: bool = False, max_frames: int | None = None,
+                    render: bool = False, max_batch: int = 8, **render_opts) -> Iterator[Frame]:
+        """Frames of several sources through one runner (``frame.stream`` is the source's index);
+        with a dynamic-batch model the frames that are ready together are inferred as one batch."""
         renderer = Renderer(self.classes, self.palette, **render_opts) if render else None
-        pipe = self.pipeline(source, renderer, StreamOptions(max_frames=max_frames, realtime=realtime))
+        pipe = self.pipeline(list(sources), renderer, StreamOptions(max_frames=max_frames, realtime=realtime,
+                                                                    max_batch=max_batch))
         for frame in pipe.frames():
             pipe.record(frame)
             yield frame

@@ -14,8 +14,8 @@ from unet_edge.core.video import VideoWriter
 
 
 class Sink:
-    def write(self, image: np.ndarray) -> bool:
-        """Show/store one frame; False asks the pipeline to stop (e.g. the window was closed)."""
+    def write(self, image: np.ndarray, stream: int = 0) -> bool:
+        """Show/store one frame of ``stream``; False asks the pipeline to stop (e.g. the window was closed)."""
         return True
 
     def close(self) -> None:
@@ -29,7 +29,7 @@ class VideoSink(Sink):
         self.writer = VideoWriter(path, fps)
         self.path = Path(path)
 
-    def write(self, image: np.ndarray) -> bool:
+    def write(self, image: np.ndarray, stream: int = 0) -> bool:
         self.writer.write(image)
         return True
 
@@ -38,9 +38,9 @@ class VideoSink(Sink):
 
 
 class WindowSink(Sink):
-    """An OpenCV window; 'q' or Esc stops the run."""
+    """An OpenCV window, the streams tiled in a grid; 'q' or Esc stops the run."""
 
-    def __init__(self, title: str = "unet-edge") -> None:
+    def __init__(self, title: str = "unet-edge", streams: int = 1) -> None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise SinkError("--show needs a display (DISPLAY is not set); use --serve to watch from a browser")
         try:
@@ -49,9 +49,11 @@ class WindowSink(Sink):
             raise SinkError("--show needs OpenCV with GUI support: this cv2 has none (opencv-python-headless); "
                               "install opencv-python or use --serve") from exc
         self.title = title
+        self.tiles: list[np.ndarray | None] = [None] * streams
 
-    def write(self, image: np.ndarray) -> bool:
-        cv2.imshow(self.title, image)
+    def write(self, image: np.ndarray, stream: int = 0) -> bool:
+        self.tiles[stream] = image
+        cv2.imshow(self.title, image if len(self.tiles) == 1 else tile(self.tiles))
         return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
 
     def close(self) -> None:
@@ -64,9 +66,20 @@ class ServerSink(Sink):
     def __init__(self, server) -> None:
         self.server = server
 
-    def write(self, image: np.ndarray) -> bool:
-        self.server.publish(image)
+    def write(self, image: np.ndarray, stream: int = 0) -> bool:
+        self.server.publish(image, stream)
         return True
 
     def close(self) -> None:
         self.server.stop()
+
+
+def tile(images: list[np.ndarray | None], width: int = 640) -> np.ndarray:
+    """The latest image of every stream in a grid of ``width``-pixel cells (black until one arrives)."""
+    cols = 1 if len(images) == 1 else 2 if len(images) <= 4 else 3
+    first = next(im for im in images if im is not None)
+    height = max(1, round(first.shape[0] * width / first.shape[1]))
+    cells = [np.zeros((height, width, 3), np.uint8) if im is None else
+             cv2.resize(im, (width, height), interpolation=cv2.INTER_AREA) for im in images]
+    cells += [np.zeros_like(cells[0])] * (-len(cells) % cols)
+    return np.vstack([np.hstack(cells[r:r + cols]) for r in range(0, len(cells), cols)])

@@ -8,7 +8,7 @@ from pathlib import Path
 from unet_edge.core.errors import SinkError
 from unet_edge.runtime.stats import STAGES
 
-COLUMNS = ("frame", "t_capture", "latency_ms", *(f"{s}_ms" for s in STAGES))
+COLUMNS = ("frame", "t_capture", "latency_ms", *(f"{s}_ms" for s in STAGES), "stream")
 
 
 class FrameTrace:
@@ -21,9 +21,10 @@ class FrameTrace:
             raise SinkError(f"--trace {self.path}: cannot write ({exc.strerror})") from exc
         self._fh.write(",".join(COLUMNS) + "\n")
 
-    def write(self, index: int, t_capture: float, latency_ms: float, timings: dict[str, float]) -> None:
+    def write(self, index: int, t_capture: float, latency_ms: float, timings: dict[str, float],
+              stream: int = 0) -> None:
         stages = ",".join(f"{timings[s]:.4f}" if s in timings else "" for s in STAGES)
-        self._fh.write(f"{index},{t_capture:.6f},{latency_ms:.4f},{stages}\n")
+        self._fh.write(f"{index},{t_capture:.6f},{latency_ms:.4f},{stages},{stream}\n")
 
     def close(self) -> None:
         self._fh.close()

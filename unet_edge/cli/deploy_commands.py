@@ -24,6 +24,8 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            dynamic: Annotated[bool, typer.Option(help="dynamic batch/height/width (multiples of 16)")] = False,
            simplify: Annotated[bool, typer.Option(help="simplify with onnxslim/onnxsim")] = False,
            logits: Annotated[bool, typer.Option(help="output raw logits instead of class ids")] = False,
+           confidence: Annotated[bool, typer.Option(help="a second output: uint8 255 x max softmax probability")
+                                 ] = False,
            subpixel: Annotated[bool, typer.Option(help="ConvTranspose -> Conv + DepthToSpace (exact)")] = False,
            size: Annotated[str | None, typer.Option(help="input HxW (default: the training size)")] = None,
            out: Annotated[Path | None, typer.Option(help="output folder (default: beside the checkpoint)")] = None,
@@ -36,8 +38,8 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     opts = ExportOptions(fp16=fp16, int8=int8, int8_target=target or int8_target, calib=calib or calib_dataset,
-                         calib_frames=calib_frames,
-                         calib_method=calib_method, opset=opset, dynamic=dynamic, simplify=simplify, logits=logits,
+                         calib_frames=calib_frames, calib_method=calib_method, opset=opset, dynamic=dynamic,
+                         simplify=simplify, logits=logits, confidence=confidence,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
                          verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace,
                          subpixel=subpixel)
@@ -76,17 +78,24 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
 
 
 def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engine (with its .json sidecar)")],
-        source: Annotated[str, typer.Option(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, http://, "
-                                                 "csi://N, a GStreamer pipeline, or synth://")],
+        source: Annotated[list[str], typer.Option(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, "
+                                                       "http://, csi://N, a GStreamer pipeline, or synth://; repeat "
+                                                       "for several streams through one model")],
         show: Annotated[bool, typer.Option(help="open a window")] = False,
-        save: Annotated[str | None, typer.Option(help="out.mp4, or DIR/ with --segment")] = None,
+        save: Annotated[str | None, typer.Option(help="out.mp4, or DIR/ with --segment; {stream} in the name for "
+                                                      "several sources: out_{stream}.mp4")] = None,
         segment: Annotated[float | None, typer.Option(help="record DIR/<start>_<index>.mp4 segments of this many "
                                                            "seconds, each finalized when the next starts")] = None,
         keep: Annotated[int | None, typer.Option(help="keep only the newest N segments")] = None,
         serve: Annotated[str | None, typer.Option(help="MJPEG live view on [HOST:]PORT (host: 127.0.0.1)")] = None,
         serve_token: Annotated[str | None, typer.Option(help="the live view's ?token= (default: generated when "
                                                              "bound beyond loopback)")] = None,
-        view: Annotated[str, typer.Option(help="overlay | mask | side")] = "overlay",
+        view: Annotated[str, typer.Option(help="overlay | mask | side | confidence (a --confidence export)")
+                        ] = "overlay",
+        min_confidence: Annotated[float, typer.Option(help="paint pixels below this probability as unknown "
+                                                          "(a --confidence export)")] = 0.0,
+        max_batch: Annotated[int, typer.Option(help="frames of several sources inferred together (a --dynamic "
+                                                    "export)")] = 8,
         alpha: float = 0.5,
         legend: bool = False,
         hud: Annotated[bool, typer.Option("--hud/--no-hud")] = True,
@@ -106,7 +115,8 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
     from unet_edge.runtime.run import RunConfig, run_stream
 
     provider = "tensorrt" if backend == "tensorrt" else provider_or_alias(provider, device)
-    run_stream(RunConfig(model=model, source=source, show=show, save=save, serve=serve, view=view, alpha=alpha,
+    run_stream(RunConfig(model=model, source=list(source), show=show, save=save, serve=serve, view=view, alpha=alpha,
                          legend=legend, hud=hud, provider=provider, threads=threads, max_frames=max_frames, loop=loop,
                          realtime=realtime, segment=segment, keep=keep, stats_every=stats_every,
-                         stats_json=stats_json, serve_token=serve_token, trace=trace), log=typer.echo)
+                         stats_json=stats_json, serve_token=serve_token, trace=trace, max_batch=max_batch,
+                         min_confidence=min_confidence), log=typer.echo)
