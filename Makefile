@@ -22,8 +22,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install $(PIPFLAGS) -e ".[train,cpu]"
 	@touch $@
 
+# The tests also serve through a real Triton server: the serve extra.
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,dev]"
+	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,serve,dev]"
 	@touch $@
 
 # The project goes in without its dependencies, so pip's OpenCV wheel never shadows the system

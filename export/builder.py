@@ -24,7 +24,7 @@ def siblings(onnx: Path) -> dict[str, Path]:
 
 def build_from_export(by_precision: dict[str, Path], precision: str, out: Path | None, workspace_gb: float,
                       dla_core: int | None, timing_cache: Path | None, log: Callable[[str], None] = print,
-                      opt_level: int | None = None) -> Path:
+                      opt_level: int | None = None, max_batch: int = 4) -> Path:
     """Build a ``precision`` engine from the exported graphs in ``by_precision``."""
     check_int8_flavour(by_precision, precision)
     from unet_edge.export.trt_build import build_engine, cached_build, trt_version
@@ -39,7 +39,7 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
     timing_cache = timing_cache or src.parent / "timing.cache"
     log(f"building {precision} engine from {src.name} (strongly typed: {plan.strongly_typed}, "
         f"flags: {', '.join(plan.builder_flags) or 'none'}, workspace {workspace_gb:g} GB)")
-    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level)
+    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch)
     if out is None:
         engine = cached_build(src, plan, precision, src.parent / "engines", **kw)
     else:

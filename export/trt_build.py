@@ -24,7 +24,7 @@ def _gpu() -> tuple[str, str]:
 
 
 def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, workspace_gb: float = 1.0,
-                 timing_cache: Path | None = None, opt_level: int | None = None) -> Path:
+                 timing_cache: Path | None = None, opt_level: int | None = None, max_batch: int = 4) -> Path:
     """Parse ``onnx_path`` and build per ``plan``; writes ``out`` and its sidecar atomically."""
     trt = require("tensorrt")
     meta = load_meta(onnx_path)
@@ -53,10 +53,10 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
         config.DLA_core = plan.dla_core
     inp = network.get_input(0)
     shape = tuple(inp.shape)
-    if any(d < 0 for d in shape):  # dynamic export: one profile around the training size
+    if any(d < 0 for d in shape):  # dynamic export: one profile around the training size, batches 1..max_batch
         h, w = meta.train_input_size
         profile = builder.create_optimization_profile()
-        profile.set_shape(inp.name, (1, 64, 64, 3), (1, h, w, 3), (4, max(h, 1088), max(w, 1920), 3))
+        profile.set_shape(inp.name, (1, 64, 64, 3), (1, h, w, 3), (max_batch, max(h, 1088), max(w, 1920), 3))
         config.add_optimization_profile(profile)
     cache = None
     if timing_cache is not None:
@@ -87,8 +87,9 @@ def cached_build(onnx_path: Path, plan: BuildPlan, precision: str, cache_dir: Pa
     """Build into ``cache_dir`` under a key of everything the engine is tied to; reuse a hit."""
     trt = require("tensorrt")
     gpu, cc = _gpu()
-    key = engine_cache_key(file_sha256(onnx_path), trt.__version__, gpu, cc, precision,
-                           {"input": list(load_meta(onnx_path).input.shape)}, plan.dla_core, l4t_release())
+    shapes = {"input": list(load_meta(onnx_path).input.shape), "max_batch": kw.get("max_batch", 4)}
+    key = engine_cache_key(file_sha256(onnx_path), trt.__version__, gpu, cc, precision, shapes, plan.dla_core,
+                           l4t_release())
     out = cache_dir / f"{onnx_path.stem}.{precision}.{key}.engine"
     if out.is_file() and out.with_name(out.name + ".json").is_file():
         return out

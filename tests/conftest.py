@@ -31,3 +31,13 @@ def trained_run(tmp_path_factory, synth_dir) -> Path:
                       batch=16, lr=4e-3, out=str(out), seed=1, workers=2, scale=(0.9, 1.3))
     train(cfg, log=lambda _m: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory, trained_run) -> Path:
+    """A plain FP32 export of the session model (fast; no INT8 calibration)."""
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+
+    out = tmp_path_factory.mktemp("rt-model")
+    export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)
+    return out / "best.onnx"

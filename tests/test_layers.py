@@ -20,7 +20,7 @@ LAYER_OF = [  # most specific prefix first
     ("unet_edge.cli", "cli"), ("unet_edge.__main__", "cli"),
     ("unet_edge.export", "stage"), ("unet_edge.training", "stage"), ("unet_edge.evaluate", "stage"),
     ("unet_edge.inference", "stage"), ("unet_edge.bench", "stage"), ("unet_edge.doctor", "stage"),
-    ("unet_edge.demo", "stage"),
+    ("unet_edge.demo", "stage"), ("unet_edge.serving", "stage"),
     ("unet_edge.models", "model"), ("unet_edge.data", "model"), ("unet_edge.metrics", "model"),
     ("unet_edge.synth", "model"),
     ("unet_edge.runtime", "runtime"),
@@ -37,7 +37,7 @@ MAY_IMPORT = {
 EXTRA_EDGES = {("unet_edge.synth", "unet_edge.runtime.sources")}
 THIRD_PARTY = {  # beyond the standard library
     "core": {"numpy", "cv2"},
-    "runtime": {"numpy", "cv2", "onnxruntime", "tensorrt", "cuda"},
+    "runtime": {"numpy", "cv2", "onnxruntime", "tensorrt", "cuda", "ddsketch"},
 }
 
 

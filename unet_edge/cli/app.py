@@ -10,8 +10,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Train, export and stream U-Net semantic segmentation on the edge.")
 
 # The order of the help listing: the pipeline from data to deployment, then the tools.
-for name, fn in (("synth", model_commands.synth), ("train", model_commands.train),
-                 ("eval", model_commands.evaluate), ("export", deploy_commands.export),
-                 ("build", deploy_commands.build), ("run", deploy_commands.run), ("bench", tool_commands.bench),
-                 ("demo", model_commands.demo), ("doctor", tool_commands.doctor)):
+COMMANDS = (
+    ("synth", model_commands.synth), ("train", model_commands.train), ("eval", model_commands.evaluate),
+    ("export", deploy_commands.export), ("build", deploy_commands.build), ("run", deploy_commands.run),
+    ("bench", tool_commands.bench), ("serve", tool_commands.serve), ("demo", model_commands.demo),
+    ("doctor", tool_commands.doctor),
+)
+for name, fn in COMMANDS:
     app.command(name)(fn)

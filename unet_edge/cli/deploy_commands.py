@@ -33,7 +33,10 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            verify_frames: int = 24,
            verify: Annotated[bool, typer.Option("--verify/--no-verify", help="check parity with PyTorch")] = True,
            build: Annotated[bool, typer.Option("--build/--no-build", help="build engines if TensorRT imports")] = True,
-           workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = 1.0) -> None:
+           workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = 1.0,
+           triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here")] = None,
+           triton_max_batch: Annotated[int, typer.Option(help="max_batch_size of --dynamic exports in --triton")
+                                       ] = 8) -> None:
     """Export a checkpoint to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it."""
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
@@ -44,6 +47,11 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
                          verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace,
                          subpixel=subpixel)
     result = export_checkpoint(checkpoint, opts, log=typer.echo)
+    if triton:
+        from unet_edge.export.triton_repo import add_model
+
+        for artifact in result["artifacts"]:
+            typer.echo(f"triton model {add_model(triton, Path(artifact), 'onnxruntime', triton_max_batch)}")
     model = (result["engines"] or result["artifacts"])[0]
     typer.echo("next:")
     typer.echo(f"  unet-edge run --model {model} --source VIDEO_OR_CAMERA --save out.mp4")
@@ -58,6 +66,8 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
           timing_cache: Annotated[Path | None, typer.Option(help="timing cache reused across builds")] = None,
           opt_level: Annotated[int | None, typer.Option(help="builder optimization level (TensorRT >= 8.6)")] = None,
           out: Annotated[Path | None, typer.Option(help="engine path (default: cached beside the ONNX)")] = None,
+          max_batch: Annotated[int, typer.Option(help="largest batch of a --dynamic export's profile")] = 4,
+          triton: Annotated[Path | None, typer.Option(help="also add the engine to this Triton repository")] = None,
           fp16: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision fp16")] = False,
           int8: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision int8")] = False,
           fp32: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision fp32")] = False,
@@ -74,7 +84,12 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
     if chosen and chosen[0] not in PRECISIONS:
         raise ConfigError(f"unknown precision '{chosen[0]}'; choose {', '.join(PRECISIONS)}")
     precision = chosen[0] if chosen else load_meta(onnx).precision
-    build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level)
+    engine = build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level,
+                               max_batch)
+    if triton:
+        from unet_edge.export.triton_repo import add_model
+
+        typer.echo(f"triton model {add_model(triton, engine, 'tensorrt', max_batch, kind='KIND_GPU')}")
 
 
 def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engine (with its .json sidecar)")],

@@ -1,4 +1,4 @@
-"""Measurement commands: bench and doctor."""
+"""Measurement and serving commands: bench, serve and doctor."""
 
 from __future__ import annotations
 
@@ -55,3 +55,19 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="machine-readab
 
     items = checks()
     typer.echo(json.dumps(as_json(items), indent=2) if json_out else report(items))
+
+
+def serve(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engine (with its .json sidecar)")],
+          host: Annotated[str, typer.Option(help="address to bind (default: this machine only)")] = "127.0.0.1",
+          http: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+          grpc: Annotated[int, typer.Option(help="gRPC port")] = 8001,
+          metrics: Annotated[int, typer.Option(help="Prometheus metrics port")] = 8002,
+          max_batch: Annotated[int, typer.Option(help="largest batch Triton's dynamic batcher forms")] = 8,
+          provider: Provider = "cpu",
+          threads: Annotated[int | None, typer.Option(help="CPU threads for inference")] = None) -> None:
+    """Serve a model through NVIDIA Triton Inference Server (HTTP, gRPC, metrics) for tritonclient."""
+    from unet_edge.serving.triton import ServeConfig
+    from unet_edge.serving.triton import serve as run_serve
+
+    run_serve(ServeConfig(model=model, host=host, http=http, grpc=grpc, metrics=metrics, max_batch=max_batch,
+                          provider=provider, threads=threads), log=typer.echo)

@@ -16,11 +16,12 @@ from unet_edge.runtime.sources import Source
 
 
 class SynthSource(Source):
-    """Frames of a drive through one procedural street, rendered as they are read."""
+    """Frames of a drive through one procedural street, rendered as they are read. The drive is
+    ``frames`` long and then starts over: a longer street would cost every frame more to render."""
 
     live = True
 
-    def __init__(self, size: tuple[int, int] = (360, 480), seed: int = 0, frames: int = 100_000,
+    def __init__(self, size: tuple[int, int] = (360, 480), seed: int = 0, frames: int = 1800,
                  name: str = "synth://") -> None:
         self.size, self.seed, self.frames, self.name = size, seed, frames, name
 
@@ -31,18 +32,21 @@ class SynthSource(Source):
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         item = next(self.it, None)
-        return (False, None) if item is None else (True, item[0])
+        if item is None:
+            self.open()
+            item = next(self.it)
+        return True, item[0]
 
 
 def open_synth(uri: str) -> SynthSource:
-    """``synth://[?seed=N&size=HxW&frames=N]`` -> SynthSource."""
+    """``synth://[?seed=N&size=HxW&frames=N]`` -> SynthSource (``frames``: the drive's length before it repeats)."""
     query = parse_qs(urlsplit(uri).query)
     unknown = sorted(set(query) - {"seed", "size", "frames"})
     if unknown:
         raise SourceError(f"{uri}: unknown synth:// option(s) {', '.join(unknown)}; use seed, size, frames")
     try:
         seed = int(query.get("seed", ["0"])[0])
-        frames = int(query.get("frames", ["100000"])[0])
+        frames = int(query.get("frames", ["1800"])[0])
     except ValueError as exc:
         raise SourceError(f"{uri}: seed and frames must be whole numbers") from exc
     size = parse_size(query["size"][0]) if "size" in query else (360, 480)

@@ -1,0 +1,1 @@
+"""Serving the runtime to other processes and machines through NVIDIA Triton Inference Server."""
