@@ -39,13 +39,27 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
     timing_cache = timing_cache or src.parent / "timing.cache"
     log(f"building {precision} engine from {src.name} (strongly typed: {plan.strongly_typed}, "
         f"flags: {', '.join(plan.builder_flags) or 'none'}, workspace {workspace_gb:g} GB)")
-    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch)
+    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch, log=log)
     if out is None:
         engine = cached_build(src, plan, precision, src.parent / "engines", **kw)
     else:
         engine = build_engine(src, plan, precision, out, **kw)
     log(f"engine: {engine}")
+    log_cross_checks(src, plan, precision, engine, workspace_gb, timing_cache, max_batch, log)
     return engine
+
+
+def log_cross_checks(src: Path, plan, precision: str, engine: Path, workspace_gb: float, timing_cache: Path | None,
+                     max_batch: int, log: Callable[[str], None]) -> None:
+    """The same build with NVIDIA's trtexec, and Polygraphy comparing it with ONNX Runtime."""
+    from unet_edge.export.trt_plan import polygraphy_command, profile_shapes, trtexec_command
+
+    meta = load_meta(src)
+    shapes = profile_shapes(meta.input.shape, meta.train_input_size, max_batch)
+    log("cross-check with NVIDIA's tools:")
+    log("  " + trtexec_command(src, plan, precision, engine.with_suffix(".trtexec.engine"), workspace_gb, shapes,
+                               meta.input.name, timing_cache))
+    log("  " + polygraphy_command(src, precision, shapes[1] if shapes else tuple(meta.input.shape), meta.input.name))
 
 
 def check_int8_flavour(by_precision: dict[str, Path], precision: str) -> None:

@@ -5,7 +5,9 @@ Engines are tied to the GPU, the TensorRT version and the platform: build them o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+from collections.abc import Callable
 from pathlib import Path
 
 from unet_edge.core.artifact import load_meta, write_meta
@@ -13,7 +15,8 @@ from unet_edge.core.errors import EngineError
 from unet_edge.core.io import atomic_path, file_sha256, write_bytes_atomic
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import l4t_release
-from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, parse_version
+from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, parse_version, profile_shapes
+from unet_edge.export.trt_progress import elapsed_ticker, progress_monitor
 
 
 def _gpu() -> tuple[str, str]:
@@ -24,7 +27,8 @@ def _gpu() -> tuple[str, str]:
 
 
 def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, workspace_gb: float = 1.0,
-                 timing_cache: Path | None = None, opt_level: int | None = None, max_batch: int = 4) -> Path:
+                 timing_cache: Path | None = None, opt_level: int | None = None, max_batch: int = 4,
+                 log: Callable[[str], None] = print) -> Path:
     """Parse ``onnx_path`` and build per ``plan``; writes ``out`` and its sidecar atomically."""
     trt = require("tensorrt")
     meta = load_meta(onnx_path)
@@ -52,18 +56,21 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = plan.dla_core
     inp = network.get_input(0)
-    shape = tuple(inp.shape)
-    if any(d < 0 for d in shape):  # dynamic export: one profile around the training size, batches 1..max_batch
-        h, w = meta.train_input_size
+    shapes = profile_shapes(tuple(inp.shape), meta.train_input_size, max_batch)
+    if shapes:  # a dynamic export
         profile = builder.create_optimization_profile()
-        profile.set_shape(inp.name, (1, 64, 64, 3), (1, h, w, 3), (max_batch, max(h, 1088), max(w, 1920), 3))
+        profile.set_shape(inp.name, *shapes)
         config.add_optimization_profile(profile)
+    monitor = progress_monitor(trt, plan, log)
+    if monitor is not None and plan.progress_monitor:
+        config.progress_monitor = monitor
     cache = None
     if timing_cache is not None:
         blob = timing_cache.read_bytes() if timing_cache.is_file() else b""
         cache = config.create_timing_cache(blob)
         config.set_timing_cache(cache, ignore_mismatch=False)
-    serialized = builder.build_serialized_network(network, config)
+    with contextlib.nullcontext() if monitor is not None else elapsed_ticker(log):
+        serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise EngineError(f"{onnx_path}: TensorRT {trt.__version__} failed to build a {precision} engine "
                           "(see the TensorRT log above; try a larger --workspace)")

@@ -38,6 +38,7 @@ class BuildPlan:
     strongly_typed: bool
     builder_flags: tuple[str, ...]
     dla_core: int | None
+    progress_monitor: bool = False  # IProgressMonitor exists from TensorRT 10.0; before, elapsed time only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +63,7 @@ def plan_build(version: tuple[int, ...], precision: str, dla_core: int | None = 
     if dla_core is not None:
         flags.append("GPU_FALLBACK")
     return BuildPlan(onnx=onnx, explicit_batch_flag=version[0] < 10, strongly_typed=strong,
-                     builder_flags=tuple(flags), dla_core=dla_core)
+                     builder_flags=tuple(flags), dla_core=dla_core, progress_monitor=version[0] >= 10)
 
 
 def engine_cache_key(onnx_sha256: str, trt_version: str, gpu_name: str, compute_capability: str, precision: str,
@@ -81,3 +82,39 @@ def build_command(onnx: str | Path, precision: str, out: str | Path | None = Non
     if out:
         cmd += f" --out {out}"
     return cmd
+
+
+def profile_shapes(input_shape, train_size, max_batch: int = 4) -> tuple[tuple[int, ...], ...] | None:
+    """(min, opt, max) NHWC shapes of a dynamic input, or None for a fixed one: one profile around
+    the training size, batches 1..max_batch, frames up to 1080p."""
+    if all(isinstance(d, int) and d > 0 for d in input_shape):
+        return None
+    h, w = train_size
+    return (1, 64, 64, 3), (1, h, w, 3), (max_batch, max(h, 1088), max(w, 1920), 3)
+
+
+def trtexec_command(onnx: str | Path, plan: BuildPlan, precision: str, out: str | Path, workspace_gb: float,
+                    shapes: tuple[tuple[int, ...], ...] | None, input_name: str = "frame",
+                    timing_cache: str | Path | None = None) -> str:
+    """NVIDIA's trtexec line that builds the same engine, to cross-check a build."""
+    cmd = [f"trtexec --onnx={onnx} --saveEngine={out} --memPoolSize=workspace:{int(workspace_gb * 1024)}M"]
+    if plan.strongly_typed:
+        cmd.append("--stronglyTyped")
+    cmd += [f"--{flag.lower()}" for flag in plan.builder_flags if flag in ("FP16", "INT8")]
+    if plan.dla_core is not None:
+        cmd.append(f"--useDLACore={plan.dla_core} --allowGPUFallback")
+    if shapes:
+        cmd += [f"--{kind}Shapes={input_name}:{'x'.join(map(str, shape))}"
+                for kind, shape in zip(("min", "opt", "max"), shapes)]
+    if timing_cache:
+        cmd.append(f"--timingCacheFile={timing_cache}")
+    return " ".join(cmd)
+
+
+def polygraphy_command(onnx: str | Path, precision: str, input_shape: tuple[int, ...], input_name: str = "frame"
+                       ) -> str:
+    """Polygraphy's line that runs TensorRT and ONNX Runtime on the same generated frames and compares them."""
+    flag = {"fp16": " --fp16", "int8": " --int8"}.get(precision, "")
+    shape = ",".join(map(str, input_shape))
+    return (f"polygraphy run {onnx} --trt --onnxrt{flag} --input-shapes {input_name}:[{shape}] "
+            f"--val-range {input_name}:[0,255] --check-error-stat median")

@@ -52,6 +52,7 @@ def checks() -> list[Check]:
     free = shutil.disk_usage(cache if cache.exists() else Path.home()).free / 1e9
     out.append(Check("disk", "ok" if free > 2 else "warn", f"{free:.1f} GB free for engines and caches in {cache}",
                      "" if free > 2 else "free disk space: engine builds need ~1-2 GB"))
+    out.append(_serving())
     out.append(Check("torch", "ok" if installed("torch") else "info",
                      f"PyTorch {vers.get('torch', 'not installed')} (training and export only)",
                      "" if installed("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))
@@ -77,6 +78,21 @@ def _tensorrt(vers: dict, gpu: bool) -> Check:
         return Check("tensorrt", "warn", f"{detail} imports but cannot create a builder: {exc}",
                      "check the CUDA driver (nvidia-smi) and that TensorRT matches it")
     return Check("tensorrt", "ok", detail)
+
+
+def _serving() -> Check:
+    """Can `unet-edge serve` start Triton's Python backend with this interpreter?"""
+    if not installed("pytriton"):
+        return Check("serve", "info", "nvidia-pytriton not installed: no `unet-edge serve`",
+                     "pip install 'unet-edge[serve]'  # Triton Inference Server for HTTP/gRPC clients")
+    from unet_edge.serving.triton import python_libdir
+
+    libdir, why = python_libdir()
+    if why:
+        return Check("serve", "warn", f"Triton's Python backend cannot load this Python: {why}",
+                     "use a Python built with --enable-shared (Debian's, or pyenv with PYTHON_CONFIGURE_OPTS="
+                     "--enable-shared)")
+    return Check("serve", "ok", f"Triton via PyTriton; the Python backend loads libpython from {libdir}")
 
 
 def _onnxruntime(vers: dict) -> Check:

@@ -79,3 +79,27 @@ def test_engine_from_another_trt_or_gpu_names_both_sides_and_the_fix(tmp_path):
     assert "TensorRT 8.5.2 (here 10.3.0)" in msg and "sm_72 (here Orin sm_87)" in msg
     assert msg.endswith("rebuild it on this device with: unet-edge build m.onnx --fp16")
     assert "cannot load this engine" in str(deserialize_failed(meta, "10.3.0", "Orin"))
+
+
+def test_trtexec_and_polygraphy_lines_match_the_plan():
+    from unet_edge.export.trt_plan import polygraphy_command, profile_shapes, trtexec_command
+
+    shapes = profile_shapes(["N", "H", "W", 3], (352, 480), max_batch=8)
+    assert shapes == ((1, 64, 64, 3), (1, 352, 480, 3), (8, 1088, 1920, 3))
+    assert profile_shapes([1, 352, 480, 3], (352, 480)) is None
+    old = trtexec_command("m.onnx", plan_build((8, 6, 2), "int8"), "int8", "m.engine", 1.0, None)
+    assert old == "trtexec --onnx=m.onnx --saveEngine=m.engine --memPoolSize=workspace:1024M --fp16 --int8"
+    new = trtexec_command("m.fp16.onnx", plan_build((10, 13), "fp16"), "fp16", "m.engine", 0.5, shapes,
+                          timing_cache="t.cache")
+    assert new == ("trtexec --onnx=m.fp16.onnx --saveEngine=m.engine --memPoolSize=workspace:512M --stronglyTyped "
+                   "--minShapes=frame:1x64x64x3 --optShapes=frame:1x352x480x3 --maxShapes=frame:8x1088x1920x3 "
+                   "--timingCacheFile=t.cache")
+    dla = trtexec_command("m.onnx", plan_build((10, 3), "fp16", dla_core=1), "fp16", "m.engine", 1.0, None)
+    assert dla.endswith("--fp16 --useDLACore=1 --allowGPUFallback")
+    assert polygraphy_command("m.onnx", "fp16", (1, 352, 480, 3)) == (
+        "polygraphy run m.onnx --trt --onnxrt --fp16 --input-shapes frame:[1,352,480,3] --val-range frame:[0,255] "
+        "--check-error-stat median")
+
+
+def test_progress_monitor_is_planned_from_tensorrt_10():
+    assert not plan_build((8, 6, 2), "fp16").progress_monitor and plan_build((10, 3), "fp16").progress_monitor
