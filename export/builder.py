@@ -10,15 +10,20 @@ from unet_edge.core.errors import ArtifactError, ConfigError
 
 
 def siblings(onnx: Path) -> dict[str, Path]:
-    """The FP32/FP16/INT8 ONNX files exported beside ``onnx`` (by their sidecars' precision)."""
+    """The FP32/FP16/INT8 ONNX files exported beside ``onnx`` (by their sidecars' precision); the CPU
+    INT8 flavour under ``int8-cpu``, so that it never stands in for TensorRT's."""
     base = onnx.name.split(".")[0]
     found = {}
-    for cand in onnx.parent.glob(f"{base}*.onnx"):
+
+    def key(meta) -> str:
+        return "int8-cpu" if meta.int8_target == "cpu" else meta.precision
+
+    for cand in sorted(onnx.parent.glob(f"{base}*.onnx")):
         try:
-            found.setdefault(load_meta(cand, check_hash=False).precision, cand)
+            found.setdefault(key(load_meta(cand, check_hash=False)), cand)
         except ArtifactError:  # a stray file without a sidecar is not ours to build
             continue
-    found[load_meta(onnx).precision] = onnx
+    found[key(load_meta(onnx))] = onnx
     return found
 
 
@@ -39,7 +44,10 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
     timing_cache = timing_cache or src.parent / "timing.cache"
     log(f"building {precision} engine from {src.name} (strongly typed: {plan.strongly_typed}, "
         f"flags: {', '.join(plan.builder_flags) or 'none'}, workspace {workspace_gb:g} GB)")
-    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch, log=log)
+    fp32 = by_precision.get("fp16")
+    fp32_layers = tuple((load_meta(fp32).to_dict().get("fp16") or {}).get("fp32_layers", [])) if fp32 else ()
+    kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch, log=log,
+              fp32_layers=fp32_layers if precision == "fp16" else ())
     if out is None:
         engine = cached_build(src, plan, precision, src.parent / "engines", **kw)
     else:
@@ -65,8 +73,8 @@ def log_cross_checks(src: Path, plan, precision: str, engine: Path, workspace_gb
 def check_int8_flavour(by_precision: dict[str, Path], precision: str) -> None:
     """Refuse the ONNX Runtime CPU flavour of INT8: its uint8 (asymmetric) activations and
     DepthToSpace-on-uint8 are not TensorRT's explicit quantization, which is symmetric INT8."""
-    src = by_precision.get("int8")
-    if precision != "int8" or src is None:
+    src = by_precision.get("int8-cpu")
+    if precision != "int8" or src is None or "int8" in by_precision:
         return
     if load_meta(src, check_hash=False).int8_target == "cpu":
         raise ConfigError(f"{src.name} was quantized for ONNX Runtime on CPU (uint8 activations); TensorRT needs "

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from unet_edge.core import sysinfo
 from unet_edge.core.artifact import file_sha256, write_meta
 from unet_edge.core.errors import ConfigError
@@ -22,7 +24,9 @@ class ExportOptions:
     int8_target: str = "tensorrt"  # INT8 flavour: tensorrt | cpu
     calib: str | None = None  # LAYOUT:PATH, an image folder or a video
     calib_frames: int = 500
-    calib_method: str = "minmax"
+    calib_method: str | None = None  # None: try minmax, percentile and entropy, keep the best
+    min_agreement: float = 0.99  # INT8 target: pixel agreement with the FP32 model
+    max_miou_drop: float = 0.005  # and at most this mIoU loss where the verification frames have labels
     opset: int = 17
     dynamic: bool = False
     simplify: bool = False
@@ -67,8 +71,13 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     import torch
 
     from unet_edge.export.fold import deconv_to_subpixel, fold_batchnorm, has_strided_deconv
+    from unet_edge.export.fp16 import MAX_ERROR
+    from unet_edge.export.frame_sets import synthetic_frames
     from unet_edge.export.graph import DeployModule
+    from unet_edge.export.int8_search import module_paths
+    from unet_edge.export.int8_stage import int8_path, verification_set, write_int8
     from unet_edge.export.onnx_export import export_onnx
+    from unet_edge.inference import TorchRunner
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt_path = Path(ckpt_path)
@@ -85,9 +94,10 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     if opts.subpixel:
         model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []
+    checked = verification_set(opts, size, ckpt) if opts.verify else None
 
-    def emit(path: Path, precision: str, dtype=torch.float32, extra: dict | None = None) -> None:
-        deploy = DeployModule(model if dtype == torch.float32 else _half(model), ckpt["mean"], ckpt["std"],
+    def emit(path: Path, precision: str, dtype=torch.float32, extra: dict | None = None, body=None) -> None:
+        deploy = DeployModule(model if body is None else body, ckpt["mean"], ckpt["std"],
                               logits=opts.logits, dtype=dtype, confidence=opts.confidence)
         data = {**meta, "precision": precision, **(extra or {})}
         export_onnx(deploy, path, size, opts.opset, opts.dynamic, opts.simplify, data)
@@ -97,8 +107,12 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
 
     emit(out / f"{stem}.onnx", "fp32")
     if opts.fp16:
-        emit(out / f"{stem}.fp16.onnx", "fp16", torch.float16,
-             {"fp16": {"route": "half-precision module export", "fp32_ops": ["pre-processing", "ArgMax input"]}})
+        frames = checked[0] if checked else synthetic_frames(size, 4)[0]
+        body, fp16 = fp16_body(model, frames[:8], ckpt)
+        kept = fp16["fp32_layers"]
+        log(f"FP16: {len(kept)} layers kept in FP32 (overflow, or drift > {100 * MAX_ERROR:.0f}% of their range)"
+            + (f": {', '.join(kept)}" if kept else ""))
+        emit(out / f"{stem}.fp16.onnx", "fp16", torch.float16, {"fp16": fp16}, body)
     if opts.int8:
         with tempfile.TemporaryDirectory(dir=out, prefix=".int8-src-") as tmpdir:
             source = None
@@ -109,69 +123,49 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
                 sub = DeployModule(deconv_to_subpixel(copy.deepcopy(model)), ckpt["mean"], ckpt["std"],
                                    confidence=opts.confidence)
                 export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
-            artifacts.append(_int8(out / f"{stem}.int8.onnx", out / f"{stem}.onnx", meta, size, ckpt, opts, log,
-                                   source))
+            reference = None
+            if opts.verify:
+                with TorchRunner(ckpt_path, input_size=size) as ref:
+                    reference = (checked[0], [ref.infer(f) for f in checked[0]])
+            artifacts.append(write_int8(int8_path(out, stem, opts.int8_target), out / f"{stem}.onnx", meta, size,
+                                        ckpt, opts, module_paths(model), reference, log, source))
     rows = []
     if opts.verify:
-        rows = _verify(ckpt_path, artifacts, size, ckpt, opts, log)
+        rows = _verify(ckpt_path, artifacts, size, opts, checked, log)
     model = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
     engines, commands = _engines(artifacts, opts, log)
     return {"artifacts": [str(p) for p, _ in artifacts], "engines": [str(e) for e in engines],
-            "verification": [r.__dict__ for r in rows], "build_commands": commands}
+            "verification": [r.to_dict() for r in rows], "build_commands": commands}
 
 
-def _half(model):
-    return copy.deepcopy(model).half()
+def fp16_body(model, frames, ckpt: dict):
+    """The half-precision body with FP32 islands where FP16 overflows or drifts, and what was done."""
+    import torch
+
+    from unet_edge.export.fp16 import fp32_layers, layer_drift, with_fp32_islands
+    from unet_edge.models.normalize import Normalizer
+
+    norm = Normalizer(ckpt["mean"], ckpt["std"])
+
+    def normalize(frame):
+        return norm(torch.from_numpy(np.ascontiguousarray(frame[None, ..., ::-1])))
+
+    report = layer_drift(model, frames, normalize)
+    keep = fp32_layers(report)
+    return with_fp32_islands(model, keep), {
+        "route": "half-precision module export", "fp32_ops": ["pre-processing", "ArgMax input"],
+        "fp32_layers": keep, "drift": {n: {"overflow": r["overflow"], "error": round(r["error"], 5)}
+                                       for n, r in report.items()}}
 
 
-def _int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts: ExportOptions, log,
-          source: Path | None = None) -> tuple[Path, str]:
-    """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata."""
-    from unet_edge.core.artifact import load_meta
-    from unet_edge.core.io import atomic_path
-    from unet_edge.export.frame_sets import load_frames
-    from unet_edge.export.int8 import quantize
-    from unet_edge.export.onnx_export import set_metadata
-
-    if opts.logits:
-        raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
-    if not opts.calib:
-        raise ConfigError("--int8 needs real calibration frames: --calib DIR|VIDEO or --calib LAYOUT:PATH "
-                          "(never random data)")
-    frames, _, _ = load_frames(opts.calib, size, opts.calib_frames, "train", ckpt["num_classes"])
-    log(f"calibrating INT8 ({opts.int8_target}) on {len(frames)} frames from {opts.calib}")
-    quant = quantize(source or fp32, dest, frames, opts.int8_target, opts.calib_method)
-    import onnx
-
-    data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", "int8": quant}
-    if source is not None:
-        data["subpixel"] = True
-    data.pop("artifact_sha256", None)
-    model = onnx.load(str(dest))
-    set_metadata(model, data)
-    with atomic_path(dest) as tmp:
-        onnx.save_model(model, str(tmp))
-    write_meta(dest, data)
-    log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, int8 for {opts.int8_target})")
-    return dest, "int8"
-
-
-def _verify(ckpt_path: Path, artifacts, size, ckpt: dict, opts: ExportOptions, log):
-    from unet_edge.export.frame_sets import load_frames, synthetic_frames
-    from unet_edge.export.verify import enforce, format_table, verify
+def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log):
+    from unet_edge.export.verify import Gate, enforce, format_table, verify
     from unet_edge.inference import TorchRunner
 
-    if opts.verify_data:
-        frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", ckpt["num_classes"])
-        source = f"{len(frames)} frames of {opts.verify_data}"
-    else:
-        frames, labels, names = synthetic_frames(size, opts.verify_frames)
-        source = f"{len(frames)} synthetic dashcam frames"
-    if labels is not None and names != list(ckpt["classes"]):
-        labels = None  # labels in other classes say nothing about this model's mIoU
+    frames, labels, source = checked
     with TorchRunner(ckpt_path, input_size=size) as ref:
-        rows = verify(ref, artifacts, frames, labels, opts.logits)
+        rows = verify(ref, artifacts, frames, labels, opts.logits, Gate(opts.min_agreement, opts.max_miou_drop))
     log(format_table(rows, source))
     enforce(rows)
     return rows

@@ -27,7 +27,7 @@ class DeployModule(nn.Module):
     def __init__(self, model: nn.Module, mean, std, logits: bool = False, dtype: torch.dtype = torch.float32,
                  confidence: bool = False) -> None:
         super().__init__()
-        self.model = model.to(dtype)
+        self.model = model  # already in ``dtype``: an FP16 body may hold FP32 islands that a cast would undo
         self.logits = logits
         self.confidence = confidence
         self.dtype = dtype

@@ -15,6 +15,7 @@ from unet_edge.core.errors import EngineError
 from unet_edge.core.io import atomic_path, file_sha256, write_bytes_atomic
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import l4t_release
+from unet_edge.export.naming import module_path
 from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, parse_version, profile_shapes
 from unet_edge.export.trt_progress import elapsed_ticker, progress_monitor
 
@@ -28,7 +29,7 @@ def _gpu() -> tuple[str, str]:
 
 def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, workspace_gb: float = 1.0,
                  timing_cache: Path | None = None, opt_level: int | None = None, max_batch: int = 4,
-                 log: Callable[[str], None] = print) -> Path:
+                 log: Callable[[str], None] = print, fp32_layers: tuple[str, ...] = ()) -> Path:
     """Parse ``onnx_path`` and build per ``plan``; writes ``out`` and its sidecar atomically."""
     trt = require("tensorrt")
     meta = load_meta(onnx_path)
@@ -50,6 +51,10 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
         config.builder_optimization_level = opt_level
     for name in plan.builder_flags:
         config.set_flag(getattr(trt.BuilderFlag, name))
+    if plan.precision_constraints and fp32_layers:
+        pinned = pin_fp32(trt, plan, network, fp32_layers)
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        log(f"  {pinned} layers pinned to FP32 (the FP16 export's {', '.join(fp32_layers)})")
     if plan.dla_core is not None:
         if builder.num_DLA_cores <= plan.dla_core:
             raise EngineError(f"DLA core {plan.dla_core} requested but this device has {builder.num_DLA_cores}")
@@ -90,11 +95,28 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
     return out
 
 
+def pin_fp32(trt, plan: BuildPlan, network, modules: tuple[str, ...]) -> int:
+    """Weakly typed builds: run the layers of ``modules`` (PyTorch paths) in FP32; returns how many.
+    (TensorRT 11 has no per-layer precision: strongly typed builds take it from the FP16 graph.)"""
+    if not plan.precision_constraints:
+        return 0
+    keep, pinned = set(modules), 0
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if module_path(layer.name, keep) in keep:
+            layer.precision = trt.float32
+            for j in range(layer.num_outputs):
+                layer.set_output_type(j, trt.float32)
+            pinned += 1
+    return pinned
+
+
 def cached_build(onnx_path: Path, plan: BuildPlan, precision: str, cache_dir: Path, **kw) -> Path:
     """Build into ``cache_dir`` under a key of everything the engine is tied to; reuse a hit."""
     trt = require("tensorrt")
     gpu, cc = _gpu()
-    shapes = {"input": list(load_meta(onnx_path).input.shape), "max_batch": kw.get("max_batch", 4)}
+    shapes = {"input": list(load_meta(onnx_path).input.shape), "max_batch": kw.get("max_batch", 4),
+              "fp32_layers": list(kw.get("fp32_layers", ()))}
     key = engine_cache_key(file_sha256(onnx_path), trt.__version__, gpu, cc, precision, shapes, plan.dla_core,
                            l4t_release())
     out = cache_dir / f"{onnx_path.stem}.{precision}.{key}.engine"

@@ -39,6 +39,7 @@ class BuildPlan:
     builder_flags: tuple[str, ...]
     dla_core: int | None
     progress_monitor: bool = False  # IProgressMonitor exists from TensorRT 10.0; before, elapsed time only
+    precision_constraints: bool = False  # weakly typed reduced precision: pin the FP16 export's FP32 layers
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,7 +64,8 @@ def plan_build(version: tuple[int, ...], precision: str, dla_core: int | None = 
     if dla_core is not None:
         flags.append("GPU_FALLBACK")
     return BuildPlan(onnx=onnx, explicit_batch_flag=version[0] < 10, strongly_typed=strong,
-                     builder_flags=tuple(flags), dla_core=dla_core, progress_monitor=version[0] >= 10)
+                     builder_flags=tuple(flags), dla_core=dla_core, progress_monitor=version[0] >= 10,
+                     precision_constraints=not strong and precision in ("fp16", "int8"))
 
 
 def engine_cache_key(onnx_sha256: str, trt_version: str, gpu_name: str, compute_capability: str, precision: str,

@@ -24,7 +24,7 @@ def gpu():
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp_path):
     from unet_edge.export.builder import build_from_export, siblings
-    from unet_edge.export.verify import THRESHOLDS
+    from unet_edge.export.verify import Gate
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
     from unet_edge.runtime.runners.tensorrt import TensorRTRunner
     from unet_edge.synth import scene
@@ -38,7 +38,7 @@ def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp
         agree = np.mean([np.mean(t.infer(f) == o.infer(f)) for f in frames])
         assert t.infer(frames[0]).dtype == np.uint8
         assert t.timings["compute_ms"] > 0 and (t.mapped or t.timings["h2d_ms"] is not None)
-    assert agree >= THRESHOLDS[precision]
+    assert agree >= Gate().threshold(precision)
 
 
 def test_engine_cache_reuses_a_build(exported, gpu):

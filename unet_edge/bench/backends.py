@@ -80,7 +80,7 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
     return None
 
 
-EXPORT_REV = 2  # bump when exported graphs change, so cached artifacts are re-exported
+EXPORT_REV = 3  # bump when exported graphs change, so cached artifacts are re-exported
 
 
 class ArtifactCache:
@@ -95,10 +95,11 @@ class ArtifactCache:
 
     def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
         from unet_edge.export.exporter import ExportOptions, export_checkpoint
+        from unet_edge.export.int8_stage import int8_path
 
         sub = self.dir / (f"int8-{int8_target}" if precision == "int8" else "float")
         name = {"fp32": f"{self.ckpt.stem}.onnx", "fp16": f"{self.ckpt.stem}.fp16.onnx",
-                "int8": f"{self.ckpt.stem}.int8.onnx"}[precision]
+                "int8": int8_path(sub, self.ckpt.stem, int8_target).name}[precision]
         path = sub / name
         if path.is_file() and path.with_name(path.name + ".json").is_file():
             return path

@@ -94,7 +94,7 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     """Run every requested backend; returns rows, settings and the system description."""
     from unet_edge.core.sysinfo import system, usable_cores
-    from unet_edge.export.verify import THRESHOLDS
+    from unet_edge.export.verify import Gate
 
     names = parse_backends(cfg.backends)
     kind = _kind(cfg.model)
@@ -126,7 +126,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
             if reference is None:
                 reference = outs
             row.agreement = float(np.mean([np.mean(a == b) for a, b in zip(outs, reference)]))
-            if row.agreement < THRESHOLDS[precision]:
+            if row.agreement < Gate().threshold(precision):
                 row.status = "exported-but-failed-validation"
                 row.reason = f"agrees with the first backend on {100 * row.agreement:.2f}% of pixels"
             row.timing = _time(runner, frames, cfg).to_dict()

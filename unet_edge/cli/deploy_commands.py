@@ -17,7 +17,14 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            calib: Annotated[str | None, typer.Option(help="calibration frames: DIR, VIDEO or LAYOUT:PATH")] = None,
            calib_dataset: Annotated[str | None, typer.Option(help="alias of --calib for LAYOUT:PATH")] = None,
            calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = 500,
-           calib_method: Annotated[str, typer.Option(help="minmax | percentile | entropy")] = "minmax",
+           calib_method: Annotated[str | None, typer.Option(help="minmax | percentile | entropy (default: try "
+                                                                 "each, keep the best)")] = None,
+           min_agreement: Annotated[float, typer.Option(help="INT8 target: pixel agreement with the FP32 model; "
+                                                             "layers stay float until it is met")] = 0.99,
+           max_miou_drop: Annotated[float, typer.Option(help="and at most this many mIoU points lost, where the "
+                                                             "verification frames have labels")] = 0.5,
+           json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts and the precision "
+                                                                         "gate as JSON")] = None,
            int8_target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu (ONNX Runtime)")] = "tensorrt",
            target: Annotated[str | None, typer.Option(hidden=True, help="old name of --int8-target")] = None,
            opset: int = 17,
@@ -41,12 +48,17 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     opts = ExportOptions(fp16=fp16, int8=int8, int8_target=target or int8_target, calib=calib or calib_dataset,
-                         calib_frames=calib_frames, calib_method=calib_method, opset=opset, dynamic=dynamic,
+                         calib_frames=calib_frames, calib_method=calib_method, min_agreement=min_agreement,
+                         max_miou_drop=max_miou_drop / 100, opset=opset, dynamic=dynamic,
                          simplify=simplify, logits=logits, confidence=confidence,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
                          verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace,
                          subpixel=subpixel)
     result = export_checkpoint(checkpoint, opts, log=typer.echo)
+    if json_out:
+        from unet_edge.core.io import write_json_atomic
+
+        write_json_atomic(json_out, result)
     if triton:
         from unet_edge.export.triton_repo import add_model
 

@@ -1,0 +1,81 @@
+"""The INT8 stage of an export: calibrate on real frames, search for the float layers the
+agreement target needs, write the QDQ graph with its sidecar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from unet_edge.core.artifact import load_meta, write_meta
+from unet_edge.core.errors import ConfigError
+
+
+def int8_path(out: Path, stem: str, target: str) -> Path:
+    """The two flavours get distinct names: TensorRT's ``best.int8.onnx``, ONNX Runtime's ``best.int8-cpu.onnx``."""
+    return out / (f"{stem}.int8-cpu.onnx" if target == "cpu" else f"{stem}.int8.onnx")
+
+
+def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modules: list[str],
+               reference: tuple[list[np.ndarray], list[np.ndarray]] | None, log: Callable[[str], None],
+               source: Path | None = None) -> tuple[Path, str]:
+    """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata.
+
+    With ``reference`` (verification frames and the FP32 model's masks on them) the float layers
+    are searched until ``opts.min_agreement``; without, the default float layers are kept."""
+    import onnx
+
+    from unet_edge.core.io import atomic_path
+    from unet_edge.export.frame_sets import load_frames
+    from unet_edge.export.int8 import quantize
+    from unet_edge.export.int8_search import parse_methods, search
+    from unet_edge.export.onnx_export import set_metadata
+
+    if opts.logits:
+        raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
+    if not opts.calib:
+        raise ConfigError("--int8 needs real calibration frames: --calib DIR|VIDEO or --calib LAYOUT:PATH "
+                          "(never random data)")
+    methods = parse_methods(opts.calib_method)
+    frames, _, _ = load_frames(opts.calib, size, opts.calib_frames, "train", ckpt["num_classes"])
+    log(f"calibrating INT8 ({opts.int8_target}) on {len(frames)} frames from {opts.calib}")
+    graph = source or fp32
+    if reference is None:
+        quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
+        extra = {}
+    else:
+        quant, found = search(graph, dest, frames, reference[0], reference[1], opts.int8_target,
+                              opts.min_agreement, modules, methods, log=log, contract_of=fp32)
+        quant["search"] = {"target_agreement": opts.min_agreement, "agreement": found.agreement,
+                           "steps": found.tried, "seconds": round(found.seconds, 1)}
+        extra = {"float_layers": found.float_layers}
+        log(f"INT8 ({found.method} calibration): {100 * found.agreement:.2f}% agreement with "
+            f"{len(found.float_layers)} layers in float: {', '.join(found.float_layers) or 'none'}")
+    data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", "int8": quant, **extra}
+    if source is not None:
+        data["subpixel"] = True
+    data.pop("artifact_sha256", None)
+    model = onnx.load(str(dest))
+    set_metadata(model, data)
+    with atomic_path(dest) as tmp:
+        onnx.save_model(model, str(tmp))
+    write_meta(dest, data)
+    log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, int8 for {opts.int8_target})")
+    return dest, "int8"
+
+
+def verification_set(opts, size, ckpt: dict) -> tuple[list[np.ndarray], list[np.ndarray] | None, str]:
+    """The frames every artifact is checked on (and the INT8 search aims at), with labels where
+    they are in the model's classes."""
+    from unet_edge.export.frame_sets import load_frames, synthetic_frames
+
+    if opts.verify_data:
+        frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", ckpt["num_classes"])
+        source = f"{len(frames)} frames of {opts.verify_data}"
+    else:
+        frames, labels, names = synthetic_frames(size, opts.verify_frames)
+        source = f"{len(frames)} synthetic dashcam frames"
+    if labels is not None and names != list(ckpt["classes"]):
+        labels = None  # labels in other classes say nothing about this model's mIoU
+    return frames, labels, source

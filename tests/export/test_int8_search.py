@@ -1,0 +1,93 @@
+"""The INT8 fallback search finds the layer that cannot be quantized, and says so when nothing helps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from unet_edge.core.errors import ExportError
+from unet_edge.export.graph import DeployModule
+from unet_edge.export.int8_search import layer_names, module_paths, search
+from unet_edge.export.onnx_export import export_onnx
+from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+
+pytestmark = pytest.mark.slow
+
+
+class HardToQuantize(nn.Module):
+    """Five convs; `pre` adds a channel of about 10,000 to what `mid` reads, which `mid` weighs
+    lightly. In FP32 that channel is harmless; quantized per tensor, it takes the whole int8 range
+    and the other channels round to zero, unless `mid` (whose input it is) stays in float."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.stem, self.pre, self.mid = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1), \
+            nn.Conv2d(8, 8, 3, padding=1)
+        self.post, self.head = nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+        for m in (self.stem, self.pre, self.mid, self.post, self.head):
+            m.weight.data = torch.randn(m.weight.shape, generator=g) * 0.4
+            m.bias.data.zero_()
+        self.pre.weight.data[0] = 0.0
+        self.pre.bias.data[0] = 1e4
+        self.mid.weight.data[:, 0] = 1e-5
+
+    def forward(self, x):
+        for conv in (self.stem, self.pre, self.mid, self.post):
+            x = torch.relu(conv(x))
+        return self.head(x)
+
+
+@pytest.fixture(scope="module")
+def hard(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hard")
+    model = HardToQuantize().eval()
+    deploy = DeployModule(model, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
+    meta = {"classes": ["a", "b", "c", "d"], "palette": [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
+            "ignore_index": 255, "precision": "fp32", "train_input_size": [48, 64],
+            "input": {"name": "frame", "shape": [1, 48, 64, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR"},
+            "outputs": [{"name": "mask", "shape": [1, 48, 64], "dtype": "uint8", "semantics": "class_ids"}]}
+    path = export_onnx(deploy, out / "hard.onnx", (48, 64), meta=meta)
+    from unet_edge.core.artifact import write_meta
+
+    write_meta(path, meta)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(16)]
+    with OnnxRuntimeRunner(path) as r:
+        ref = [r.infer(f) for f in frames]
+    return path, model, frames, ref
+
+
+def test_layer_names_are_module_paths(hard):
+    path, model, _, _ = hard
+    assert sorted(layer_names(path, module_paths(model)).values()) == ["head", "mid", "post", "pre", "stem"]
+
+
+def test_the_search_keeps_the_layer_that_reads_the_huge_range_in_float(hard, tmp_path):
+    path, model, frames, ref = hard
+    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.99,
+                          module_paths(model), methods=("minmax",), log=lambda _m: None)
+    first = found.tried[0]
+    assert first["agreement"] < 0.9  # the default float layers (stem, post, head) do not save it
+    assert "mid" in found.float_layers and found.agreement >= 0.99
+    assert found.float_layers[:3] == ["head", "post", "stem"] and len(found.float_layers) <= 5
+    with _runner(tmp_path, path) as r:
+        assert np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames[8:], ref[8:])]) == found.agreement
+    assert "mid" in {n.split("/")[-2] for n in quant["float_nodes"]}
+
+
+def _runner(tmp_path, fp32):
+    from unet_edge.core.artifact import load_meta, write_meta
+
+    write_meta(tmp_path / "hard.int8.onnx", {**load_meta(fp32).to_dict(), "precision": "int8"})
+    return OnnxRuntimeRunner(tmp_path / "hard.int8.onnx")
+
+
+def test_an_unreachable_target_names_the_best_agreement_and_the_layers_tried(hard, tmp_path):
+    path, model, frames, ref = hard
+    with pytest.raises(ExportError, match=r"INT8 reaches at best [\d.]+% agreement \(target 100\.0%\).*mid"):
+        search(path, tmp_path / "x.onnx", frames[:8], frames[8:], [255 - m for m in ref[8:]], "tensorrt", 1.0,
+               module_paths(model), methods=("minmax",), max_float_layers=2, log=lambda _m: None)
+    assert not (tmp_path / "x.onnx").exists()
