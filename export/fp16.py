@@ -39,8 +39,9 @@ def layer_drift(model: nn.Module, frames: list[np.ndarray], normalize) -> dict[s
     outputs: dict[str, list[torch.Tensor]] = {n: [] for n in convs}
     def keep(name: str):
         def hook(module, args, output) -> None:  # returning None leaves the output as it is
-            inputs[name].append(args[0].detach())
-            outputs[name].append(output.detach())
+            # copies: an in-place ReLU after the conv would rewrite the tensors we keep
+            inputs[name].append(args[0].detach().clone())
+            outputs[name].append(output.detach().clone())
         return hook
 
     hooks = [m.register_forward_hook(keep(n)) for n, m in convs.items()]
