@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,16 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from _common import save, table
-
-
-def ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    out = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return out
 
 
 def client_loop(lib, url: str, frames: list[np.ndarray], seconds: float, lat: list[float]) -> None:
@@ -47,6 +36,13 @@ def client_loop(lib, url: str, frames: list[np.ndarray], seconds: float, lat: li
         i += 1
 
 
+def run_all(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", type=Path, required=True)
@@ -56,6 +52,7 @@ def main() -> None:
     import tritonclient.http as httplib
 
     from unet_edge.runtime import Segmenter
+    from unet_edge.serving.triton import free_ports
     from unet_edge.synth import scene
 
     frames = [scene(900 + i, (360, 480))[0] for i in range(8)]
@@ -75,7 +72,7 @@ def main() -> None:
             local = {"clients": 0, "mode": "in-process Segmenter", "fps": len(lat) / (time.monotonic() - t0),
                      "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}
         result["runs"].append(local)
-        http, grpc, metrics = ports(3)
+        http, grpc, metrics = free_ports(3)
         server = subprocess.Popen([sys.executable, "-m", "unet_edge", "serve", "--model", str(model), "--http",
                                    str(http), "--grpc", str(grpc), "--metrics", str(metrics), "--max-batch", "8"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -94,10 +91,7 @@ def main() -> None:
                     (grpclib, f"127.0.0.1:{grpc}") if i % 2 else (httplib, f"127.0.0.1:{http}"))
                     + (frames, args.seconds, lats[i])) for i in range(n)]
                 t0 = time.monotonic()
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
+                run_all(threads)
                 wall = time.monotonic() - t0
                 every = [x for lt in lats for x in lt]
                 result["runs"].append({"clients": n, "mode": "unet-edge serve (Triton)", "fps": len(every) / wall,

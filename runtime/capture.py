@@ -183,23 +183,21 @@ class Feed:
                     break
                 frame = Frame(i, image, time.monotonic(), {"capture": 1e3 * (time.monotonic() - t)}, stream=self.stream)
                 i += 1
-                while not self._stop.is_set():
-                    try:
-                        self._q.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                self.notify()
+                self._put(frame)
         except BaseException as exc:  # surfaced in the infer loop
             self.error = exc
         finally:
-            while not self._stop.is_set():
-                try:
-                    self._q.put(_END, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            self.notify()
+            self._put(_END)
+
+    def _put(self, item) -> None:
+        """Queue ``item`` (waiting while the infer loop is behind, unless stopped) and say so."""
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self.notify()
 
     def take(self) -> Frame | None:
         """The next frame (file) or the newest one (live) if one is ready; never blocks."""

@@ -4,7 +4,6 @@ and gRPC, masks identical to the local runner's."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,19 +19,11 @@ grpcclient = pytest.importorskip("tritonclient.grpc")
 pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed: pip install 'unet-edge[serve]'")
 
 
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.fixture(scope="module")
 def server(model):
-    http, grpc, metrics = _ports(3)
+    from unet_edge.serving.triton import free_ports
+
+    http, grpc, metrics = free_ports(3)
     proc = subprocess.Popen([sys.executable, "-m", "unet_edge", "serve", "--model", str(model), "--http", str(http),
                              "--grpc", str(grpc), "--metrics", str(metrics), "--max-batch", "4"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -105,3 +96,15 @@ def test_metrics_are_served(server):
     with urllib.request.urlopen(f"http://127.0.0.1:{server['metrics']}/metrics", timeout=10) as resp:
         body = resp.read().decode()
     assert "nv_inference_request_success" in body
+
+
+def test_the_docs_client_streams_a_video_from_concurrent_clients(server, synth_dir):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "triton_client.py"
+    proc = subprocess.run([sys.executable, str(example), str(synth_dir / "clip.mp4"), "--clients", "4", "--http",
+                           str(server["http"]), "--grpc", str(server["grpc"])], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert sum("20 masks" in ln for ln in lines) == 4 and lines[-1].startswith("80 masks in")

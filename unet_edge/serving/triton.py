@@ -36,6 +36,20 @@ class ServeConfig:
     queue_delay_us: int = 2000
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free TCP ports on 127.0.0.1 (for tests and benchmarks that start a server)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def python_libdir() -> tuple[str | None, str | None]:
     """(LIBDIR holding this interpreter's shared libpython, or None; why not)."""
     libdir = sysconfig.get_config_var("LIBDIR")
