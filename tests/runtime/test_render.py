@@ -49,3 +49,14 @@ def test_window_sink_without_a_display_or_gui_says_what_to_do(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(SinkError, match="use --serve"):
         WindowSink()
+
+
+def test_show_tiles_several_streams_in_a_grid():
+    import numpy as np
+
+    from unet_edge.runtime.sinks import tile
+
+    a, b = np.full((30, 40, 3), 50, np.uint8), np.full((30, 40, 3), 200, np.uint8)
+    grid = tile([a, None, b], width=80)
+    assert grid.shape == (2 * 60, 2 * 80, 3)  # 2x2 cells of 80x60, the empty ones black
+    assert grid[0:60, 0:80].mean() == 50 and grid[0:60, 80:].max() == 0 and grid[60:, 0:80].mean() == 200
