@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 from pathlib import Path
 
@@ -86,7 +88,8 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger at WARNING
-    with atomic_path(dest) as tmp:
+    with atomic_path(dest) as tmp, contextlib.redirect_stdout(io.StringIO()):
+        # (ONNX Runtime's histogram calibrators print a line per chunk of frames)
         try:
             quantize_static(
                 str(fp32_onnx), str(tmp), reader, quant_format=QuantFormat.QDQ, **reuse,
