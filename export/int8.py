@@ -53,7 +53,8 @@ class FrameReader:
 
 
 def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str = "tensorrt",
-             method: str = "minmax", float_nodes: list[str] | None = None, cache: Path | None = None) -> dict:
+             method: str = "minmax", float_nodes: list[str] | None = None, cache: Path | None = None,
+             warn: bool = True) -> dict:
     """Quantize ``fp32_onnx`` into a QDQ model at ``dest``; returns what was done (for metadata).
 
     ``float_nodes`` stay in float (default: :func:`sensitive_convs`). With ``cache``, the first call
@@ -62,7 +63,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
         raise ConfigError(f"unknown INT8 target '{target}'; choose {' or '.join(TARGETS)}")
     if not frames:
         raise ConfigError("INT8 needs calibration frames: pass --calib DIR or --calib-dataset camvid:PATH")
-    if len(frames) < MIN_CALIB:
+    if warn and len(frames) < MIN_CALIB:
         print(f"warning: calibrating on {len(frames)} frames; use at least {MIN_CALIB} real frames for stable "
               "INT8 ranges", file=sys.stderr)
     require("onnxruntime")

@@ -74,10 +74,14 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         tmp = Path(tmp)
         caches = {m: tmp / f"{m}.calib.json" for m in methods}
         trial = tmp / "trial.onnx"
+        builds = 0
 
         def build(method: str, layers: Sequence[str], out: Path) -> dict:
+            nonlocal builds
+            builds += 1
             nodes = sorted({n for layer in layers for n in by_layer.get(layer, [])} | set(base))
-            return quantize(source, out, calib, target, method, float_nodes=nodes, cache=caches[method])
+            return quantize(source, out, calib, target, method, float_nodes=nodes, cache=caches[method],
+                            warn=builds == 1)  # the few-frames warning once, not once per trial
 
         scored = []
         for m in methods:  # the calibration method: the best agreement with the default float layers
