@@ -61,10 +61,6 @@ class Pipeline:
         self._next = 0  # the feed a round starts with
         self._out_q: queue.Queue = queue.Queue(maxsize=self.opts.queue_size * len(self.sources))
 
-    @property
-    def source(self) -> Source:
-        return self.sources[0]
-
     def _notify(self) -> None:
         with self._arrived:
             self._arrivals += 1

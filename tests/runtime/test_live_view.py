@@ -12,17 +12,9 @@ import pytest
 from unet_edge.runtime.mjpeg import MAX_CLIENTS, MjpegServer
 from unet_edge.runtime.run import RunConfig, run_stream
 
+from .http_get import http_get as _get
+
 pytestmark = pytest.mark.slow
-
-
-def _get(port: int, path: str, timeout: float = 20) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def _viewer(port: int, parts: int, out: list) -> None:

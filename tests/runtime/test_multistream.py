@@ -3,7 +3,6 @@ out and coming back; per-stream recordings; the grid page."""
 
 from __future__ import annotations
 
-import http.client
 import time
 from collections import Counter
 
@@ -18,6 +17,7 @@ from unet_edge.runtime.run import RunConfig, run_stream
 from unet_edge.runtime.segmenter import Segmenter
 
 from .cameras import FlakyCamera
+from .http_get import http_get as _get
 
 pytestmark = pytest.mark.slow
 
@@ -96,18 +96,6 @@ def test_per_stream_recordings_and_the_placeholder_rule(model, synth_dir, tmp_pa
     assert any("fixed batch of 1" in m for m in logs) and any(m.startswith("stream 1 clip.mp4") for m in logs)
     with pytest.raises(ConfigError, match=r"needs \{stream\}"):
         run_stream(RunConfig(model, [clip, clip], save=tmp_path / "out.mp4"), log=logs.append)
-
-
-def _get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        if "multipart" in (resp.getheader("Content-Type") or ""):
-            return resp.status, resp.fp.readline() + resp.fp.readline()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def test_the_grid_page_and_one_mjpeg_stream_per_source():
