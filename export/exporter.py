@@ -42,7 +42,7 @@ class ExportOptions:
     subpixel: bool = False  # rewrite stride-2 ConvTranspose as Conv + DepthToSpace (exact)
 
 
-def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOptions) -> dict:
+def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOptions, multiple: int = 16) -> dict:
     """Metadata shared by every artifact of one export (the sidecar and metadata_props)."""
     h, w = size
     shape = ["N", "H", "W", 3] if opts.dynamic else [1, h, w, 3]
@@ -52,7 +52,7 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
         "arch": ckpt["arch"], "model_options": ckpt["model_options"], "num_classes": ckpt["num_classes"],
         "classes": ckpt["classes"], "palette": ckpt["palette"], "ignore_index": ckpt["ignore_index"],
         "input": {"name": "frame", "shape": shape, "dtype": "uint8", "layout": "NHWC", "color": "BGR",
-                  "multiple_of": 16 if opts.dynamic else 1},
+                  "multiple_of": multiple if opts.dynamic else 1},
         "outputs": [{"name": "logits" if opts.logits else "mask", "shape": out_shape,
                      "dtype": "float32" if opts.logits else "uint8",
                      "semantics": "logits" if opts.logits else "class_ids"}]
@@ -84,13 +84,16 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     if opts.logits and opts.confidence:
         raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
     ckpt = load_checkpoint(ckpt_path)
+    model = fold_batchnorm(model_from_checkpoint(ckpt, str(ckpt_path)))
+    # The architecture pads inside to its own stride (16 for the seeds' U-Net, 32 for EfficientNet);
+    # a dynamic graph asks for that multiple so that no shape-dependent Pad ends up in it.
+    multiple = int(getattr(model, "size_multiple", 16))
     size = tuple(opts.size or ckpt["input_size"])
     if opts.dynamic:
-        size = tuple(-(-s // 16) * 16 for s in size)  # dynamic graphs take multiples of 16
+        size = tuple(-(-s // multiple) * multiple for s in size)
     out = Path(opts.out or ckpt_path.parent)
     stem = ckpt_path.stem
-    meta = base_meta(ckpt, ckpt_path, size, opts)
-    model = fold_batchnorm(model_from_checkpoint(ckpt, str(ckpt_path)))
+    meta = base_meta(ckpt, ckpt_path, size, opts, multiple)
     if opts.subpixel:
         model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []

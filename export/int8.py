@@ -96,10 +96,12 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
             quantize_static(
                 str(fp32_onnx), str(tmp), reader, quant_format=QuantFormat.QDQ, **reuse,
                 # Only the network body: pre-processing and ArgMax stay exact.
-                # On the CPU, Relu folds into its conv's output range (uint8 zero point): quantizing it
-                # removes a requantize pass per conv. TensorRT fuses Conv+Relu itself, so its QDQ
-                # stays at op inputs as its guide recommends.
-                op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"] + ([] if symmetric else ["Relu"]),
+                # On the CPU, Relu and Clip (ReLU6) fold into their conv's output range (uint8 zero
+                # point): quantizing them removes a requantize pass per conv; residual Adds and bilinear
+                # Resizes then run on uint8 too (QLinearAdd, 8-bit Resize) instead of a float round trip
+                # each. TensorRT fuses Conv+Relu itself, so its QDQ stays at op inputs as its guide says.
+                op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"]
+                + ([] if symmetric else ["Relu", "Clip", "Add", "Resize"]),
                 nodes_to_exclude=keep_float,
                 per_channel=True,
                 activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,

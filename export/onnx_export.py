@@ -77,7 +77,12 @@ def _simplify(model):
 
 
 def set_metadata(model, meta: dict) -> None:
-    """Store the artifact metadata (the sidecar's content) in ``metadata_props``."""
+    """Store the artifact metadata (the sidecar's content) in ``metadata_props``.
+
+    Adds ``op_types`` to ``meta`` (the caller writes the same dict as the sidecar): the operators a
+    runtime must support, so a TensorRT or ORT release can be checked against a graph without opening it.
+    """
+    meta["op_types"] = sorted({node.op_type for node in model.graph.node})
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = ONNX_KEY, json.dumps(stamp(meta), sort_keys=True)

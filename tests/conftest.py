@@ -28,7 +28,8 @@ def trained_run(tmp_path_factory, synth_dir) -> Path:
 
     out = tmp_path_factory.mktemp("run")
     cfg = TrainConfig(data=str(synth_dir), dataset="folder", arch="unet-lite", size=(64, 96), epochs=8,
-                      batch=16, lr=4e-3, out=str(out), seed=1, workers=2, scale=(0.9, 1.3))
+                      batch=16, lr=4e-3, out=str(out), seed=1, workers=2, scale=(0.9, 1.3),
+                      class_weights="none")
     train(cfg, log=lambda _m: None)
     return out
 

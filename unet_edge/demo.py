@@ -27,7 +27,7 @@ def run_demo(out: Path, frames: int, epochs: int, size: tuple[int, int], seed: i
     run = out / "run"
     log(f"[2/6] training unet-lite for {epochs} epochs at {size[0]}x{size[1]} -> {run}")
     cfg = TrainConfig(data=str(data), dataset="folder", arch="unet-lite", size=size, epochs=epochs, batch=16,
-                      lr=3e-3, out=str(run), seed=seed, scale=(0.9, 1.3))
+                      lr=3e-3, out=str(run), seed=seed, scale=(0.9, 1.3), class_weights="none")
     train(cfg, log=log)
     log("[3/6] evaluating best.pt on the held-out scenes")
     grid = out / "predictions.png"

@@ -180,3 +180,17 @@ def test_eval_transform_resizes_mask_with_nearest():
     mask = np.array([[0, 3], [5, 7]], np.uint8).repeat(10, 0).repeat(10, 1)
     _, m = EvalTransform((7, 9))(np.zeros((20, 20, 3), np.uint8), mask)
     assert m.shape == (7, 9) and set(np.unique(m)) <= {0, 3, 5, 7}
+
+
+def test_holdout_moves_a_sequence_from_train_to_val(synth_dir):
+    full = open_dataset("folder", synth_dir, "train")
+    prefix = full.pairs[0][0].name[:5]  # 00000x: ten frames
+    train = open_dataset("folder", synth_dir, "train", holdout=prefix)
+    held = open_dataset("folder", synth_dir, "val", holdout=prefix)
+    assert held.pairs and all(p[0].name.startswith(prefix) for p in held.pairs)
+    assert not any(p[0].name.startswith(prefix) for p in train.pairs)
+    assert len(train) + len(held) == len(full)
+    with pytest.raises(DataError, match="matches none"):
+        open_dataset("folder", synth_dir, "train", holdout="no-such-prefix")
+    with pytest.raises(DataError, match="cannot be combined"):
+        open_dataset("folder", synth_dir, "test", holdout=prefix)

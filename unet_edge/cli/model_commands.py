@@ -34,15 +34,26 @@ def synth(out: Annotated[Path, typer.Argument(help="output folder")],
 
 def train(data: Annotated[Path, typer.Option(help="dataset root")],
           dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
-          arch: Annotated[str, typer.Option(help="architecture: unet | unet-lite")] = "unet",
-          width: Annotated[int | None, typer.Option(help="base filters (n_filters); default per arch")] = None,
+          arch: Annotated[str, typer.Option(help="architecture: unet-efficientnet-lite0 (-lite1, -lite2), "
+                                                 "unet, unet-lite")] = "unet-efficientnet-lite0",
+          pretrained: Annotated[bool | None, typer.Option(
+              "--pretrained/--no-pretrained", help="ImageNet encoder (default: on where the arch has one)")] = None,
+          width: Annotated[int | None, typer.Option(help="unet/unet-lite base filters; default per arch")] = None,
           batchnorm: Annotated[bool | None, typer.Option("--batchnorm/--no-batchnorm")] = None,
-          size: Size = "360x480",
-          epochs: int = 50,
-          batch: int = 8,
-          lr: float = 1e-3,
-          weight_decay: float = 1e-4,
-          class_weights: Annotated[str, typer.Option(help="none | median (SegNet median-frequency)")] = "none",
+          size: Annotated[str | None, typer.Option(help="training crop HxW (default: the arch's recipe)")] = None,
+          epochs: Annotated[int | None, typer.Option(help="default: the arch's recipe")] = None,
+          batch: Annotated[int | None, typer.Option(help="default: the arch's recipe")] = None,
+          lr: Annotated[float | None, typer.Option(help="peak learning rate (default: the arch's recipe)")] = None,
+          encoder_lr_scale: Annotated[float | None, typer.Option(
+              help="pretrained encoder's learning rate as a share of --lr")] = None,
+          weight_decay: Annotated[float, typer.Option(help="AdamW decay; never applied to norms and biases")] = 1e-4,
+          class_weights: Annotated[str | None, typer.Option(
+              help="none | median (SegNet median-frequency)")] = None,
+          loss: Annotated[str | None, typer.Option(help="ce | ce+dice | ohem (hard-pixel mining)")] = None,
+          ema: Annotated[float | None, typer.Option(help="weight EMA decay, saved as the model; 0: off")] = None,
+          holdout: Annotated[str | None, typer.Option(
+              help="file-name prefix held out of train and used as val, e.g. 0006R0 (choose settings on it)")] = None,
+          bf16: Annotated[bool, typer.Option(help="bfloat16 autocast on the CPU")] = False,
           workers: Annotated[int, typer.Option(help="loader workers per process (-1: auto)")] = -1,
           out: Annotated[Path, typer.Option(help="run folder for best.pt, last.pt, curve.png")] = Path("runs/train"),
           resume: Annotated[bool, typer.Option(help="continue OUT/last.pt")] = False,
@@ -52,15 +63,19 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           num_classes: Annotated[int | None, typer.Option(help="CARLA: class count (default: read labels)")] = None,
           val_fraction: Annotated[float, typer.Option(help="held-out share where the layout has no split")] = 0.1,
           max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None) -> None:
-    """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun."""
+    """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun.
+
+    Every option left out comes from the architecture's recipe (printed at the start).
+    """
     from unet_edge.training import TrainConfig
     from unet_edge.training import train as run_train
 
     cfg = TrainConfig(data=str(data), dataset=dataset, arch=arch, width=width, batchnorm=batchnorm,
-                      size=parse_size(size), epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay,
-                      class_weights=class_weights, workers=workers, out=str(out), resume=resume, seed=seed,
-                      device=device, amp=amp, num_classes=num_classes, val_fraction=val_fraction,
-                      max_steps=max_steps)
+                      size=parse_size(size) if size else None, epochs=epochs, batch=batch, lr=lr,
+                      encoder_lr_scale=encoder_lr_scale, weight_decay=weight_decay, class_weights=class_weights,
+                      loss=loss, ema=ema, pretrained=pretrained, holdout=holdout, bf16=bf16, workers=workers,
+                      out=str(out), resume=resume, seed=seed, device=device, amp=amp, num_classes=num_classes,
+                      val_fraction=val_fraction, max_steps=max_steps)
     run_train(cfg, log=typer.echo)
 
 
@@ -72,12 +87,15 @@ def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt)")],
              save_viz: Annotated[Path | None, typer.Option(help="PNG grid of image | truth | prediction")] = None,
              samples: Annotated[int, typer.Option(help="rows in the --save-viz grid")] = 4,
              json_out: Annotated[Path | None, typer.Option("--json", help="write the scores as JSON")] = None,
-             val_fraction: float = 0.1) -> None:
+             val_fraction: float = 0.1,
+             holdout: Annotated[str | None, typer.Option(
+                 help="score the train frames whose names start with this prefix (as train --holdout)")] = None
+             ) -> None:
     """Score a model on a dataset: mIoU, pixel accuracy, per-class IoU, confusion matrix."""
     from unet_edge.evaluate import evaluate_path, format_report
 
     report = evaluate_path(model, data, dataset, split, parse_size(size) if size else None, save_viz, samples,
-                           json_out, val_fraction)
+                           json_out, val_fraction, holdout)
     typer.echo(format_report(report))
 
 

@@ -13,8 +13,14 @@ __all__ = ["CAMVID", "ClassInfo", "SegDataset", "open_dataset", "LAYOUT_NAMES"]
 LAYOUT_NAMES = ("camvid", "carla", "folder")
 
 
-def open_dataset(layout: str, root: str | Path, split: str = "train", **options: Any) -> SegDataset:
-    """Open ``root`` in ``layout`` (camvid, carla or folder) and select ``split``."""
+def open_dataset(layout: str, root: str | Path, split: str = "train", holdout: str | None = None,
+                 **options: Any) -> SegDataset:
+    """Open ``root`` in ``layout`` (camvid, carla or folder) and select ``split``.
+
+    ``holdout`` is a file-name prefix (a CamVid sequence such as ``0006R0``): its frames leave the train
+    split and *are* the val split, so settings can be chosen on a street the model has not seen and the
+    real val split stays untouched until the end.
+    """
     from unet_edge.data.layouts import LAYOUTS
 
     if layout not in LAYOUTS:
@@ -29,4 +35,14 @@ def open_dataset(layout: str, root: str | Path, split: str = "train", **options:
         opts.pop("val_fraction", None)
     if layout != "carla":
         opts.pop("num_classes", None)
-    return LAYOUTS[layout](root, split, **opts)
+    if not holdout:
+        return LAYOUTS[layout](root, split, **opts)
+    if split not in ("train", "val"):
+        raise DataError(f"--holdout selects from the train split; it cannot be combined with split '{split}'")
+    ds = LAYOUTS[layout](root, "train", **opts)
+    held = [pair for pair in ds.pairs if pair[0].name.startswith(holdout)]
+    if not held or len(held) == len(ds.pairs):
+        raise DataError(f"{root}: holdout prefix '{holdout}' matches {'all' if held else 'none'} of the "
+                        f"{len(ds.pairs)} training frames; it must name a part of them")
+    ds.pairs = held if split == "val" else [pair for pair in ds.pairs if pair not in held]
+    return ds

@@ -13,7 +13,15 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
     "unet": ("unet_edge.models.unet", "UNet", {"width": 32, "batchnorm": False}),
     # Edge variant: half the width, BatchNorm (folded into the convs at export).
     "unet-lite": ("unet_edge.models.unet", "UNet", {"width": 16, "batchnorm": True}),
+    # ImageNet-pretrained EfficientNet-Lite encoders under a light U-Net decoder.
+    **{f"unet-efficientnet-{v}": ("unet_edge.models.unet_effnet", "UNetEfficientNetLite", {"variant": v})
+       for v in ("lite0", "lite1", "lite2")},
 }
+# Input scaling an architecture's pretrained weights expect (mean, std on [0, 1] RGB); the rest use ImageNet's.
+_INPUT_NORM: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    f"unet-efficientnet-{v}": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for v in ("lite0", "lite1", "lite2")}
+IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+DEFAULT_ARCH = "unet-efficientnet-lite0"
 
 
 def available() -> list[str]:
@@ -25,6 +33,18 @@ def default_options(name: str) -> dict[str, Any]:
     """The options an architecture uses when none are given."""
     _check(name)
     return dict(_REGISTRY[name][2])
+
+
+def input_normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) the architecture's inputs are scaled with; recorded in checkpoints, baked in at export."""
+    _check(name)
+    return _INPUT_NORM.get(name, IMAGENET_NORM)
+
+
+def has_pretrained(name: str) -> bool:
+    """Whether the architecture has an ImageNet-pretrained encoder to start from."""
+    _check(name)
+    return name.startswith("unet-efficientnet-")
 
 
 def register(name: str, module: str, cls: str, **defaults: Any) -> None:

@@ -18,6 +18,8 @@ class UNet(nn.Module):
     the logits cropped back, so the output always has the input's height and width.
     """
 
+    size_multiple = STRIDE
+
     def __init__(self, in_channels: int = 3, num_classes: int = 23, width: int = 32,
                  batchnorm: bool = False, dropout: float = 0.3) -> None:
         super().__init__()

