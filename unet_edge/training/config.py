@@ -8,7 +8,6 @@ from pathlib import Path
 from unet_edge.core.errors import ConfigError
 
 
-
 @dataclass
 class TrainConfig:
     """All training arguments (stored in every checkpoint); None means the architecture's recipe."""
