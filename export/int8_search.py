@@ -1,9 +1,13 @@
 """Accuracy-targeted INT8: calibrate, and if the graph misses the agreement target, keep the most
-sensitive layers in float, most sensitive first, until it meets it.
+sensitive layers in float, best value first, until it meets it.
 
 Layers are named by their PyTorch module path (``enc1.conv.0``), so one decision serves both INT8
 flavours although the CPU flavour rewrites the up-sampling. Sensitivity of a layer: the agreement
 gained on a few calibration frames with only that layer left in float, all from one calibration.
+Layers are taken in order of sensitivity per unit of float cost (the layer's share of the graph's
+multiply-adds, floored so that near-free layers do not jump the queue on noise): a full-resolution conv
+left in float can cost more speed than three small ones. A layer is kept only if the whole verification
+set agrees better with it in float.
 """
 
 from __future__ import annotations
@@ -25,6 +29,30 @@ from unet_edge.export.naming import module_path
 METHODS = ("minmax", "percentile", "entropy")
 
 
+COST_FLOOR = 0.02  # a layer costs at least 2% of the graph in the ranking: gains of near-free layers are noise
+MIN_GAIN = 1e-4  # 0.01 points of agreement on the probe frames: below this a layer gains nothing alone
+
+
+def layer_macs(onnx_path: Path) -> dict[str, float]:
+    """Conv node name -> multiply-adds per frame, from the shape-inferred graph."""
+    onnx = require("onnx")
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*model.graph.value_info, *model.graph.output]}
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    macs = {}
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "ConvTranspose") and n.input[1] in weights:
+            out = shapes.get(n.output[0], [])
+            # Conv weight (cout, cin/g, kh, kw): each output pixel costs its product.
+            spatial = out[2] * out[3] if len(out) == 4 and n.op_type == "Conv" else 0
+            if n.op_type == "ConvTranspose":  # (cin, cout/g, kh, kw): each input pixel costs the product
+                src = shapes.get(n.input[0], [])
+                spatial = src[2] * src[3] if len(src) == 4 else 0
+            macs[n.name] = float(np.prod(weights[n.input[1]])) * spatial
+    return macs
+
+
 def layer_names(onnx_path: Path, modules: Sequence[str]) -> dict[str, str]:
     """Quantizable node name -> the PyTorch module it came from."""
     onnx = require("onnx")
@@ -41,6 +69,7 @@ class SearchResult:
     agreement: float
     tried: list[dict] = field(default_factory=list)  # the search's steps, for the sidecar
     seconds: float = 0.0
+    float_macs_share: float = 0.0  # share of the graph's multiply-adds left in float
 
 
 def _agreement(path: Path, frames: list[np.ndarray], ref: list[np.ndarray], contract: dict) -> float:
@@ -70,6 +99,9 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         by_layer.setdefault(layer, []).append(node)
     base = sensitive_convs(source)
     base_layers = sorted({names[n] for n in base if n in names})
+    macs = layer_macs(source)
+    total_macs = sum(macs.values()) or 1.0
+    share = {layer: sum(macs.get(n, 0.0) for n in nodes) / total_macs for layer, nodes in by_layer.items()}
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".int8-search-") as tmp:
         tmp = Path(tmp)
         caches = {m: tmp / f"{m}.calib.json" for m in methods}
@@ -104,23 +136,36 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                 gain = _agreement_of(build, method, [*chosen, layer], trial, probe_frames, probe_ref, contract) \
                     - base_probe
                 sens.append((gain, layer))
-            for gain, layer in sorted(sens, reverse=True)[:max_float_layers]:
-                if agreement >= min_agreement or time.monotonic() - t0 > max_seconds:
+            # Layers that gain on their own, best value first; then the rest, which can still matter in
+            # company (a huge range is only cured once both the layer making it and the one reading it are float).
+            helps = sorted(((g / max(share.get(layer, 0.0), COST_FLOOR), g, layer) for g, layer in sens
+                            if g > MIN_GAIN), reverse=True)
+            rest = sorted(((g, g, layer) for g, layer in sens if g <= MIN_GAIN), reverse=True)
+            for _value, gain, layer in helps + rest:
+                if agreement >= min_agreement or len(chosen) - len(base_layers) >= max_float_layers \
+                        or time.monotonic() - t0 > max_seconds:
                     break
-                chosen.append(layer)
-                build(method, chosen, trial)
-                agreement = _agreement(trial, target_frames, target_ref, contract)
-                steps.append({"method": method, "float_layers": list(chosen), "agreement": agreement,
-                              "sensitivity": gain})
-                log(f"  + {layer} in float (sensitivity {100 * gain:+.2f} pts): {100 * agreement:.2f}%")
+                build(method, [*chosen, layer], trial)
+                now = _agreement(trial, target_frames, target_ref, contract)
+                kept = now > agreement  # the probe frames can flatter a layer: keep it only if it helps
+                steps.append({"method": method, "float_layers": [*chosen, layer], "agreement": now,
+                              "sensitivity": gain, "macs_share": share.get(layer, 0.0), "kept": kept})
+                log(f"  {'+' if kept else '-'} {layer} in float (sensitivity {100 * gain:+.2f} pts, "
+                    f"{100 * share.get(layer, 0.0):.1f}% of the MACs): {100 * now:.2f}%"
+                    + ("" if kept else ", no better: back to INT8"))
+                if kept:
+                    chosen.append(layer)
+                    agreement = now
         if agreement < min_agreement:
-            tried = ", ".join(s["float_layers"][-1] for s in steps[len(methods):] if s["float_layers"]) or "none"
+            kept = ", ".join(layer for layer in chosen if layer not in base_layers) or "none"
+            tried = ", ".join(s["float_layers"][-1] for s in steps[len(methods):]) or "none"
             raise ExportError(f"INT8 reaches at best {100 * agreement:.2f}% agreement (target "
-                              f"{100 * min_agreement:.1f}%) with layers in float: {tried}; lower --min-agreement, "
-                              "calibrate on more frames, or use FP16")
+                              f"{100 * min_agreement:.1f}%) with layers in float: {kept} (layers tried: {tried}); "
+                              "lower --min-agreement, calibrate on more frames, or use FP16")
         quant = build(method, chosen, dest)
     nodes = sorted({n for layer in chosen for n in by_layer.get(layer, [])} | set(base))
-    result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0)
+    result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0,
+                          sum(share.get(layer, 0.0) for layer in chosen))
     return quant, result
 
 

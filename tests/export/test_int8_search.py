@@ -91,3 +91,12 @@ def test_an_unreachable_target_names_the_best_agreement_and_the_layers_tried(har
         search(path, tmp_path / "x.onnx", frames[:8], frames[8:], [255 - m for m in ref[8:]], "tensorrt", 1.0,
                module_paths(model), methods=("minmax",), max_float_layers=2, log=lambda _m: None)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_layer_costs_are_the_convs_multiply_adds(hard):
+    from unet_edge.export.int8_search import layer_macs
+
+    path, model, _, _ = hard
+    macs = {layer: layer_macs(path)[node] for node, layer in layer_names(path, module_paths(model)).items()}
+    assert macs["stem"] == 8 * 3 * 9 * 48 * 64 and macs["mid"] == 8 * 8 * 9 * 48 * 64
+    assert macs["head"] == 4 * 8 * 48 * 64
