@@ -53,7 +53,9 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           ema: Annotated[float | None, typer.Option(help="weight EMA decay, saved as the model; 0: off")] = None,
           holdout: Annotated[str | None, typer.Option(
               help="file-name prefix held out of train and used as val, e.g. 0006R0 (choose settings on it)")] = None,
-          bf16: Annotated[bool, typer.Option(help="bfloat16 autocast on the CPU")] = False,
+          bf16: Annotated[bool | None, typer.Option(
+              "--bf16/--no-bf16", help="bfloat16 autocast on the CPU (default: the recipe's; auto for "
+                                       "EfficientNet where the CPU has bf16 instructions)")] = None,
           workers: Annotated[int, typer.Option(help="loader workers per process (-1: auto)")] = -1,
           out: Annotated[Path, typer.Option(help="run folder for best.pt, last.pt, curve.png")] = Path("runs/train"),
           resume: Annotated[bool, typer.Option(help="continue OUT/last.pt")] = False,

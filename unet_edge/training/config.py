@@ -28,7 +28,7 @@ class TrainConfig:
     ema: float | None = None  # weight EMA decay; 0 turns it off
     pretrained: bool | None = None  # ImageNet encoder, for architectures that have one
     holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
-    bf16: bool = False  # bfloat16 autocast on the CPU
+    bf16: bool | str | None = None  # bfloat16 autocast on the CPU: True, False or "auto"
     scale: tuple[float, float] = (0.75, 1.5)
     jitter: float = 0.25
     workers: int = -1  # -1: choose from the core count
@@ -55,6 +55,8 @@ class TrainConfig:
                 setattr(self, key, value)
         if self.pretrained and not has_pretrained(self.arch):
             raise ConfigError(f"--pretrained: architecture '{self.arch}' has no pretrained encoder")
+        if self.bf16 == "auto":
+            self.bf16 = cpu_has_bf16()
         mean, std = input_normalization(self.arch)
         self.mean, self.std = tuple(self.mean or mean), tuple(self.std or std)
         self.size = tuple(self.size)
@@ -71,3 +73,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN's own test); elsewhere bf16 autocast is slower."""
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):
+        return False

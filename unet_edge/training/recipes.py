@@ -11,11 +11,12 @@ from typing import Any
 _SEEDS = {
     # The README's measured best for the seeds' U-Nets: 240x320 crops, median-frequency CE.
     "epochs": 30, "size": (240, 320), "batch": 8, "lr": 1e-3, "encoder_lr_scale": 1.0,
-    "class_weights": "median", "loss": "ce", "ema": 0.0, "pretrained": False,
+    "class_weights": "median", "loss": "ce", "ema": 0.0, "pretrained": False, "bf16": False,
 }
 _EFFICIENTNET_LITE = {
     "epochs": 40, "size": (288, 384), "batch": 8, "lr": 2e-3, "encoder_lr_scale": 0.5,
     "class_weights": "median", "loss": "ce+dice", "ema": 0.995, "pretrained": True,
+    "bf16": "auto",  # bfloat16 autocast where the CPU has bf16 instructions (AVX512-BF16, AMX)
 }
 
 

@@ -127,7 +127,8 @@ class Trainer:
         cfg = self.cfg
         self.log(f"recipe: {cfg.epochs} epochs, {cfg.size[0]}x{cfg.size[1]} crops, batch {cfg.batch}, lr {cfg.lr:g} "
                  f"(encoder x{cfg.encoder_lr_scale:g}), loss {cfg.loss}, class weights {cfg.class_weights}, "
-                 f"EMA {cfg.ema:g}" + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
+                 f"EMA {cfg.ema:g}" + (", bf16 autocast" if self.bf16 else "")
+                 + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
         self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
                  f"device {self.d.device}, {self.d.world_size} process(es), {self.workers} loader workers")

@@ -1,0 +1,128 @@
+"""The model table: accuracy, cost and INT8 behaviour of trained models, side by side in one run.
+
+    python benchmarks/model_table.py --run lite0=RUN_A[:HOLDOUT_RUN] --run unet-lite=RUN_B ...
+
+Per model: parameters, GFLOP at 352x480, training minutes (from the run's last.pt), CamVid val mIoU
+and per-class IoU with the model run at the frames' own 360x480, the mIoU on CamVid sequence 0006R0 of
+the run trained with ``--holdout 0006R0`` (when given), ONNX Runtime FP32 and INT8 (CPU flavour) ms at
+352x480 (interleaved medians), and the INT8 export's agreement, float layers, worst class change and
+calibration peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+from pathlib import Path
+
+from _common import CAMVID, save, table
+
+SIZE = (352, 480)
+
+
+def gflops(model, size=SIZE) -> float:
+    import torch
+
+    total = 0
+
+    def hook(mod, _inp, out):
+        nonlocal total
+        k = mod.kernel_size[0] * mod.kernel_size[1]
+        total += 2 * out.shape[2] * out.shape[3] * mod.in_channels // mod.groups * mod.out_channels * k
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.inference_mode():
+        model(torch.zeros(1, 3, *size))
+    for h in hooks:
+        h.remove()
+    return total / 1e9
+
+
+def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
+    from unet_edge.data import open_dataset
+    from unet_edge.evaluate import evaluate
+    from unet_edge.inference import TorchRunner
+
+    ds = open_dataset("camvid", CAMVID, split, holdout=holdout)
+    with TorchRunner(ckpt, input_size=(360, 480)) as runner:
+        return evaluate(runner, ds)["scores"]
+
+
+def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verify_frames: int) -> dict:
+    import torch
+
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.int8_stage import speed
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(run / "best.pt")
+    model = model_from_checkpoint(ckpt)
+    last = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    minutes = sum(h.get("epoch_s", 0) for h in last["history"]) / 60
+    val = score(run / "best.pt", "val")
+    held = score(holdout_run / "best.pt", "val", "0006R0") if holdout_run else None
+    out = {"model": name, "arch": ckpt["arch"], "options": ckpt["model_options"],
+           "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "gflop": gflops(model),
+           "train_minutes": minutes, "train_args": ckpt["train_args"], "val_miou": val["miou"],
+           "val_iou": val["iou"], "holdout_0006R0_miou": held["miou"] if held else None}
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        res = export_checkpoint(run / "best.pt", ExportOptions(
+            int8=True, int8_target="cpu", calib=f"camvid:{CAMVID}", calib_frames=calib_frames, size=SIZE,
+            out=Path(tmp), verify_data=f"camvid:{CAMVID}", verify_frames=verify_frames, build=False), print)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        int8 = next(r for r in res["verification"] if r["precision"] == "int8")
+        fp32_ms, int8_ms = speed(Path(tmp) / "best.onnx", Path(tmp) / "best.int8-cpu.onnx",
+                                 _frame(), runs=20)
+        import json
+
+        sidecar = json.loads((Path(tmp) / "best.int8-cpu.onnx.json").read_text())
+    deltas = {k: v for k, v in (int8["class_iou_delta"] or {}).items() if v is not None}
+    worst = min(deltas.items(), key=lambda kv: kv[1]) if deltas else (None, None)
+    out.update(ort_fp32_ms=fp32_ms, ort_int8_ms=int8_ms, int8_speedup=fp32_ms / int8_ms,
+               int8_agreement=int8["agreement"], int8_miou_delta=int8["miou_delta"], worst_class=worst,
+               float_layers=sidecar.get("float_layers", []), int8_method=sidecar["int8"]["method"],
+               float_macs_share=sidecar["int8"].get("search", {}).get("float_macs_share"),
+               export_peak_rss_gb=max(peak, before) / 1e6)
+    return out
+
+
+def _frame():
+    import cv2
+
+    from unet_edge.data import open_dataset
+
+    rgb, _ = open_dataset("camvid", CAMVID, "val")[0]
+    return cv2.resize(rgb[..., ::-1], (SIZE[1], SIZE[0]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR[:HOLDOUT_RUN_DIR]")
+    ap.add_argument("--calib-frames", type=int, default=128)
+    ap.add_argument("--verify-frames", type=int, default=101)
+    ap.add_argument("--out", default="model_table")
+    args = ap.parse_args()
+    rows = []
+    for spec in args.run:
+        name, dirs = spec.split("=", 1)
+        run, _, held = dirs.partition(":")
+        rows.append(row(name, Path(run), Path(held) if held else None, args.calib_frames, args.verify_frames))
+        print(rows[-1])
+    classes = ("Pole", "SignSymbol", "Pedestrian")
+    print(table(["model", "params", "GFLOP 352x480", "train min", "val mIoU", "0006R0 mIoU (held out)",
+                 *[f"{c} IoU" for c in classes], "ORT FP32 ms", "ORT INT8 ms", "INT8 agreement",
+                 "worst class change", "float layers"],
+                [[r["model"], f"{r['params_m']:.2f} M", f"{r['gflop']:.1f}", f"{r['train_minutes']:.0f}",
+                  f"{r['val_miou']:.3f}",
+                  "-" if r["holdout_0006R0_miou"] is None else f"{r['holdout_0006R0_miou']:.3f}",
+                  *[f"{r['val_iou'][c]:.3f}" for c in classes], f"{r['ort_fp32_ms']:.1f}",
+                  f"{r['ort_int8_ms']:.1f} ({r['int8_speedup']:.2f}x)", f"{100 * r['int8_agreement']:.2f}%",
+                  f"{r['worst_class'][0]} {100 * r['worst_class'][1]:+.1f} pts" if r["worst_class"][0] else "-",
+                  ", ".join(r["float_layers"]) or "none"] for r in rows]))
+    save(args.out, {"rows": rows, "size": list(SIZE)})
+
+
+if __name__ == "__main__":
+    main()
