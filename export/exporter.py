@@ -98,6 +98,14 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
         model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []
     checked = verification_set(opts, size, ckpt) if opts.verify else None
+    cache: list = []
+
+    def ref_masks() -> list:
+        """The FP32 model's masks on the verification frames, run once for the INT8 search and the gate."""
+        if not cache:
+            with TorchRunner(ckpt_path, input_size=size) as ref:
+                cache.extend(ref.infer(f) for f in checked[0])
+        return cache
 
     def emit(path: Path, precision: str, dtype=torch.float32, extra: dict | None = None, body=None) -> None:
         deploy = DeployModule(model if body is None else body, ckpt["mean"], ckpt["std"],
@@ -128,13 +136,12 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
                 export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
             reference = None
             if opts.verify:
-                with TorchRunner(ckpt_path, input_size=size) as ref:
-                    reference = (checked[0], [ref.infer(f) for f in checked[0]])
+                reference = (checked[0], ref_masks())
             artifacts.append(write_int8(int8_path(out, stem, opts.int8_target), out / f"{stem}.onnx", meta, size,
                                         ckpt, opts, module_paths(model), reference, log, source))
     rows = []
     if opts.verify:
-        rows = _verify(ckpt_path, artifacts, size, opts, checked, log)
+        rows = _verify(ckpt_path, artifacts, size, opts, checked, log, ref_masks())
     model = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
     engines, commands = _engines(artifacts, opts, log)
@@ -162,13 +169,14 @@ def fp16_body(model, frames, ckpt: dict):
                                        for n, r in report.items()}}
 
 
-def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log):
+def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log, ref_masks=None):
     from unet_edge.export.verify import Gate, enforce, format_table, verify
     from unet_edge.inference import TorchRunner
 
     frames, labels, source = checked
     with TorchRunner(ckpt_path, input_size=size) as ref:
-        rows = verify(ref, artifacts, frames, labels, opts.logits, Gate(opts.min_agreement, opts.max_miou_drop))
+        rows = verify(ref, artifacts, frames, labels, opts.logits, Gate(opts.min_agreement, opts.max_miou_drop),
+                      ref_masks)
     log(format_table(rows, source))
     enforce(rows)
     return rows

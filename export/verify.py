@@ -87,13 +87,16 @@ def compare(name: str, precision: str, outs: list[np.ndarray], ref: list[np.ndar
 
 
 def verify(torch_runner, artifacts: list[tuple[Path, str]], frames: list[np.ndarray],
-           labels: list[np.ndarray] | None, logits: bool, gate: Gate | None = None) -> list[Row]:
-    """Compare every (artifact, precision) with ``torch_runner`` on ``frames``."""
+           labels: list[np.ndarray] | None, logits: bool, gate: Gate | None = None,
+           ref_masks: list[np.ndarray] | None = None) -> list[Row]:
+    """Compare every (artifact, precision) with ``torch_runner`` on ``frames``. The FP32 masks
+    ``ref_masks`` may be given when an earlier stage already ran the reference (logit graphs need
+    the logits, so they run it again)."""
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
     gate = gate or Gate()
-    ref_logits = [torch_runner.logits(f) for f in frames]
-    ref = [lg.argmax(0).astype(np.uint8) for lg in ref_logits]
+    ref_logits = [torch_runner.logits(f) for f in frames] if logits or ref_masks is None else []
+    ref = ref_masks if ref_masks is not None and not logits else [lg.argmax(0).astype(np.uint8) for lg in ref_logits]
     rows = []
     for path, precision in artifacts:
         with OnnxRuntimeRunner(path) as runner:
