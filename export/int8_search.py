@@ -147,7 +147,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                     break
                 build(method, [*chosen, layer], trial)
                 now = _agreement(trial, target_frames, target_ref, contract)
-                kept = now > agreement  # the probe frames can flatter a layer: keep it only if it helps
+                kept = now > agreement + MIN_GAIN  # the probe frames can flatter a layer: keep it only if it helps
                 steps.append({"method": method, "float_layers": [*chosen, layer], "agreement": now,
                               "sensitivity": gain, "macs_share": share.get(layer, 0.0), "kept": kept})
                 log(f"  {'+' if kept else '-'} {layer} in float (sensitivity {100 * gain:+.2f} pts, "

@@ -14,8 +14,10 @@ _SEEDS = {
     "class_weights": "median", "loss": "ce", "ema": 0.0, "pretrained": False, "bf16": False,
 }
 _EFFICIENTNET_LITE = {
+    # Held out 0006R0, 20 epochs of 240x320: CE + median weights 0.396 mIoU, CE + Dice + median 0.409,
+    # CE + Dice unweighted 0.412 (median weights over-predict poles and fences: recall up, IoU down).
     "epochs": 40, "size": (288, 384), "batch": 8, "lr": 2e-3, "encoder_lr_scale": 0.5,
-    "class_weights": "median", "loss": "ce+dice", "ema": 0.995, "pretrained": True,
+    "class_weights": "none", "loss": "ce+dice", "ema": 0.995, "pretrained": True,
     "bf16": "auto",  # bfloat16 autocast where the CPU has bf16 instructions (AVX512-BF16, AMX)
 }
 

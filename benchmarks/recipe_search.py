@@ -1,0 +1,45 @@
+"""Score recipe candidates trained with ``--holdout 0006R0`` on that sequence, at the frames' own 360x480.
+
+    unet-edge train --data ../shared/data/camvid --holdout 0006R0 --size 240x320 --epochs 20 \
+        --loss ce --class-weights median --out runs/A        # and --loss ce+dice ... for B, C ...
+    python benchmarks/recipe_search.py A=runs/A B=runs/B C=runs/C
+
+CamVid val (sequence 0016E5) is never looked at here: settings are chosen on a street no candidate
+trained on, then the chosen recipe is retrained on all of train.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from _common import save, table
+from model_table import score
+
+
+def main() -> None:
+    import torch
+
+    rows = []
+    for spec in sys.argv[1:]:
+        name, run = spec.split("=", 1)
+        last = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
+        args = last["train_args"]
+        held = score(Path(run) / "best.pt", "val", "0006R0")
+        rows.append({"name": name, "loss": args["loss"], "class_weights": args["class_weights"],
+                     "ema": args["ema"], "epochs": args["epochs"], "size": args["size"],
+                     "minutes": sum(h["epoch_s"] for h in last["history"]) / 60,
+                     "holdout_miou_train_val": float(last["best_miou"]),
+                     "holdout_miou": held["miou"], "holdout_iou": held["iou"],
+                     "raw_vs_ema": [(h.get("miou_raw"), h["miou"]) for h in last["history"]][-1]})
+    thin = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
+    print(table(["run", "loss", "class weights", "0006R0 mIoU at 360x480", *thin, "EMA / raw (last epoch)"],
+                [[r["name"], r["loss"], r["class_weights"], f"{r['holdout_miou']:.3f}",
+                  *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
+                  f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-"]
+                 for r in rows]))
+    save("recipe_search", {"rows": rows, "holdout": "0006R0"})
+
+
+if __name__ == "__main__":
+    main()
