@@ -49,7 +49,8 @@ def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
         return evaluate(runner, ds)["scores"]
 
 
-def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verify_frames: int) -> dict:
+def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verify_frames: int,
+        keep: bool = False) -> dict:
     import torch
 
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
@@ -67,6 +68,9 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
            "train_minutes": minutes, "train_args": ckpt["train_args"], "val_miou": val["miou"],
            "val_iou": val["iou"], "holdout_0006R0_miou": held["miou"] if held else None}
     with tempfile.TemporaryDirectory() as tmp:
+        if keep:  # the exports stay beside the checkpoint, for run/bench/eval afterwards
+            tmp = run / "export-352x480"
+            tmp.mkdir(exist_ok=True)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         res = export_checkpoint(run / "best.pt", ExportOptions(
             int8=True, int8_target="cpu", calib=f"camvid:{CAMVID}", calib_frames=calib_frames, size=SIZE,
@@ -103,12 +107,17 @@ def main() -> None:
     ap.add_argument("--calib-frames", type=int, default=128)
     ap.add_argument("--verify-frames", type=int, default=101)
     ap.add_argument("--out", default="model_table")
+    ap.add_argument("--keep", action="store_true", help="keep the exports in RUN/export-352x480/")
+    ap.add_argument("--latency-vs", type=Path, default=None,
+                    help="a checkpoint (e.g. unet-lite) whose ORT FP32 latency the first model's is compared with, "
+                         "interleaved in this run")
     args = ap.parse_args()
     rows = []
     for spec in args.run:
         name, dirs = spec.split("=", 1)
         run, _, held = dirs.partition(":")
-        rows.append(row(name, Path(run), Path(held) if held else None, args.calib_frames, args.verify_frames))
+        rows.append(row(name, Path(run), Path(held) if held else None, args.calib_frames, args.verify_frames,
+                        args.keep))
         print(rows[-1])
     classes = ("Pole", "SignSymbol", "Pedestrian")
     print(table(["model", "params", "GFLOP 352x480", "train min", "val mIoU", "0006R0 mIoU (held out)",
@@ -121,7 +130,21 @@ def main() -> None:
                   f"{r['ort_int8_ms']:.1f} ({r['int8_speedup']:.2f}x)", f"{100 * r['int8_agreement']:.2f}%",
                   f"{r['worst_class'][0]} {100 * r['worst_class'][1]:+.1f} pts" if r["worst_class"][0] else "-",
                   ", ".join(r["float_layers"]) or "none"] for r in rows]))
-    save(args.out, {"rows": rows, "size": list(SIZE)})
+    ratio = None
+    if args.latency_vs:
+        from unet_edge.export.exporter import ExportOptions, export_checkpoint
+        from unet_edge.export.int8_stage import speed
+
+        first = Path(args.run[0].split("=", 1)[1].partition(":")[0]) / "export-352x480" / "best.onnx"
+        with tempfile.TemporaryDirectory() as tmp:
+            export_checkpoint(args.latency_vs, ExportOptions(size=SIZE, out=Path(tmp), verify=False, build=False),
+                              print)
+            other = next(Path(tmp).glob("*.onnx"))
+            mine_ms, other_ms = speed(first, other, _frame(), runs=20)
+        ratio = {"model_ms": mine_ms, "other": str(args.latency_vs), "other_ms": other_ms, "ratio": mine_ms / other_ms}
+        print(f"ORT FP32 at 352x480: {mine_ms:.1f} ms vs {other_ms:.1f} ms for {args.latency_vs} "
+              f"({mine_ms / other_ms:.2f}x)")
+    save(args.out, {"rows": rows, "size": list(SIZE), "latency_vs": ratio})
 
 
 if __name__ == "__main__":

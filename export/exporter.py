@@ -136,7 +136,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
                 export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
             reference = None
             if opts.verify:
-                reference = (checked[0], ref_masks())
+                reference = (checked[0], ref_masks(), checked[1])
             artifacts.append(write_int8(int8_path(out, stem, opts.int8_target), out / f"{stem}.onnx", meta, size,
                                         ckpt, opts, module_paths(model), reference, log, source))
     rows = []

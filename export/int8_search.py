@@ -69,25 +69,33 @@ class SearchResult:
     agreement: float
     tried: list[dict] = field(default_factory=list)  # the search's steps, for the sidecar
     seconds: float = 0.0
+    miou_drop: float = 0.0  # FP32 mIoU minus this graph's, against labels (0 without labels)
     float_macs_share: float = 0.0  # share of the graph's multiply-adds left in float
 
 
-def _agreement(path: Path, frames: list[np.ndarray], ref: list[np.ndarray], contract: dict) -> float:
+def _masks(path: Path, frames: list[np.ndarray], contract: dict) -> list[np.ndarray]:
     from unet_edge.core.artifact import ArtifactMeta
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
     # a trial graph has no sidecar of its own: it keeps the source's contract
     with OnnxRuntimeRunner(path, meta=ArtifactMeta.from_dict(contract, path)) as r:
-        return float(np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames, ref)]))
+        return [r.infer(f) for f in frames]
+
+
+def _agreement(path: Path, frames: list[np.ndarray], ref: list[np.ndarray], contract: dict) -> float:
+    return float(np.mean([np.mean(o == m) for o, m in zip(_masks(path, frames, contract), ref)]))
 
 
 def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: list[np.ndarray],
            target_ref: list[np.ndarray], target: str, min_agreement: float, modules: Sequence[str],
            methods: Sequence[str] = METHODS, max_float_layers: int = 12, max_seconds: float = 1800.0,
            probe: int = 4, log: Callable[[str], None] = print,
-           contract_of: Path | None = None) -> tuple[dict, SearchResult]:
+           contract_of: Path | None = None, miou_drop: Callable[[list[np.ndarray]], float] | None = None,
+           max_miou_drop: float = 0.005) -> tuple[dict, SearchResult]:
     """Write the INT8 QDQ graph of ``source`` to ``dest`` that meets ``min_agreement`` on
     ``target_frames`` (against the FP32 masks ``target_ref``), with as few float layers as it can.
+    Where the frames have labels, ``miou_drop(masks)`` (the FP32 mIoU minus the graph's) must also stay
+    within ``max_miou_drop``: high agreement can still hide a thin class lost.
     ``contract_of`` is the artifact whose sidecar describes the graph (default: ``source``)."""
     from unet_edge.core.artifact import load_meta, stamp
 
@@ -115,21 +123,33 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
             return quantize(source, out, calib, target, method, float_nodes=nodes, cache=caches[method],
                             warn=builds == 1)  # the few-frames warning once, not once per trial
 
+        def measure(out: Path) -> tuple[float, float]:
+            masks = _masks(out, target_frames, contract)
+            agree = float(np.mean([np.mean(o == m) for o, m in zip(masks, target_ref)]))
+            return agree, (miou_drop(masks) if miou_drop is not None else 0.0)
+
+        def meets(agree: float, drop: float) -> bool:
+            return agree >= min_agreement and drop <= max_miou_drop
+
+        def says(agree: float, drop: float) -> str:
+            return f"{100 * agree:.2f}% agreement" + (f", mIoU {-100 * drop:+.2f} pts" if miou_drop else "")
+
         scored = []
         for m in methods:  # the calibration method: the best agreement with the default float layers
             build(m, base_layers, trial)
-            scored.append((_agreement(trial, target_frames, target_ref, contract), m))
-            log(f"  INT8 calibration {m}: {100 * scored[-1][0]:.2f}% agreement")
-        agreement, method = max(scored)
-        steps = [{"method": m, "float_layers": base_layers, "agreement": a} for a, m in scored]
+            scored.append((*measure(trial), m))
+            log(f"  INT8 calibration {m}: {says(*scored[-1][:2])}")
+        agreement, drop, method = max(scored, key=lambda t: (meets(t[0], t[1]), t[0] - t[1]))
+        steps = [{"method": m, "float_layers": base_layers, "agreement": a, "miou_drop": d} for a, d, m in scored]
         chosen: list[str] = list(base_layers)
-        if agreement < min_agreement:
+        if not meets(agreement, drop):
             sens = []
             probe_frames, probe_ref = target_frames[:probe], target_ref[:probe]
             base_probe = _agreement_of(build, method, chosen, trial, probe_frames, probe_ref, contract)
             candidates = [layer for layer in by_layer if layer not in chosen]
-            log(f"  {100 * agreement:.2f}% < {100 * min_agreement:.1f}%: measuring {len(candidates)} layers' "
-                "sensitivity")
+            log(f"  {says(agreement, drop)} misses {100 * min_agreement:.1f}%"
+                + (f" / {100 * max_miou_drop:.2f} pts" if miou_drop else "")
+                + f": measuring {len(candidates)} layers' sensitivity")
             for layer in candidates:
                 if time.monotonic() - t0 > max_seconds:
                     break
@@ -142,29 +162,33 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                             if g > MIN_GAIN), reverse=True)
             rest = sorted(((g, g, layer) for g, layer in sens if g <= MIN_GAIN), reverse=True)
             for _value, gain, layer in helps + rest:
-                if agreement >= min_agreement or len(chosen) - len(base_layers) >= max_float_layers \
+                if meets(agreement, drop) or len(chosen) - len(base_layers) >= max_float_layers \
                         or time.monotonic() - t0 > max_seconds:
                     break
                 build(method, [*chosen, layer], trial)
-                now = _agreement(trial, target_frames, target_ref, contract)
-                kept = now > agreement + MIN_GAIN  # the probe frames can flatter a layer: keep it only if it helps
+                now, now_drop = measure(trial)
+                # The probe frames can flatter a layer: keep it only if the whole set gains.
+                kept = now - now_drop > agreement - drop + MIN_GAIN
                 steps.append({"method": method, "float_layers": [*chosen, layer], "agreement": now,
-                              "sensitivity": gain, "macs_share": share.get(layer, 0.0), "kept": kept})
+                              "miou_drop": now_drop, "sensitivity": gain, "macs_share": share.get(layer, 0.0),
+                              "kept": kept})
                 log(f"  {'+' if kept else '-'} {layer} in float (sensitivity {100 * gain:+.2f} pts, "
-                    f"{100 * share.get(layer, 0.0):.1f}% of the MACs): {100 * now:.2f}%"
+                    f"{100 * share.get(layer, 0.0):.1f}% of the MACs): {says(now, now_drop)}"
                     + ("" if kept else ", no better: back to INT8"))
                 if kept:
                     chosen.append(layer)
-                    agreement = now
-        if agreement < min_agreement:
+                    agreement, drop = now, now_drop
+        if not meets(agreement, drop):
             kept = ", ".join(layer for layer in chosen if layer not in base_layers) or "none"
             tried = ", ".join(s["float_layers"][-1] for s in steps[len(methods):]) or "none"
-            raise ExportError(f"INT8 reaches at best {100 * agreement:.2f}% agreement (target "
-                              f"{100 * min_agreement:.1f}%) with layers in float: {kept} (layers tried: {tried}); "
+            target_text = f"{100 * min_agreement:.1f}%" + (f", mIoU within {100 * max_miou_drop:.2f} pts"
+                                                          if miou_drop else "")
+            raise ExportError(f"INT8 reaches at best {says(agreement, drop)} (target {target_text}) "
+                              f"with layers in float: {kept} (layers tried: {tried}); "
                               "lower --min-agreement, calibrate on more frames, or use FP16")
         quant = build(method, chosen, dest)
     nodes = sorted({n for layer in chosen for n in by_layer.get(layer, [])} | set(base))
-    result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0,
+    result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0, drop,
                           sum(share.get(layer, 0.0) for layer in chosen))
     return quant, result
 

@@ -18,7 +18,7 @@ def int8_path(out: Path, stem: str, target: str) -> Path:
 
 
 def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modules: list[str],
-               reference: tuple[list[np.ndarray], list[np.ndarray]] | None, log: Callable[[str], None],
+               reference: tuple | None, log: Callable[[str], None],
                source: Path | None = None) -> tuple[Path, str]:
     """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata.
 
@@ -45,9 +45,14 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
         quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
         extra = {}
     else:
+        labels = reference[2] if len(reference) > 2 else None
+        drop = miou_drop_against(reference[1], labels, len(ckpt["classes"])) if labels else None
         quant, found = search(graph, dest, frames, reference[0], reference[1], opts.int8_target,
-                              opts.min_agreement, modules, methods, log=log, contract_of=fp32)
+                              opts.min_agreement, modules, methods, log=log, contract_of=fp32,
+                              miou_drop=drop, max_miou_drop=opts.max_miou_drop)
         quant["search"] = {"target_agreement": opts.min_agreement, "agreement": found.agreement,
+                           "max_miou_drop": opts.max_miou_drop if labels else None,
+                           "miou_drop": found.miou_drop if labels else None,
                            "float_macs_share": round(found.float_macs_share, 4),
                            "steps": found.tried, "seconds": round(found.seconds, 1)}
         extra = {"float_layers": found.float_layers}
@@ -71,6 +76,22 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     write_meta(dest, data)
     log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, int8 for {opts.int8_target})")
     return dest, "int8"
+
+
+def miou_drop_against(ref: list[np.ndarray], labels: list[np.ndarray], n: int):
+    """A function of a graph's masks: the FP32 masks' mIoU against ``labels`` minus theirs, scored as the
+    precision gate scores them (at the labels' resolution)."""
+    import cv2
+
+    from unet_edge.metrics import confusion, scores
+
+    def miou(masks: list[np.ndarray]) -> float:
+        cm = sum(confusion(cv2.resize(m, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_NEAREST), lab, n)
+                 for m, lab in zip(masks, labels))
+        return scores(cm).miou
+
+    base = miou(ref)
+    return lambda masks: base - miou(masks)
 
 
 def verification_set(opts, size, ckpt: dict) -> tuple[list[np.ndarray], list[np.ndarray] | None, str]:

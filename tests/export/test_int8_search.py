@@ -100,3 +100,11 @@ def test_layer_costs_are_the_convs_multiply_adds(hard):
     macs = {layer: layer_macs(path)[node] for node, layer in layer_names(path, module_paths(model)).items()}
     assert macs["stem"] == 8 * 3 * 9 * 48 * 64 and macs["mid"] == 8 * 8 * 9 * 48 * 64
     assert macs["head"] == 4 * 8 * 48 * 64
+
+
+def test_the_search_also_holds_the_miou_drop_where_there_are_labels(hard, tmp_path):
+    path, model, frames, ref = hard
+    with pytest.raises(ExportError, match=r"mIoU -2\.00 pts \(target 50\.0%, mIoU within 0\.50 pts\)"):
+        search(path, tmp_path / "y.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.5,
+               module_paths(model), methods=("minmax",), max_float_layers=1, log=lambda _m: None,
+               miou_drop=lambda _masks: 0.02, max_miou_drop=0.005)
