@@ -29,6 +29,7 @@ class TrainConfig:
     pretrained: bool | None = None  # ImageNet encoder, for architectures that have one
     holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
     bf16: bool | str | None = None  # bfloat16 autocast on the CPU: True, False or "auto"
+    val_at_frame_size: bool | None = None  # validate at the frames' own size rather than the crop size
     scale: tuple[float, float] = (0.75, 1.5)
     jitter: float = 0.25
     workers: int = -1  # -1: choose from the core count

@@ -80,7 +80,9 @@ class Trainer:
         self.amp = cfg.amp and self.d.device.type == "cuda"
         self.bf16 = cfg.bf16 and self.d.device.type == "cpu"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.meta = build_meta(cfg.arch, self.model_options, self.info, cfg.mean, cfg.std, cfg.size, cfg.to_dict())
+        # The size the model is meant to run at: what it was validated at (export and eval default to it).
+        self.meta = build_meta(cfg.arch, self.model_options, self.info, cfg.mean, cfg.std, self.val_size,
+                               cfg.to_dict())
         self.history: list[dict] = []
         self.start_epoch, self.best = 0, -1.0
         if cfg.resume:
@@ -93,7 +95,11 @@ class Trainer:
         self.train_set = TorchSegDataset(self.train_ds, tt, cfg.seed)
         pin = d.device.type == "cuda"
         self.train_loader = make_loader(self.train_set, cfg.batch, True, workers, pin, d.rank, d.world_size, cfg.seed)
-        val_set = TorchSegDataset(self.val_ds, EvalTransform(cfg.size), cfg.seed)
+        # Validate at the frames' own size (the first val frame's, for layouts of mixed sizes), as eval
+        # scores: judged at the crop size, a recipe that loses thin classes at full resolution can win.
+        val_size = self.val_ds[0][1].shape if cfg.val_at_frame_size else cfg.size
+        self.val_size = tuple(int(v) for v in val_size)
+        val_set = TorchSegDataset(self.val_ds, EvalTransform(self.val_size), cfg.seed)
         self.val_loader = make_loader(val_set, cfg.batch, False, min(workers, 2), pin, d.rank, d.world_size, cfg.seed)
         self.steps_per_epoch = len(self.train_loader)
         if cfg.max_steps:
