@@ -111,8 +111,9 @@ def verification_set(opts, size, ckpt: dict) -> tuple[list[np.ndarray], list[np.
 
 
 def speed(fp32: Path, int8: Path, frame, runs: int = 8) -> tuple[float, float]:
-    """Median ms per frame of the FP32 and the INT8 graph in ONNX Runtime, interleaved so that both see
-    the same machine load."""
+    """Median ms per frame of the FP32 and the INT8 graph in ONNX Runtime, in alternating blocks so that
+    both see the same machine load. Not frame by frame: the idle session's worker threads keep spinning
+    for a while after each run and would slow the other (2x on 2 cores)."""
     import time
 
     from unet_edge.core.artifact import ArtifactMeta, load_meta
@@ -120,11 +121,14 @@ def speed(fp32: Path, int8: Path, frame, runs: int = 8) -> tuple[float, float]:
 
     contract = ArtifactMeta.from_dict(load_meta(fp32, check_hash=False).to_dict(), int8)
     times: dict[int, list[float]] = {0: [], 1: []}
+    block = 4
     with OnnxRuntimeRunner(fp32) as a, OnnxRuntimeRunner(int8, meta=contract) as b:
-        for i in range(2 * (runs + 2)):
+        for i in range(2 * max(1, -(-runs // block))):
             runner = (a, b)[i % 2]
-            t0 = time.perf_counter()
-            runner.infer(frame)
-            if i >= 4:  # two warm-up runs each
-                times[i % 2].append(1000 * (time.perf_counter() - t0))
+            time.sleep(0.05)  # let the other session's threads stop spinning
+            for j in range(block + 1):
+                t0 = time.perf_counter()
+                runner.infer(frame)
+                if j:  # the first run of a block wakes the session's threads
+                    times[i % 2].append(1000 * (time.perf_counter() - t0))
     return float(np.median(times[0])), float(np.median(times[1]))
