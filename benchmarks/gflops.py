@@ -16,11 +16,15 @@ from _common import RESULTS, save, table
 
 
 def model_flops(ckpt: Path, size: tuple[int, int]) -> float:
-    import torch
-
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
-    model = model_from_checkpoint(load_checkpoint(ckpt))
+    return conv_flops(model_from_checkpoint(load_checkpoint(ckpt)), size)
+
+
+def conv_flops(model, size: tuple[int, int]) -> float:
+    """GFLOP of one frame at ``size`` through every (transposed) convolution of ``model``."""
+    import torch
+
     total = 0
 
     def hook(mod, inp, out):
@@ -31,11 +35,12 @@ def model_flops(ckpt: Path, size: tuple[int, int]) -> float:
         else:
             total += 2 * out.shape[2] * out.shape[3] * mod.in_channels * mod.out_channels * k // mod.groups
 
-    for m in model.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
-            m.register_forward_hook(hook)
+    hooks = [m.register_forward_hook(hook) for m in model.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     with torch.inference_mode():
         model(torch.zeros(1, 3, *size))
+    for h in hooks:
+        h.remove()
     return total / 1e9
 
 

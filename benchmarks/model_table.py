@@ -17,26 +17,9 @@ import tempfile
 from pathlib import Path
 
 from _common import CAMVID, save, table
+from gflops import conv_flops
 
 SIZE = (352, 480)
-
-
-def gflops(model, size=SIZE) -> float:
-    import torch
-
-    total = 0
-
-    def hook(mod, _inp, out):
-        nonlocal total
-        k = mod.kernel_size[0] * mod.kernel_size[1]
-        total += 2 * out.shape[2] * out.shape[3] * mod.in_channels // mod.groups * mod.out_channels * k
-
-    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    with torch.inference_mode():
-        model(torch.zeros(1, 3, *size))
-    for h in hooks:
-        h.remove()
-    return total / 1e9
 
 
 def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
@@ -64,7 +47,7 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
     val = score(run / "best.pt", "val")
     held = score(holdout_run / "best.pt", "val", "0006R0") if holdout_run else None
     out = {"model": name, "arch": ckpt["arch"], "options": ckpt["model_options"],
-           "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "gflop": gflops(model),
+           "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "gflop": conv_flops(model, SIZE),
            "train_minutes": minutes, "train_args": ckpt["train_args"], "val_miou": val["miou"],
            "val_iou": val["iou"], "holdout_0006R0_miou": held["miou"] if held else None}
     with tempfile.TemporaryDirectory() as tmp:

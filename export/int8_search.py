@@ -25,6 +25,7 @@ from unet_edge.core.errors import ExportError
 from unet_edge.core.lazy import require
 from unet_edge.export.int8 import quantize, sensitive_convs
 from unet_edge.export.naming import module_path
+from unet_edge.export.verify import pixel_agreement
 
 METHODS = ("minmax", "percentile", "entropy")
 
@@ -83,7 +84,7 @@ def _masks(path: Path, frames: list[np.ndarray], contract: dict) -> list[np.ndar
 
 
 def _agreement(path: Path, frames: list[np.ndarray], ref: list[np.ndarray], contract: dict) -> float:
-    return float(np.mean([np.mean(o == m) for o, m in zip(_masks(path, frames, contract), ref)]))
+    return pixel_agreement(_masks(path, frames, contract), ref)
 
 
 def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: list[np.ndarray],
@@ -125,8 +126,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
 
         def measure(out: Path) -> tuple[float, float]:
             masks = _masks(out, target_frames, contract)
-            agree = float(np.mean([np.mean(o == m) for o, m in zip(masks, target_ref)]))
-            return agree, (miou_drop(masks) if miou_drop is not None else 0.0)
+            return pixel_agreement(masks, target_ref), (miou_drop(masks) if miou_drop is not None else 0.0)
 
         def meets(agree: float, drop: float) -> bool:
             return agree >= min_agreement and drop <= max_miou_drop

@@ -22,8 +22,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                source: Path | None = None) -> tuple[Path, str]:
     """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata.
 
-    With ``reference`` (verification frames and the FP32 model's masks on them) the float layers
-    are searched until ``opts.min_agreement``; without, the default float layers are kept."""
+    With ``reference`` (verification frames, the FP32 model's masks on them, and their labels or None)
+    the float layers are searched until ``opts.min_agreement`` and, with labels, ``opts.max_miou_drop``;
+    without, the default float layers are kept."""
     import onnx
 
     from unet_edge.core.io import atomic_path
@@ -45,9 +46,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
         quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
         extra = {}
     else:
-        labels = reference[2] if len(reference) > 2 else None
-        drop = miou_drop_against(reference[1], labels, len(ckpt["classes"])) if labels else None
-        quant, found = search(graph, dest, frames, reference[0], reference[1], opts.int8_target,
+        check_frames, ref_masks, labels = reference
+        drop = miou_drop_against(ref_masks, labels, len(ckpt["classes"])) if labels else None
+        quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
                               opts.min_agreement, modules, methods, log=log, contract_of=fp32,
                               miou_drop=drop, max_miou_drop=opts.max_miou_drop)
         quant["search"] = {"target_agreement": opts.min_agreement, "agreement": found.agreement,
@@ -81,17 +82,10 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
 def miou_drop_against(ref: list[np.ndarray], labels: list[np.ndarray], n: int):
     """A function of a graph's masks: the FP32 masks' mIoU against ``labels`` minus theirs, scored as the
     precision gate scores them (at the labels' resolution)."""
-    import cv2
+    from unet_edge.export.verify import scores_at_labels
 
-    from unet_edge.metrics import confusion, scores
-
-    def miou(masks: list[np.ndarray]) -> float:
-        cm = sum(confusion(cv2.resize(m, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_NEAREST), lab, n)
-                 for m, lab in zip(masks, labels))
-        return scores(cm).miou
-
-    base = miou(ref)
-    return lambda masks: base - miou(masks)
+    base = scores_at_labels(ref, labels, n).miou
+    return lambda masks: base - scores_at_labels(masks, labels, n).miou
 
 
 def verification_set(opts, size, ckpt: dict) -> tuple[list[np.ndarray], list[np.ndarray] | None, str]:

@@ -60,23 +60,31 @@ def _scores(preds, truths, n: int):
     return scores(sum(confusion(p, t, n) for p, t in zip(preds, truths)))
 
 
+def pixel_agreement(outs: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    """Share of pixels where two lists of masks agree (frame by frame, then averaged)."""
+    return float(np.mean([np.mean(o == r) for o, r in zip(outs, ref)]))
+
+
+def scores_at_labels(masks: list[np.ndarray], labels: list[np.ndarray], n: int):
+    """Scores of ``masks`` against ``labels`` at the labels' resolution (masks resized nearest)."""
+    import cv2
+
+    return _scores([cv2.resize(m, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_NEAREST)
+                    for m, lab in zip(masks, labels)], labels, n)
+
+
 def compare(name: str, precision: str, outs: list[np.ndarray], ref: list[np.ndarray], labels: list | None,
             classes: list[str], gate: Gate) -> Row:
     """Score masks ``outs`` against the FP32 masks ``ref`` (and ``labels`` where given)."""
-    import cv2
-
     n = len(classes)
-    agree = float(np.mean([np.mean(o == r) for o, r in zip(outs, ref)]))
+    agree = pixel_agreement(outs, ref)
     vs_ref = _scores(outs, ref, n)
     row = Row(name, precision, agree, gate.threshold(precision), vs_ref.miou,
               {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, vs_ref.iou)},
               max_miou_drop=gate.max_miou_drop)
     if labels:
-        def at(p, lab):
-            return cv2.resize(p, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_NEAREST)
-
-        mine = _scores([at(p, lab) for p, lab in zip(outs, labels)], labels, n)
-        base = _scores([at(p, lab) for p, lab in zip(ref, labels)], labels, n)
+        mine = scores_at_labels(outs, labels, n)
+        base = scores_at_labels(ref, labels, n)
         row.miou_delta = mine.miou - base.miou
         row.class_iou_delta = {c: (None if np.isnan(a) or np.isnan(b) else float(a - b))
                                for c, a, b in zip(classes, mine.iou, base.iou)}

@@ -9,6 +9,7 @@ import typer
 
 from unet_edge.cli.options import Size
 from unet_edge.core.parse import parse_size
+from unet_edge.models import DEFAULT_ARCH
 
 
 def synth(out: Annotated[Path, typer.Argument(help="output folder")],
@@ -35,7 +36,7 @@ def synth(out: Annotated[Path, typer.Argument(help="output folder")],
 def train(data: Annotated[Path, typer.Option(help="dataset root")],
           dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
           arch: Annotated[str, typer.Option(help="architecture: unet-efficientnet-lite0 (-lite1, -lite2), "
-                                                 "unet, unet-lite")] = "unet-efficientnet-lite0",
+                                                 "unet, unet-lite")] = DEFAULT_ARCH,
           pretrained: Annotated[bool | None, typer.Option(
               "--pretrained/--no-pretrained", help="ImageNet encoder (default: on where the arch has one)")] = None,
           width: Annotated[int | None, typer.Option(help="unet/unet-lite base filters; default per arch")] = None,

@@ -40,9 +40,9 @@ def open_dataset(layout: str, root: str | Path, split: str = "train", holdout: s
     if split not in ("train", "val"):
         raise DataError(f"--holdout selects from the train split; it cannot be combined with split '{split}'")
     ds = LAYOUTS[layout](root, "train", **opts)
-    held = [pair for pair in ds.pairs if pair[0].name.startswith(holdout)]
-    if not held or len(held) == len(ds.pairs):
-        raise DataError(f"{root}: holdout prefix '{holdout}' matches {'all' if held else 'none'} of the "
+    is_held = [pair[0].name.startswith(holdout) for pair in ds.pairs]
+    if not any(is_held) or all(is_held):
+        raise DataError(f"{root}: holdout prefix '{holdout}' matches {'all' if any(is_held) else 'none'} of the "
                         f"{len(ds.pairs)} training frames; it must name a part of them")
-    ds.pairs = held if split == "val" else [pair for pair in ds.pairs if pair not in held]
+    ds.pairs = [pair for pair, held in zip(ds.pairs, is_held) if held == (split == "val")]
     return ds

