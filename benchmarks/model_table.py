@@ -12,8 +12,8 @@ calibration peak memory.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
+import time
 from pathlib import Path
 
 from _common import CAMVID, save, table
@@ -33,10 +33,9 @@ def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
 
 
 def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verify_frames: int,
-        keep: bool = False) -> dict:
+        keep: bool = False, targets: tuple[str, ...] = ("cpu",)) -> dict:
     import torch
 
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
     from unet_edge.export.int8_stage import speed
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -54,25 +53,56 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
         if keep:  # the exports stay beside the checkpoint, for run/bench/eval afterwards
             tmp = run / "export-352x480"
             tmp.mkdir(exist_ok=True)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        res = export_checkpoint(run / "best.pt", ExportOptions(
-            int8=True, int8_target="cpu", calib=f"camvid:{CAMVID}", calib_frames=calib_frames, size=SIZE,
-            out=Path(tmp), verify_data=f"camvid:{CAMVID}", verify_frames=verify_frames, build=False), print)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        int8 = next(r for r in res["verification"] if r["precision"] == "int8")
-        fp32_ms, int8_ms = speed(Path(tmp) / "best.onnx", Path(tmp) / "best.int8-cpu.onnx",
-                                 _frame(), runs=20)
-        import json
+        out.update(_int8(run, Path(tmp), "cpu", calib_frames, verify_frames))
+        if "int8_error" not in out:
+            fp32_ms, int8_ms = speed(Path(tmp) / "best.onnx", Path(tmp) / "best.int8-cpu.onnx", _frame(), runs=20)
+            out.update(ort_fp32_ms=fp32_ms, ort_int8_ms=int8_ms, int8_speedup=fp32_ms / int8_ms)
+        for target in targets[1:]:
+            out["trt"] = _int8(run, Path(tmp), target, calib_frames, verify_frames)
+    return out
 
-        sidecar = json.loads((Path(tmp) / "best.int8-cpu.onnx.json").read_text())
+
+def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: int) -> dict:
+    """Export ``run``'s best.pt with one INT8 flavour; what its gate and sidecar say."""
+    import json
+
+    from unet_edge.core.errors import ExportError
+    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.int8_stage import int8_path
+
+    t0 = time.monotonic()
+    try:
+        res = export_checkpoint(run / "best.pt", ExportOptions(
+            int8=True, int8_target=target, calib=f"camvid:{CAMVID}", calib_frames=calib_frames, size=SIZE,
+            out=out, verify_data=f"camvid:{CAMVID}", verify_frames=verify_frames, build=False), print)
+    except ExportError as exc:  # the search's own report: the best reached and the layers tried
+        return {"int8_error": str(exc), "export_s": time.monotonic() - t0}
+    int8 = next(r for r in res["verification"] if r["precision"] == "int8")
+    sidecar = json.loads(int8_path(out, "best", target).with_suffix(".onnx.json").read_text())
     deltas = {k: v for k, v in (int8["class_iou_delta"] or {}).items() if v is not None}
     worst = min(deltas.items(), key=lambda kv: kv[1]) if deltas else (None, None)
-    out.update(ort_fp32_ms=fp32_ms, ort_int8_ms=int8_ms, int8_speedup=fp32_ms / int8_ms,
-               int8_agreement=int8["agreement"], int8_miou_delta=int8["miou_delta"], worst_class=worst,
-               float_layers=sidecar.get("float_layers", []), int8_method=sidecar["int8"]["method"],
-               float_macs_share=sidecar["int8"].get("search", {}).get("float_macs_share"),
-               export_peak_rss_gb=max(peak, before) / 1e6)
-    return out
+    quant = sidecar["int8"]
+    return {"int8_agreement": int8["agreement"], "int8_miou_delta": int8["miou_delta"], "worst_class": worst,
+            "float_layers": sidecar.get("float_layers", []), "int8_method": quant["method"],
+            "float_macs_share": quant.get("search", {}).get("float_macs_share"),
+            "calibration_frames": quant["calibration_frames"],
+            "int8_peak_gb": (quant.get("peak_rss_mb") or {}).get("mb", float("nan")) / 1e3,
+            "search_s": quant.get("search", {}).get("seconds"), "export_s": time.monotonic() - t0}
+
+
+def _ms(r: dict) -> str:
+    return f"{r['ort_int8_ms']:.1f} ({r['int8_speedup']:.2f}x)" if "ort_int8_ms" in r else "-"
+
+
+def _int8_cells(x: dict) -> list[str]:
+    if "int8_error" in x:
+        return ["failed: " + x["int8_error"][:160], "", "", "", "", "", ""]
+    worst = x["worst_class"]
+    return [f"{100 * x['int8_agreement']:.2f}%", f"{100 * x['int8_miou_delta']:+.2f} pts",
+            f"{worst[0]} {100 * worst[1]:+.1f} pts" if worst[0] else "-",
+            ", ".join(x["float_layers"]) or "none",
+            "-" if x["float_macs_share"] is None else f"{100 * x['float_macs_share']:.1f}%",
+            f"{x['int8_peak_gb']:.2f}", f"{x['search_s']:.0f}" if x.get("search_s") is not None else "-"]
 
 
 def _frame():
@@ -87,7 +117,8 @@ def _frame():
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR[:HOLDOUT_RUN_DIR]")
-    ap.add_argument("--calib-frames", type=int, default=128)
+    ap.add_argument("--calib-frames", type=int, default=300)
+    ap.add_argument("--targets", default="cpu", help="INT8 flavours, cpu first: cpu or cpu,tensorrt")
     ap.add_argument("--verify-frames", type=int, default=101)
     ap.add_argument("--out", default="model_table")
     ap.add_argument("--keep", action="store_true", help="keep the exports in RUN/export-352x480/")
@@ -100,19 +131,21 @@ def main() -> None:
         name, dirs = spec.split("=", 1)
         run, _, held = dirs.partition(":")
         rows.append(row(name, Path(run), Path(held) if held else None, args.calib_frames, args.verify_frames,
-                        args.keep))
+                        args.keep, tuple(args.targets.split(","))))
         print(rows[-1])
     classes = ("Pole", "SignSymbol", "Pedestrian")
     print(table(["model", "params", "GFLOP 352x480", "train min", "val mIoU", "0006R0 mIoU (held out)",
-                 *[f"{c} IoU" for c in classes], "ORT FP32 ms", "ORT INT8 ms", "INT8 agreement",
-                 "worst class change", "float layers"],
+                 *[f"{c} IoU" for c in classes], "ORT FP32 ms", "ORT INT8 ms"],
                 [[r["model"], f"{r['params_m']:.2f} M", f"{r['gflop']:.1f}", f"{r['train_minutes']:.0f}",
                   f"{r['val_miou']:.3f}",
                   "-" if r["holdout_0006R0_miou"] is None else f"{r['holdout_0006R0_miou']:.3f}",
-                  *[f"{r['val_iou'][c]:.3f}" for c in classes], f"{r['ort_fp32_ms']:.1f}",
-                  f"{r['ort_int8_ms']:.1f} ({r['int8_speedup']:.2f}x)", f"{100 * r['int8_agreement']:.2f}%",
-                  f"{r['worst_class'][0]} {100 * r['worst_class'][1]:+.1f} pts" if r["worst_class"][0] else "-",
-                  ", ".join(r["float_layers"]) or "none"] for r in rows]))
+                  *[f"{r['val_iou'][c]:.3f}" for c in classes],
+                  f"{r['ort_fp32_ms']:.1f}" if "ort_fp32_ms" in r else "-", _ms(r)] for r in rows]))
+    print()
+    print(table(["model", "INT8 flavour", "agreement", "mIoU change", "worst class change", "float layers",
+                 "float MACs", "INT8 stage peak GB", "search s"],
+                [[r["model"], flavour, *_int8_cells(x)] for r in rows
+                 for flavour, x in (("cpu", r), ("tensorrt", r.get("trt"))) if x is not None]))
     ratio = None
     if args.latency_vs:
         from unet_edge.export.exporter import ExportOptions, export_checkpoint

@@ -89,8 +89,8 @@ def _agreement(path: Path, frames: list[np.ndarray], ref: list[np.ndarray], cont
 
 def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: list[np.ndarray],
            target_ref: list[np.ndarray], target: str, min_agreement: float, modules: Sequence[str],
-           methods: Sequence[str] = METHODS, max_float_layers: int = 12, max_seconds: float = 1800.0,
-           probe: int = 4, log: Callable[[str], None] = print,
+           methods: Sequence[str] = METHODS, max_float_layers: int | None = None, max_seconds: float = 1800.0,
+           probe: int = 16, log: Callable[[str], None] = print,
            contract_of: Path | None = None, miou_drop: Callable[[list[np.ndarray]], float] | None = None,
            max_miou_drop: float = 0.005) -> tuple[dict, SearchResult]:
     """Write the INT8 QDQ graph of ``source`` to ``dest`` that meets ``min_agreement`` on
@@ -111,6 +111,8 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
     macs = layer_macs(source)
     total_macs = sum(macs.values()) or 1.0
     share = {layer: sum(macs.get(n, 0.0) for n in nodes) / total_macs for layer, nodes in by_layer.items()}
+    if max_float_layers is None:  # a quarter of a deep graph's layers, at least 12
+        max_float_layers = max(12, len(by_layer) // 4)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".int8-search-") as tmp:
         tmp = Path(tmp)
         caches = {m: tmp / f"{m}.calib.json" for m in methods}
@@ -144,7 +146,9 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         chosen: list[str] = list(base_layers)
         if not meets(agreement, drop):
             sens = []
-            probe_frames, probe_ref = target_frames[:probe], target_ref[:probe]
+            # spread over the set: consecutive video frames would probe one scene several times
+            pick = sorted(set(np.linspace(0, len(target_frames) - 1, min(probe, len(target_frames))).astype(int)))
+            probe_frames, probe_ref = [target_frames[i] for i in pick], [target_ref[i] for i in pick]
             base_probe = _agreement_of(build, method, chosen, trial, probe_frames, probe_ref, contract)
             candidates = [layer for layer in by_layer if layer not in chosen]
             log(f"  {says(agreement, drop)} misses {100 * min_agreement:.1f}%"
@@ -178,9 +182,17 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                 if kept:
                     chosen.append(layer)
                     agreement, drop = now, now_drop
+            if meets(agreement, drop):
+                def without(layers: list[str]) -> tuple[float, float, bool]:
+                    build(method, layers, trial)
+                    now, now_drop = measure(trial)
+                    return now, now_drop, meets(now, now_drop)
+
+                chosen, agreement, drop = prune(chosen, base_layers, share, without, (agreement, drop), steps,
+                                                lambda: time.monotonic() - t0 > max_seconds, log, says)
         if not meets(agreement, drop):
             kept = ", ".join(layer for layer in chosen if layer not in base_layers) or "none"
-            tried = ", ".join(s["float_layers"][-1] for s in steps[len(methods):]) or "none"
+            tried = ", ".join(s["float_layers"][-1] for s in steps[len(methods):] if "back_to_int8" not in s) or "none"
             target_text = f"{100 * min_agreement:.1f}%" + (f", mIoU within {100 * max_miou_drop:.2f} pts"
                                                           if miou_drop else "")
             raise ExportError(f"INT8 reaches at best {says(agreement, drop)} (target {target_text}) "
@@ -191,6 +203,31 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
     result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0, drop,
                           sum(share.get(layer, 0.0) for layer in chosen))
     return quant, result
+
+
+def prune(chosen: list[str], base: Sequence[str], share: dict[str, float],
+          without: Callable[[list[str]], tuple[float, float, bool]], now: tuple[float, float],
+          steps: list[dict], out_of_time: Callable[[], bool] = lambda: False,
+          log: Callable[[str], None] = print, says: Callable[[float, float], str] = lambda a, d: f"{100 * a:.2f}%",
+          ) -> tuple[list[str], float, float]:
+    """A layer taken early can be redundant once later ones are float: try each layer the search added
+    back in INT8, costliest first (``share``), and keep it INT8 while ``without(layers)`` still meets the
+    target. Returns the float layers left and their (agreement, mIoU drop)."""
+    agreement, drop = now
+    added = [layer for layer in chosen if layer not in base]
+    if len(added) < 2:  # the one layer added was needed: the target was missed without it
+        return chosen, agreement, drop
+    for layer in sorted(added, key=lambda name: share.get(name, 0.0), reverse=True):
+        if out_of_time():
+            break
+        fewer = [name for name in chosen if name != layer]
+        a, d, ok = without(fewer)
+        steps.append({"float_layers": fewer, "agreement": a, "miou_drop": d, "back_to_int8": layer, "kept": not ok})
+        log(f"  {'x' if ok else '='} {layer} back to INT8: {says(a, d)}"
+            + (", still meets the target" if ok else ", misses: stays float"))
+        if ok:
+            chosen, agreement, drop = fewer, a, d
+    return chosen, agreement, drop
 
 
 def _agreement_of(build, method: str, layers: Sequence[str], out: Path, frames, ref, contract: dict) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 
 from unet_edge.core.artifact import load_meta, write_meta
 from unet_edge.core.errors import ConfigError
+from unet_edge.core.sysinfo import PeakRss
 
 
 def int8_path(out: Path, stem: str, target: str) -> Path:
@@ -42,15 +43,18 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     frames, _, _ = load_frames(opts.calib, size, opts.calib_frames, "train", ckpt["num_classes"])
     log(f"calibrating INT8 ({opts.int8_target}) on {len(frames)} frames from {opts.calib}")
     graph = source or fp32
+    peak = PeakRss()
     if reference is None:
-        quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
+        with peak:
+            quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
         extra = {}
     else:
         check_frames, ref_masks, labels = reference
         drop = miou_drop_against(ref_masks, labels, len(ckpt["classes"])) if labels else None
-        quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
-                              opts.min_agreement, modules, methods, log=log, contract_of=fp32,
-                              miou_drop=drop, max_miou_drop=opts.max_miou_drop)
+        with peak:
+            quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
+                                  opts.min_agreement, modules, methods, log=log, contract_of=fp32,
+                                  miou_drop=drop, max_miou_drop=opts.max_miou_drop)
         quant["search"] = {"target_agreement": opts.min_agreement, "agreement": found.agreement,
                            "max_miou_drop": opts.max_miou_drop if labels else None,
                            "miou_drop": found.miou_drop if labels else None,
@@ -59,6 +63,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
         extra = {"float_layers": found.float_layers}
         log(f"INT8 ({found.method} calibration): {100 * found.agreement:.2f}% agreement with "
             f"{len(found.float_layers)} layers in float: {', '.join(found.float_layers) or 'none'}")
+    # Calibration and search, frames included: the figure a Jetson's shared memory must hold.
+    quant["peak_rss_mb"] = {"mb": round(peak.mb), "scope": "int8 stage" if peak.scoped else "process lifetime"}
+    log(f"INT8 stage peak memory: {peak.mb / 1e3:.2f} GB" + ("" if peak.scoped else " (process lifetime peak)"))
     data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", "int8": quant, **extra}
     if source is not None:
         data["subpixel"] = True

@@ -103,6 +103,7 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     assert activation_zero_point_types(tmp_path / "best.int8-cpu.onnx") == {"uint8"}  # asymmetric for ORT CPU
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
     assert meta["int8"]["target"] == "cpu" and meta["subpixel"] is True
+    assert 50 < meta["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search, in the sidecar
     assert load_meta(tmp_path / "best.onnx").raw["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
     # CPU flavour: up-sampling quantized end to end, Relu folded into the conv output ranges
     g = onnx.load(str(tmp_path / "best.int8-cpu.onnx")).graph

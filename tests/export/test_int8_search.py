@@ -108,3 +108,23 @@ def test_the_search_also_holds_the_miou_drop_where_there_are_labels(hard, tmp_pa
         search(path, tmp_path / "y.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.5,
                module_paths(model), methods=("minmax",), max_float_layers=1, log=lambda _m: None,
                miou_drop=lambda _masks: 0.02, max_miou_drop=0.005)
+
+
+def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
+    from unet_edge.export.int8_search import prune
+
+    share = {"stem": 0.01, "a": 0.30, "b": 0.05, "c": 0.02}
+    seen = []
+
+    def without(layers):  # the target holds while b is float: a and c were taken on noise
+        seen.append(layers)
+        return (0.995, 0.0, True) if "b" in layers else (0.98, 0.0, False)
+
+    steps = []
+    chosen, agreement, _ = prune(["stem", "a", "b", "c"], ["stem"], share, without, (0.996, 0.0), steps,
+                                 log=lambda _m: None)
+    assert chosen == ["stem", "b"] and agreement == 0.995
+    assert [s["back_to_int8"] for s in steps] == ["a", "b", "c"]  # costliest first
+    assert [s["kept"] for s in steps] == [False, True, False]
+    assert seen[1] == ["stem", "c"]  # b is tried with a already back in INT8
+    assert prune(["stem", "a"], ["stem"], share, without, (0.99, 0.0), [])[0] == ["stem", "a"]

@@ -41,6 +41,38 @@ def rss_mb() -> float:
         return peak / (1e6 if platform.system() == "Darwin" else 1e3)
 
 
+class PeakRss:
+    """Peak resident memory of this process within a ``with`` block, in MB (``.mb``).
+
+    Linux resets the high-water mark on entry (``/proc/self/clear_refs``), so the figure is the block's
+    own peak; elsewhere it is the process's lifetime peak, an upper bound (``.scoped`` is False)."""
+
+    def __enter__(self) -> PeakRss:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.scoped = True
+        except OSError:
+            self.scoped = False
+        self.mb = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.mb = _peak_mb()
+
+
+def _peak_mb() -> float:
+    try:
+        m = re.search(r"VmHWM:\s+(\d+)\s*kB", Path("/proc/self/status").read_text())
+        if m:
+            return int(m.group(1)) * 1024 / 1e6
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1e6 if platform.system() == "Darwin" else 1e3)
+
+
 def cpu() -> dict:
     model = platform.processor() or "unknown"
     try:
