@@ -65,7 +65,10 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           amp: Annotated[bool, typer.Option(help="mixed precision on CUDA")] = True,
           num_classes: Annotated[int | None, typer.Option(help="CARLA: class count (default: read labels)")] = None,
           val_fraction: Annotated[float, typer.Option(help="held-out share where the layout has no split")] = 0.1,
-          max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None) -> None:
+          max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None,
+          time_budget: Annotated[float | None, typer.Option(
+              "--time", help="minutes to train: the epoch count is set from the first epoch's time "
+                             "(overrides --epochs)")] = None) -> None:
     """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun.
 
     Every option left out comes from the architecture's recipe (printed at the start).
@@ -78,7 +81,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
                       encoder_lr_scale=encoder_lr_scale, weight_decay=weight_decay, class_weights=class_weights,
                       loss=loss, ema=ema, pretrained=pretrained, holdout=holdout, bf16=bf16, workers=workers,
                       out=str(out), resume=resume, seed=seed, device=device, amp=amp, num_classes=num_classes,
-                      val_fraction=val_fraction, max_steps=max_steps)
+                      val_fraction=val_fraction, max_steps=max_steps, time=time_budget)
     run_train(cfg, log=typer.echo)
 
 

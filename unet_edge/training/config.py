@@ -42,6 +42,7 @@ class TrainConfig:
     num_classes: int | None = None  # CARLA: read from the data when not given
     val_fraction: float = 0.1
     max_steps: int | None = None  # per epoch, for smoke runs and benchmarks
+    time: float | None = None  # minutes: epochs are set from the first epoch's time to fit (overrides epochs)
     mean: tuple[float, float, float] | None = None  # input scaling: the architecture's own when None
     std: tuple[float, float, float] | None = None
 
@@ -64,6 +65,8 @@ class TrainConfig:
         self.size = tuple(self.size)
         if self.epochs < 1 or self.batch < 1:
             raise ConfigError("--epochs and --batch must be at least 1")
+        if self.time is not None and self.time <= 0:
+            raise ConfigError("--time is a budget in minutes, above 0")
         if self.class_weights not in ("none", "median"):
             raise ConfigError("--class-weights must be 'none' or 'median'")
         if self.loss not in LOSSES:

@@ -76,7 +76,8 @@ class Trainer:
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale))
         self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
         steps = self.steps_per_epoch * cfg.epochs
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _cosine(steps, min(200, steps // 20 + 1)))
+        self.warmup = min(200, steps // 20 + 1)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _cosine(steps, self.warmup))
         self.amp = cfg.amp and self.d.device.type == "cuda"
         self.bf16 = cfg.bf16 and self.d.device.type == "cpu"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -119,6 +120,8 @@ class Trainer:
         self.model.load_state_dict(ckpt.get("raw_state_dict", ckpt["state_dict"]))
         self.opt.load_state_dict(ckpt["optimizer"])
         self.sched.load_state_dict(ckpt["scheduler"])
+        if self.cfg.time is not None:  # the epoch count --time chose when the run started
+            self._set_epochs(int(ckpt["train_args"]["epochs"]))
         self.scaler.load_state_dict(ckpt["scaler"])
         if self.ema is not None and "ema" in ckpt:
             self.ema.load_state_dict(ckpt["ema"])
@@ -138,18 +141,48 @@ class Trainer:
         self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
                  f"device {self.d.device}, {self.d.world_size} process(es), {self.workers} loader workers")
+        started, epoch = time.monotonic(), self.start_epoch
         try:
-            for epoch in range(self.start_epoch, self.cfg.epochs):
+            while epoch < self.cfg.epochs:
                 row = {"epoch": epoch + 1, **self._train_epoch(epoch), **self._validate()}
                 self.history.append(row)
+                if cfg.time is not None and epoch == 0:  # before saving: the checkpoints record the count
+                    self._fit_to_budget(epoch, self._agreed(time.monotonic() - started))
                 self._save(epoch, row)
                 self.log(f"epoch {epoch + 1}/{self.cfg.epochs}  loss {row['loss']:.4f}  val mIoU {row['miou']:.4f}"
                          + (f" (raw weights {row['miou_raw']:.4f})" if "miou_raw" in row else "") + "  "
                          f"pixel acc {row['pixel_acc']:.4f}  {row['images_per_s']:.1f} img/s  "
                          f"data wait {100 * row['data_wait']:.0f}%")
+                if cfg.time is not None and epoch > 0:
+                    spent = self._agreed(time.monotonic() - started)
+                    if spent >= 60 * cfg.time and epoch + 1 < self.cfg.epochs:
+                        self.log(f"--time {cfg.time:g} min spent after epoch {epoch + 1}: stopping (best.pt is kept)")
+                        break
+                epoch += 1
         finally:
             D.barrier(self.d)
         return {"history": self.history, "best_miou": self.best, "out": str(self.out)}
+
+    def _agreed(self, seconds: float) -> float:
+        """The processes' mean of ``seconds``: under torchrun every rank must take the same decision."""
+        return float(D.all_sum(np.array([seconds]), self.d)[0]) / self.d.world_size
+
+    def _fit_to_budget(self, epoch: int, first_s: float) -> None:
+        """Set the epoch count from the first epoch's time (validation included) so the run fits
+        ``--time``, and stretch or shrink the cosine schedule to it."""
+        budget = 60 * self.cfg.time
+        epochs = max(epoch + 1, epoch + int(budget // max(first_s, 1e-6)))
+        if epochs == self.cfg.epochs:
+            return
+        self.log(f"--time {self.cfg.time:g} min: {first_s / 60:.1f} min an epoch, so {epochs} epochs "
+                 f"(not {self.cfg.epochs})")
+        self._set_epochs(epochs)
+
+    def _set_epochs(self, epochs: int) -> None:
+        self.cfg.epochs = epochs
+        self.meta["train_args"]["epochs"] = epochs  # what the checkpoints record and --resume continues
+        total = self.steps_per_epoch * epochs
+        self.sched.lr_lambdas = [_cosine(total, self.warmup) for _ in self.opt.param_groups]
 
     def _train_epoch(self, epoch: int) -> dict:
         self.net.train()
