@@ -67,7 +67,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     if warn and len(frames) < MIN_CALIB:
         print(f"warning: calibrating on {len(frames)} frames; use at least {MIN_CALIB} real frames for stable "
               "INT8 ranges", file=sys.stderr)
-    require("onnxruntime")
+    ort = require("onnxruntime")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
@@ -87,6 +87,8 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
             reader = None
     import logging
 
+    # The calibrator's own sessions: errors only (see runtime.runners.onnxruntime.session_options).
+    ort.set_default_logger_severity(3)
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger at WARNING
@@ -117,6 +119,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
         finally:
             root.setLevel(level)
         moved = 0 if symmetric else int8_depth_to_space(tmp)
+        drop_unused_initializers(tmp)
     return {"target": target, "calibration_frames": len(frames), "method": method, "float_nodes": keep_float,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
             "weights": "int8 symmetric per-channel", "int8_depth_to_space": moved}
@@ -157,12 +160,22 @@ def int8_depth_to_space(path: Path) -> int:
     if moved:
         for n in drop:
             nodes.remove(n)
-        used = {i for n in nodes for i in n.input}
-        stale = [t for t in model.graph.initializer if t.name not in used]
-        for t in stale:  # ONNX Runtime warns about each unused initializer at load
-            model.graph.initializer.remove(t)
         onnx.save_model(model, str(path))
     return moved
+
+
+def drop_unused_initializers(path: Path) -> int:
+    """Remove the initializers no node reads (the bounds of each Clip the quantizer folded into its
+    conv, the scales of removed QDQ pairs): ONNX Runtime prints a warning for each one at every load."""
+    onnx = require("onnx")
+    model = onnx.load(str(path))
+    used = {i for n in model.graph.node for i in n.input} | {v.name for v in [*model.graph.input, *model.graph.output]}
+    stale = [t for t in model.graph.initializer if t.name not in used]
+    for t in stale:
+        model.graph.initializer.remove(t)
+    if stale:
+        onnx.save_model(model, str(path))
+    return len(stale)
 
 
 def sensitive_convs(path: Path) -> list[str]:
