@@ -6,7 +6,8 @@ flavours although the CPU flavour rewrites the up-sampling. Sensitivity of a lay
 gained on a few calibration frames with only that layer left in float, all from one calibration.
 Layers are taken in order of sensitivity per unit of float cost (the layer's share of the graph's
 multiply-adds, floored so that near-free layers do not jump the queue on noise): a full-resolution conv
-left in float can cost more speed than three small ones. A layer is kept only if the whole verification
+left in float can cost more speed than three small ones. Then whole roles (every depthwise conv):
+per-tensor INT8 can lose a little at each of many layers, which no single-layer trial shows. A layer is kept only if the whole verification
 set agrees better with it in float.
 """
 
@@ -160,27 +161,36 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                 gain = _agreement_of(build, method, [*chosen, layer], trial, probe_frames, probe_ref, contract) \
                     - base_probe
                 sens.append((gain, layer))
-            # Layers that gain on their own, best value first; then the rest, which can still matter in
-            # company (a huge range is only cured once both the layer making it and the one reading it are float).
+            # Layers that gain on their own, best value first; then whole roles (every depthwise conv,
+            # say: many small errors add up where no one layer shows); then the rest, which can still
+            # matter in company (a huge range is only cured once the layer reading it is float too).
             helps = sorted(((g / max(share.get(layer, 0.0), COST_FLOOR), g, layer) for g, layer in sens
                             if g > MIN_GAIN), reverse=True)
             rest = sorted(((g, g, layer) for g, layer in sens if g <= MIN_GAIN), reverse=True)
-            for _value, gain, layer in helps + rest:
-                if meets(agreement, drop) or len(chosen) - len(base_layers) >= max_float_layers \
-                        or time.monotonic() - t0 > max_seconds:
+            roles = sorted((sum(share.get(layer, 0.0) for layer in group), key, group)
+                           for key, group in layer_groups(list(by_layer)).items())
+            trials = [(layer, [layer], gain) for _v, gain, layer in helps] \
+                + [(key, group, None) for _c, key, group in roles] + [(layer, [layer], gain) for _v, gain, layer in rest]
+            group_cap = max(max_float_layers, len(by_layer) // 2)
+            for label, layers, gain in trials:
+                new = [layer for layer in layers if layer not in chosen]
+                added = len(chosen) - len(base_layers)
+                if meets(agreement, drop) or time.monotonic() - t0 > max_seconds:
                     break
-                build(method, [*chosen, layer], trial)
+                if not new or added + len(new) > (max_float_layers if gain is not None else group_cap):
+                    continue
+                build(method, [*chosen, *new], trial)
                 now, now_drop = measure(trial)
                 # The probe frames can flatter a layer: keep it only if the whole set gains.
                 kept = now - now_drop > agreement - drop + MIN_GAIN
-                steps.append({"method": method, "float_layers": [*chosen, layer], "agreement": now,
-                              "miou_drop": now_drop, "sensitivity": gain, "macs_share": share.get(layer, 0.0),
-                              "kept": kept})
-                log(f"  {'+' if kept else '-'} {layer} in float (sensitivity {100 * gain:+.2f} pts, "
-                    f"{100 * share.get(layer, 0.0):.1f}% of the MACs): {says(now, now_drop)}"
-                    + ("" if kept else ", no better: back to INT8"))
+                cost = sum(share.get(layer, 0.0) for layer in new)
+                steps.append({"method": method, "layer": label, "float_layers": [*chosen, *new], "agreement": now,
+                              "miou_drop": now_drop, "sensitivity": gain, "macs_share": cost, "kept": kept})
+                what = f"sensitivity {100 * gain:+.2f} pts" if gain is not None else f"{len(new)} layers"
+                log(f"  {'+' if kept else '-'} {label} in float ({what}, {100 * cost:.1f}% of the MACs): "
+                    f"{says(now, now_drop)}" + ("" if kept else ", no better: back to INT8"))
                 if kept:
-                    chosen.append(layer)
+                    chosen += new
                     agreement, drop = now, now_drop
             if meets(agreement, drop):
                 def without(layers: list[str]) -> tuple[float, float, bool]:
@@ -192,7 +202,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                                                 lambda: time.monotonic() - t0 > max_seconds, log, says)
         if not meets(agreement, drop):
             kept = ", ".join(layer for layer in chosen if layer not in base_layers) or "none"
-            tried = ", ".join(s["float_layers"][-1] for s in steps[len(methods):] if "back_to_int8" not in s) or "none"
+            tried = ", ".join(s["layer"] for s in steps if "layer" in s) or "none"
             target_text = f"{100 * min_agreement:.1f}%" + (f", mIoU within {100 * max_miou_drop:.2f} pts"
                                                           if miou_drop else "")
             raise ExportError(f"INT8 reaches at best {says(agreement, drop)} (target {target_text}) "
@@ -203,6 +213,15 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
     result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0, drop,
                           sum(share.get(layer, 0.0) for layer in chosen))
     return quant, result
+
+
+def layer_groups(layers: Sequence[str]) -> dict[str, list[str]]:
+    """Layers of one role across the network, their indices wildcarded: ``encoder._blocks.#._depthwise_conv``,
+    ``dec.#.convs.#.#``. Only roles of two layers or more."""
+    groups: dict[str, list[str]] = {}
+    for layer in layers:
+        groups.setdefault(re.sub(r"(?<=\.)\d+(?=\.|$)", "#", layer), []).append(layer)
+    return {key: group for key, group in groups.items() if len(group) > 1}
 
 
 def prune(chosen: list[str], base: Sequence[str], share: dict[str, float],

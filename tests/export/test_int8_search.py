@@ -128,3 +128,13 @@ def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
     assert [s["kept"] for s in steps] == [False, True, False]
     assert seen[1] == ["stem", "c"]  # b is tried with a already back in INT8
     assert prune(["stem", "a"], ["stem"], share, without, (0.99, 0.0), [])[0] == ["stem", "a"]
+
+
+def test_layers_are_grouped_by_role_across_the_network():
+    from unet_edge.export.int8_search import layer_groups
+
+    layers = ["encoder._conv_stem", "encoder._blocks.0._depthwise_conv", "encoder._blocks.12._depthwise_conv",
+              "encoder._blocks.12._project_conv", "decoder.0.convs.1.0", "decoder.3.convs.0.0", "head"]
+    assert layer_groups(layers) == {
+        "encoder._blocks.#._depthwise_conv": ["encoder._blocks.0._depthwise_conv", "encoder._blocks.12._depthwise_conv"],
+        "decoder.#.convs.#.#": ["decoder.0.convs.1.0", "decoder.3.convs.0.0"]}
