@@ -6,8 +6,8 @@ flavours although the CPU flavour rewrites the up-sampling. Sensitivity of a lay
 gained on a few calibration frames with only that layer left in float, all from one calibration.
 Layers are taken in order of sensitivity per unit of float cost (the layer's share of the graph's
 multiply-adds, floored so that near-free layers do not jump the queue on noise): a full-resolution conv
-left in float can cost more speed than three small ones. Then whole roles (every depthwise conv):
-per-tensor INT8 can lose a little at each of many layers, which no single-layer trial shows. A layer is kept only if the whole verification
+left in float can cost more speed than three small ones. Then whole roles (every depthwise
+conv): per-tensor INT8 can lose a little at each of many layers, which no single-layer trial shows. A layer is kept only if the whole verification
 set agrees better with it in float.
 """
 

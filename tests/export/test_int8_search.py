@@ -136,5 +136,6 @@ def test_layers_are_grouped_by_role_across_the_network():
     layers = ["encoder._conv_stem", "encoder._blocks.0._depthwise_conv", "encoder._blocks.12._depthwise_conv",
               "encoder._blocks.12._project_conv", "decoder.0.convs.1.0", "decoder.3.convs.0.0", "head"]
     assert layer_groups(layers) == {
-        "encoder._blocks.#._depthwise_conv": ["encoder._blocks.0._depthwise_conv", "encoder._blocks.12._depthwise_conv"],
+        "encoder._blocks.#._depthwise_conv": ["encoder._blocks.0._depthwise_conv",
+                                              "encoder._blocks.12._depthwise_conv"],
         "decoder.#.convs.#.#": ["decoder.0.convs.1.0", "decoder.3.convs.0.0"]}
