@@ -3,12 +3,14 @@ sensitive layers in float, best value first, until it meets it.
 
 Layers are named by their PyTorch module path (``enc1.conv.0``), so one decision serves both INT8
 flavours although the CPU flavour rewrites the up-sampling. Sensitivity of a layer: the agreement
-gained on a few calibration frames with only that layer left in float, all from one calibration.
-Layers are taken in order of sensitivity per unit of float cost (the layer's share of the graph's
-multiply-adds, floored so that near-free layers do not jump the queue on noise): a full-resolution conv
-left in float can cost more speed than three small ones. Then whole roles (every depthwise
-conv): per-tensor INT8 can lose a little at each of many layers, which no single-layer trial shows. A layer is kept only if the whole verification
-set agrees better with it in float.
+gained on 16 frames spread over the verification set with only that layer left in float, all from one
+calibration. Layers are taken in order of sensitivity per unit of float cost (the layer's share of the
+graph's multiply-adds, floored so that near-free layers do not jump the queue on noise): a
+full-resolution conv left in float can cost more speed than three small ones. Then whole roles (every
+depthwise conv): per-tensor INT8 can lose a little at each of many layers, which no single-layer trial
+shows. A layer or role is kept only if the whole verification set agrees better with it in float; once
+the target is met, each layer taken is tried back in INT8, costliest first, and stays INT8 if the
+target still holds.
 """
 
 from __future__ import annotations
