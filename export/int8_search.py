@@ -172,7 +172,8 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
             roles = sorted((sum(share.get(layer, 0.0) for layer in group), key, group)
                            for key, group in layer_groups(list(by_layer)).items())
             trials = [(layer, [layer], gain) for _v, gain, layer in helps] \
-                + [(key, group, None) for _c, key, group in roles] + [(layer, [layer], gain) for _v, gain, layer in rest]
+                + [(key, group, None) for _c, key, group in roles] \
+                + [(layer, [layer], gain) for _v, gain, layer in rest]
             group_cap = max(max_float_layers, len(by_layer) // 2)
             for label, layers, gain in trials:
                 new = [layer for layer in layers if layer not in chosen]
