@@ -78,6 +78,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     frames = frames[: max(CALIB_CHUNK, len(frames) - len(frames) % CALIB_CHUNK)]  # whole chunks
     reader = FrameReader(frames, "frame")
     keep_float = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
+    keep_float = with_activations(fp32_onnx, keep_float)
     reuse = {}
     import inspect
 
@@ -184,6 +185,24 @@ def sensitive_convs(path: Path) -> list[str]:
     onnx = require("onnx")
     convs = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
     return convs[:1] + convs[-2:] if len(convs) > 3 else []
+
+
+def with_activations(path: Path, nodes: list[str]) -> list[str]:
+    """``nodes`` plus the non-conv ops that would put their tensors through INT8 anyway: the Relu/Clip
+    reading a float conv's output, and the Relu/Clip/MaxPool/Concat making its input. Left quantized,
+    they would round the float conv's input or output to 8 bits, and its float would buy nothing."""
+    onnx = require("onnx")
+    graph = onnx.load(str(path)).graph
+    wanted = set(nodes)
+    producer = {o: n for n in graph.node for o in n.output}
+    outputs = {o for n in graph.node if n.name in wanted for o in n.output}
+    extra = [n.name for n in graph.node if n.op_type in ("Relu", "Clip") and n.input and n.input[0] in outputs]
+    for n in graph.node:
+        if n.name in wanted and n.op_type in ("Conv", "ConvTranspose") and n.input[0] in producer:
+            up = producer[n.input[0]]
+            if up.op_type in ("Relu", "Clip", "MaxPool", "Concat"):
+                extra.append(up.name)
+    return list(nodes) + sorted({e for e in extra if e not in wanted})
 
 
 def count_qdq(path: Path) -> tuple[int, int]:
