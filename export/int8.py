@@ -188,21 +188,16 @@ def sensitive_convs(path: Path) -> list[str]:
 
 
 def with_activations(path: Path, nodes: list[str]) -> list[str]:
-    """``nodes`` plus the non-conv ops that would put their tensors through INT8 anyway: the Relu/Clip
-    reading a float conv's output, and the Relu/Clip/MaxPool/Concat making its input. Left quantized,
-    they would round the float conv's input or output to 8 bits, and its float would buy nothing."""
+    """``nodes`` plus each Relu/Clip reading one of them directly. Quantized, the activation would round
+    its float conv's output to 8 bits over the conv's whole range, negatives included; float, the next
+    quantized op rounds it over [0, max] instead. (A float conv's input stays as its producer gives it:
+    behind an INT8 conv it is 8-bit whatever is done here.)"""
     onnx = require("onnx")
     graph = onnx.load(str(path)).graph
     wanted = set(nodes)
-    producer = {o: n for n in graph.node for o in n.output}
     outputs = {o for n in graph.node if n.name in wanted for o in n.output}
-    extra = [n.name for n in graph.node if n.op_type in ("Relu", "Clip") and n.input and n.input[0] in outputs]
-    for n in graph.node:
-        if n.name in wanted and n.op_type in ("Conv", "ConvTranspose") and n.input[0] in producer:
-            up = producer[n.input[0]]
-            if up.op_type in ("Relu", "Clip", "MaxPool", "Concat"):
-                extra.append(up.name)
-    return list(nodes) + sorted({e for e in extra if e not in wanted})
+    acts = [n.name for n in graph.node if n.op_type in ("Relu", "Clip") and n.input and n.input[0] in outputs]
+    return list(nodes) + [a for a in acts if a not in wanted]
 
 
 def count_qdq(path: Path) -> tuple[int, int]:

@@ -139,3 +139,16 @@ def test_layers_are_grouped_by_role_across_the_network():
         "encoder._blocks.#._depthwise_conv": ["encoder._blocks.0._depthwise_conv",
                                               "encoder._blocks.12._depthwise_conv"],
         "decoder.#.convs.#.#": ["decoder.0.convs.1.0", "decoder.3.convs.0.0"]}
+
+
+def test_a_float_conv_keeps_its_activation_float(hard):
+    import onnx
+
+    from unet_edge.export.int8 import with_activations
+
+    path, _, _, _ = hard
+    nodes = onnx.load(str(path)).graph.node
+    stem = next(n for n in nodes if n.op_type == "Conv")
+    relu = next(n for n in nodes if n.op_type == "Relu" and n.input[0] == stem.output[0])
+    assert with_activations(path, [stem.name]) == [stem.name, relu.name]
+    assert with_activations(path, []) == []
