@@ -78,7 +78,6 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     frames = frames[: max(CALIB_CHUNK, len(frames) - len(frames) % CALIB_CHUNK)]  # whole chunks
     reader = FrameReader(frames, "frame")
     keep_float = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
-    keep_float = with_activations(fp32_onnx, keep_float)
     reuse = {}
     import inspect
 
@@ -185,19 +184,6 @@ def sensitive_convs(path: Path) -> list[str]:
     onnx = require("onnx")
     convs = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
     return convs[:1] + convs[-2:] if len(convs) > 3 else []
-
-
-def with_activations(path: Path, nodes: list[str]) -> list[str]:
-    """``nodes`` plus each Relu/Clip reading one of them directly. Quantized, the activation would round
-    its float conv's output to 8 bits over the conv's whole range, negatives included; float, the next
-    quantized op rounds it over [0, max] instead. (A float conv's input stays as its producer gives it:
-    behind an INT8 conv it is 8-bit whatever is done here.)"""
-    onnx = require("onnx")
-    graph = onnx.load(str(path)).graph
-    wanted = set(nodes)
-    outputs = {o for n in graph.node if n.name in wanted for o in n.output}
-    acts = [n.name for n in graph.node if n.op_type in ("Relu", "Clip") and n.input and n.input[0] in outputs]
-    return list(nodes) + [a for a in acts if a not in wanted]
 
 
 def count_qdq(path: Path) -> tuple[int, int]:

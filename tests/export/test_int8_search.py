@@ -141,14 +141,17 @@ def test_layers_are_grouped_by_role_across_the_network():
         "decoder.#.convs.#.#": ["decoder.0.convs.1.0", "decoder.3.convs.0.0"]}
 
 
-def test_a_float_conv_keeps_its_activation_float(hard):
+def test_a_float_conv_keeps_its_activation_float(hard, tmp_path):
+    """ONNX Runtime's quantizer leaves the Relu after an excluded conv in float, so that conv's output
+    is rounded once, after the Relu, by the next INT8 op: nothing of ours has to exclude it too."""
     import onnx
 
-    from unet_edge.export.int8 import with_activations
+    from unet_edge.export.int8 import quantize
 
-    path, _, _, _ = hard
-    nodes = onnx.load(str(path)).graph.node
-    stem = next(n for n in nodes if n.op_type == "Conv")
-    relu = next(n for n in nodes if n.op_type == "Relu" and n.input[0] == stem.output[0])
-    assert with_activations(path, [stem.name]) == [stem.name, relu.name]
-    assert with_activations(path, []) == []
+    path, _, frames, _ = hard
+    stem = next(n for n in onnx.load(str(path)).graph.node if n.op_type == "Conv")
+    quantize(path, tmp_path / "q.onnx", frames[:8], "cpu", "minmax", float_nodes=[stem.name], warn=False)
+    nodes = onnx.load(str(tmp_path / "q.onnx")).graph.node
+    float_conv = next(n for n in nodes if n.name == stem.name)
+    relu = [n for n in nodes if n.op_type == "Relu"]
+    assert [n.input[0] for n in relu] == [float_conv.output[0]]  # only the float conv's Relu is left as a Relu

@@ -126,7 +126,7 @@ def test_a_time_budget_sets_the_epochs_from_the_first_one(tmp_path, synth_dir):
     assert len(load_checkpoint(tmp_path / "short" / "last.pt")["history"]) == 1
     # 30 s epochs in a 2-minute budget: 4 epochs, the cosine schedule reaching zero at the new end
     trainer = Trainer(_cfg(synth_dir, tmp_path / "long", epochs=2, time=2.0), log=lambda _m: None)
-    trainer._fit_to_budget(0, 30.0)
+    trainer._fit_to_budget(30.0)
     assert trainer.cfg.epochs == 4 and trainer.meta["train_args"]["epochs"] == 4
     end = trainer.steps_per_epoch * 4
     assert trainer.sched.lr_lambdas[0](end) == pytest.approx(0.0) and trainer.sched.lr_lambdas[0](end // 2) > 0.4

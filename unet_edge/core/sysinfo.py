@@ -35,10 +35,7 @@ def rss_mb() -> float:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / (1e6 if platform.system() == "Darwin" else 1e3)
+        return _lifetime_peak_mb()
 
 
 class PeakRss:
@@ -67,6 +64,11 @@ def _peak_mb() -> float:
             return int(m.group(1)) * 1024 / 1e6
     except OSError:
         pass
+    return _lifetime_peak_mb()
+
+
+def _lifetime_peak_mb() -> float:
+    """The process's peak resident memory since it started (getrusage: bytes on macOS, kB elsewhere)."""
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -147,7 +147,7 @@ class Trainer:
                 row = {"epoch": epoch + 1, **self._train_epoch(epoch), **self._validate()}
                 self.history.append(row)
                 if cfg.time is not None and epoch == 0:  # before saving: the checkpoints record the count
-                    self._fit_to_budget(epoch, self._agreed(time.monotonic() - started))
+                    self._fit_to_budget(self._agreed(time.monotonic() - started))
                 self._save(epoch, row)
                 self.log(f"epoch {epoch + 1}/{self.cfg.epochs}  loss {row['loss']:.4f}  val mIoU {row['miou']:.4f}"
                          + (f" (raw weights {row['miou_raw']:.4f})" if "miou_raw" in row else "") + "  "
@@ -167,11 +167,11 @@ class Trainer:
         """The processes' mean of ``seconds``: under torchrun every rank must take the same decision."""
         return float(D.all_sum(np.array([seconds]), self.d)[0]) / self.d.world_size
 
-    def _fit_to_budget(self, epoch: int, first_s: float) -> None:
+    def _fit_to_budget(self, first_s: float) -> None:
         """Set the epoch count from the first epoch's time (validation included) so the run fits
         ``--time``, and stretch or shrink the cosine schedule to it."""
         budget = 60 * self.cfg.time
-        epochs = max(epoch + 1, epoch + int(budget // max(first_s, 1e-6)))
+        epochs = max(1, int(budget // max(first_s, 1e-6)))
         if epochs == self.cfg.epochs:
             return
         self.log(f"--time {self.cfg.time:g} min: {first_s / 60:.1f} min an epoch, so {epochs} epochs "
