@@ -42,19 +42,39 @@ class PeakRss:
     """Peak resident memory of this process within a ``with`` block, in MB (``.mb``).
 
     Linux resets the high-water mark on entry (``/proc/self/clear_refs``), so the figure is the block's
-    own peak; elsewhere it is the process's lifetime peak, an upper bound (``.scoped`` is False)."""
+    own peak; elsewhere it is the process's lifetime peak, an upper bound (``.scoped`` is False).
+    A thread also samples resident memory every ``interval`` s: some kernels only raise the
+    high-water mark at certain events, so memory freed within the block can be missed without it."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.mb = 0.0
+        self.scoped = False
 
     def __enter__(self) -> PeakRss:
+        import threading
+
         try:
             Path("/proc/self/clear_refs").write_text("5")
             self.scoped = True
         except OSError:
             self.scoped = False
-        self.mb = 0.0
+        self._sampled = rss_mb() if self.scoped else 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+        if self.scoped:
+            self._thread.start()
         return self
 
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sampled = max(self._sampled, rss_mb())
+
     def __exit__(self, *exc) -> None:
-        self.mb = _peak_mb()
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.mb = max(_peak_mb(), self._sampled, rss_mb() if self.scoped else 0.0)
 
 
 def _peak_mb() -> float:
