@@ -26,6 +26,7 @@ import numpy as np
 
 from unet_edge.core.errors import ExportError
 from unet_edge.core.lazy import require
+from unet_edge.export.equalize import equalize
 from unet_edge.export.int8 import quantize, sensitive_convs
 from unet_edge.export.naming import module_path
 from unet_edge.export.verify import pixel_agreement
@@ -34,6 +35,7 @@ METHODS = ("minmax", "percentile", "entropy")
 
 
 COST_FLOOR = 0.02  # a layer costs at least 2% of the graph in the ranking: gains of near-free layers are noise
+EXACT = 0.999  # float masks of the equalised graph against the plain one: only rounding may differ
 MIN_GAIN = 1e-4  # 0.01 points of agreement on the probe frames: below this a layer gains nothing alone
 
 
@@ -95,11 +97,12 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
            methods: Sequence[str] = METHODS, max_float_layers: int | None = None, max_seconds: float = 1800.0,
            probe: int = 16, log: Callable[[str], None] = print,
            contract_of: Path | None = None, miou_drop: Callable[[list[np.ndarray]], float] | None = None,
-           max_miou_drop: float = 0.005) -> tuple[dict, SearchResult]:
+           max_miou_drop: float = 0.005, equalize_activations: bool = True) -> tuple[dict, SearchResult]:
     """Write the INT8 QDQ graph of ``source`` to ``dest`` that meets ``min_agreement`` on
     ``target_frames`` (against the FP32 masks ``target_ref``), with as few float layers as it can.
     Where the frames have labels, ``miou_drop(masks)`` (the FP32 mIoU minus the graph's) must also stay
-    within ``max_miou_drop``: high agreement can still hide a thin class lost.
+    within ``max_miou_drop``: high agreement can still hide a thin class lost. Where the default float
+    layers miss, the graph with its activations equalised (:mod:`unet_edge.export.equalize`) is tried too.
     ``contract_of`` is the artifact whose sidecar describes the graph (default: ``source``)."""
     from unet_edge.core.artifact import load_meta, stamp
 
@@ -118,15 +121,17 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         max_float_layers = max(12, len(by_layer) // 4)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".int8-search-") as tmp:
         tmp = Path(tmp)
-        caches = {m: tmp / f"{m}.calib.json" for m in methods}
+        graphs = {"plain": source}
         trial = tmp / "trial.onnx"
         builds = 0
+        graph = "plain"
 
         def build(method: str, layers: Sequence[str], out: Path) -> dict:
             nonlocal builds
             builds += 1
             nodes = sorted({n for layer in layers for n in by_layer.get(layer, [])} | set(base))
-            return quantize(source, out, calib, target, method, float_nodes=nodes, cache=caches[method],
+            return quantize(graphs[graph], out, calib, target, method, float_nodes=nodes,
+                            cache=tmp / f"{graph}-{method}.calib.json",
                             warn=builds == 1)  # the few-frames warning once, not once per trial
 
         def measure(out: Path) -> tuple[float, float]:
@@ -140,12 +145,37 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
             return f"{100 * agree:.2f}% agreement" + (f", mIoU {-100 * drop:+.2f} pts" if miou_drop else "")
 
         scored = []
-        for m in methods:  # the calibration method: the best agreement with the default float layers
-            build(m, base_layers, trial)
-            scored.append((*measure(trial), m))
-            log(f"  INT8 calibration {m}: {says(*scored[-1][:2])}")
-        agreement, drop, method = max(scored, key=lambda t: (meets(t[0], t[1]), t[0] - t[1]))
-        steps = [{"method": m, "float_layers": base_layers, "agreement": a, "miou_drop": d} for a, d, m in scored]
+
+        def calibrate() -> None:
+            for m in methods:  # the calibration method: the best agreement with the default float layers
+                build(m, base_layers, trial)
+                scored.append((*measure(trial), m, graph))
+                log(f"  INT8 calibration {m}" + (", activations equalised" if graph != "plain" else "")
+                    + f": {says(*scored[-1][:2])}")
+
+        def best() -> tuple:
+            return max(scored, key=lambda t: (meets(t[0], t[1]), t[0] - t[1]))
+
+        calibrate()
+        equalized: list[str] = []
+        if equalize_activations and not meets(*best()[:2]):
+            # exact in float, so only the INT8 error can change; kept only if it agrees better
+            equalized = equalize(source, tmp / "equalized.onnx", calib)
+            few = target_frames[:: max(1, len(target_frames) // 4)][:4]
+            if equalized and pixel_agreement(_masks(tmp / "equalized.onnx", few, contract),
+                                             _masks(source, few, contract)) < EXACT:
+                log("  equalised activations change the float graph's masks: not used")  # a rewrite bug
+                equalized = []
+            if equalized:
+                graphs["equalized"] = tmp / "equalized.onnx"
+                graph = "equalized"
+                log(f"  equalising {len(equalized)} activations' channel ranges")
+                calibrate()
+        agreement, drop, method, graph = best()
+        if graph == "plain":
+            equalized = []
+        steps = [{"method": m, "graph": g, "float_layers": base_layers, "agreement": a, "miou_drop": d}
+                 for a, d, m, g in scored]
         chosen: list[str] = list(base_layers)
         if not meets(agreement, drop):
             sens = []
@@ -212,6 +242,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                               f"with layers in float: {kept} (layers tried: {tried}); "
                               "lower --min-agreement, calibrate on more frames, or use FP16")
         quant = build(method, chosen, dest)
+        quant["equalized_activations"] = equalized
     nodes = sorted({n for layer in chosen for n in by_layer.get(layer, [])} | set(base))
     result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0, drop,
                           sum(share.get(layer, 0.0) for layer in chosen))

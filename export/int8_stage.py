@@ -61,7 +61,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                            "float_macs_share": round(found.float_macs_share, 4),
                            "steps": found.tried, "seconds": round(found.seconds, 1)}
         extra = {"float_layers": found.float_layers}
-        log(f"INT8 ({found.method} calibration): {100 * found.agreement:.2f}% agreement with "
+        equalised = len(quant.get("equalized_activations") or [])
+        log(f"INT8 ({found.method} calibration" + (f", {equalised} activations equalised" if equalised else "")
+            + f"): {100 * found.agreement:.2f}% agreement with "
             f"{len(found.float_layers)} layers in float: {', '.join(found.float_layers) or 'none'}")
     # Calibration and search, frames included: the figure a Jetson's shared memory must hold.
     quant["peak_rss_mb"] = {"mb": round(peak.mb), "scope": "int8 stage" if peak.scoped else "process lifetime"}

@@ -68,7 +68,7 @@ def test_layer_names_are_module_paths(hard):
 def test_the_search_keeps_the_layer_that_reads_the_huge_range_in_float(hard, tmp_path):
     path, model, frames, ref = hard
     quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.99,
-                          module_paths(model), methods=("minmax",), log=lambda _m: None)
+                          module_paths(model), methods=("minmax",), log=lambda _m: None, equalize_activations=False)
     first = found.tried[0]
     assert first["agreement"] < 0.9  # the default float layers (stem, post, head) do not save it
     assert "mid" in found.float_layers and found.agreement >= 0.99
@@ -89,7 +89,8 @@ def test_an_unreachable_target_names_the_best_agreement_and_the_layers_tried(har
     path, model, frames, ref = hard
     with pytest.raises(ExportError, match=r"INT8 reaches at best [\d.]+% agreement \(target 100\.0%\).*mid"):
         search(path, tmp_path / "x.onnx", frames[:8], frames[8:], [255 - m for m in ref[8:]], "tensorrt", 1.0,
-               module_paths(model), methods=("minmax",), max_float_layers=2, log=lambda _m: None)
+               module_paths(model), methods=("minmax",), max_float_layers=2, log=lambda _m: None,
+               equalize_activations=False)
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -155,3 +156,18 @@ def test_a_float_conv_keeps_its_activation_float(hard, tmp_path):
     float_conv = next(n for n in nodes if n.name == stem.name)
     relu = [n for n in nodes if n.op_type == "Relu"]
     assert [n.input[0] for n in relu] == [float_conv.output[0]]  # only the float conv's Relu is left as a Relu
+
+
+def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp_path):
+    """`pre`'s 10,000-wide channel, divided down and multiplied back into `mid`'s weights, no longer
+    takes the whole INT8 range: the default float layers are enough."""
+    path, model, frames, ref = hard
+    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.99,
+                          module_paths(model), methods=("minmax",), log=lambda _m: None)
+    plain, equalised = found.tried[0], found.tried[1]
+    assert plain["graph"] == "plain" and plain["agreement"] < 0.9
+    assert equalised["graph"] == "equalized" and equalised["agreement"] >= 0.99
+    assert found.float_layers == ["head", "post", "stem"] and found.agreement >= 0.99
+    assert len(quant["equalized_activations"]) == 4  # the Relu after stem, pre, mid and post: each read by a conv
+    with _runner(tmp_path, path) as r:
+        assert np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames[8:], ref[8:])]) == found.agreement

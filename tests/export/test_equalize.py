@@ -1,0 +1,59 @@
+"""Activation equalisation changes the INT8 error, never the float function."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+
+from unet_edge.export.equalize import equalize
+from unet_edge.export.fold import deconv_to_subpixel
+from unet_edge.export.graph import DeployModule
+from unet_edge.export.onnx_export import export_onnx
+from unet_edge.models import create
+
+SIZE = (64, 96)
+
+
+def _logits(path, frames):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [sess.run(None, {"frame": f[None]})[0] for f in frames]
+
+
+@pytest.mark.parametrize("subpixel", [False, True], ids=["conv-transpose", "depth-to-space"])
+def test_the_float_graph_computes_the_same_logits(tmp_path, subpixel):
+    torch.manual_seed(0)
+    model = create("unet", 5, width=8, batchnorm=False).eval()
+    with torch.no_grad():  # uneven channels, as a network without BatchNorm leaves them
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.mul_(torch.logspace(-1, 1, m.out_channels)[:, None, None, None])
+    if subpixel:
+        model = deconv_to_subpixel(model)
+    src = export_onnx(DeployModule(model, [0.5] * 3, [0.25] * 3, logits=True), tmp_path / "m.onnx", SIZE, meta={})
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
+    done = equalize(src, tmp_path / "eq.onnx", frames)
+    # every conv output but the logits: 2 per encoder block (a skip reaches its decoder conv through the
+    # concat, and the next block through the pooling), the up-samplings, 2 per decoder block, the head's first
+    assert len(done) == 5 * 2 + 4 + 4 * 2 + 1
+    before, after = _logits(src, frames), _logits(tmp_path / "eq.onnx", frames)
+    for a, b in zip(before, after):
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-3 * np.abs(a).max())
+    changed = {t.name for t in onnx.load(str(tmp_path / "eq.onnx")).graph.initializer} & \
+        {t.name for t in onnx.load(str(src)).graph.initializer}
+    assert changed  # the weights moved, the function did not
+    w0 = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(src)).graph.initializer}
+    w1 = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tmp_path / "eq.onnx")).graph.initializer}
+    assert any(not np.allclose(w0[k], w1[k]) for k in changed if w0[k].ndim == 4)
+
+
+def test_a_graph_with_nothing_to_equalise_is_left_alone(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1))  # the logits: no conv reads them
+    src = export_onnx(DeployModule(model, [0.5] * 3, [0.25] * 3), tmp_path / "m.onnx", SIZE, meta={})
+    assert equalize(src, tmp_path / "eq.onnx", [np.zeros((*SIZE, 3), np.uint8)]) == []
+    assert not (tmp_path / "eq.onnx").exists()
