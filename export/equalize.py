@@ -8,6 +8,11 @@ by ``s_i``: the float graph computes the same function. With ``s_i = sqrt(a_i / 
 channel's calibrated range, ``w_i`` the largest weight reading it) both sides meet at ``sqrt(a_i w_i)``,
 SmoothQuant's balance (Xiao et al. 2023; Nagel et al. 2019 equalise weights alone). The search tries
 the graph with and without and keeps the one that agrees better.
+
+TensorRT's flavour quantizes a conv's output before its Relu, so its ranges are taken there, negatives
+included: a channel scaled up for its narrow positive side would otherwise blow its negative side up
+into the whole tensor's range (width-32 U-Net without BN, 176x240, 16 frames: 97.10% agreement plain,
+73% with post-Relu ranges, 97.59% with these).
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ class _Pair:
     producer: object  # Conv / ConvTranspose node writing it (before Relu / DepthToSpace)
     block: int  # DepthToSpace block size between them (1: none)
     readers: list  # (conv node, channel offset of the tensor in its input)
+    raw: str  # the producer's output before its Relu, negatives and all
 
 
-def equalize(src: Path, dest: Path, frames: list[np.ndarray], max_frames: int = 16) -> list[str]:
+def equalize(src: Path, dest: Path, frames: list[np.ndarray], signed: bool = False, max_frames: int = 16) -> list[str]:
     """Write ``src`` with its activations equalised to ``dest``; returns the tensors equalised (none:
     nothing to do, ``dest`` not written). Ranges come from up to ``max_frames`` of ``frames``
-    (uint8 NHWC BGR, the graph's input), spread over them."""
+    (uint8 NHWC BGR, the graph's input), spread over them. ``signed``: the conv's output is quantized
+    before its Relu (TensorRT's placement), so its negative side counts in the range too."""
     onnx = require("onnx")
     from onnx import numpy_helper
 
@@ -44,10 +51,11 @@ def equalize(src: Path, dest: Path, frames: list[np.ndarray], max_frames: int = 
     if not pairs:
         return []
     weights = {t.name: numpy_helper.to_array(t).copy() for t in model.graph.initializer}
-    ranges = _channel_ranges(model, [p.tensor for p in pairs], frames, max_frames)
+    measured = {p.tensor: p.raw if signed else p.tensor for p in pairs}
+    ranges = _channel_ranges(model, sorted(set(measured.values())), frames, max_frames)
     done = []
     for p in pairs:
-        a = ranges[p.tensor]
+        a = ranges[measured[p.tensor]]
         w = np.zeros_like(a)
         for node, off in p.readers:
             wt = weights[node.input[1]]
@@ -147,11 +155,13 @@ def _pairs(model) -> list[_Pair]:
         after = consumers.get(tensor, [])
         if len(after) == 1 and after[0].op_type == "Relu":
             tensor, after = after[0].output[0], consumers.get(after[0].output[0], [])
+        raw = n.output[0]
         if (len(after) == 1 and after[0].op_type == "DepthToSpace" and _attr(after[0], "mode", "DCR") == "CRD"):
             block, tensor = _attr(after[0], "blocksize"), after[0].output[0]
+            raw = tensor if raw == n.output[0] else raw
         readers = _readers(tensor, consumers, channels, outputs, plain_conv)
-        if readers:
-            pairs.append(_Pair(tensor, n, block, readers))
+        if readers and (block == 1 or raw == tensor):  # a Relu before a DepthToSpace: channels apart
+            pairs.append(_Pair(tensor, n, block, readers, raw))
     return pairs
 
 
@@ -200,3 +210,4 @@ def _channel_ranges(model, tensors: list[str], frames: list[np.ndarray], max_fra
             m = np.abs(x).max(axis=(0, 2, 3))
             out[t] = m if t not in out else np.maximum(out[t], m)
     return out
+

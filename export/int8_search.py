@@ -160,7 +160,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         equalized: list[str] = []
         if equalize_activations and not meets(*best()[:2]):
             # exact in float, so only the INT8 error can change; kept only if it agrees better
-            equalized = equalize(source, tmp / "equalized.onnx", calib)
+            equalized = equalize(source, tmp / "equalized.onnx", calib, signed=target == "tensorrt")
             few = target_frames[:: max(1, len(target_frames) // 4)][:4]
             if equalized and pixel_agreement(_masks(tmp / "equalized.onnx", few, contract),
                                              _masks(source, few, contract)) < EXACT:

@@ -57,3 +57,43 @@ def test_a_graph_with_nothing_to_equalise_is_left_alone(tmp_path):
     src = export_onnx(DeployModule(model, [0.5] * 3, [0.25] * 3), tmp_path / "m.onnx", SIZE, meta={})
     assert equalize(src, tmp_path / "eq.onnx", [np.zeros((*SIZE, 3), np.uint8)]) == []
     assert not (tmp_path / "eq.onnx").exists()
+
+
+class _NegativeChannel(torch.nn.Module):
+    """`a`'s channel 0 is 1,000 below zero: nothing after its Relu, the whole range before it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b, self.c = (torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(4, 4, 3, padding=1),
+                                  torch.nn.Conv2d(4, 2, 1))
+        with torch.no_grad():
+            self.a.weight[0] = 0.0
+            self.a.bias[0] = -1000.0
+
+    def forward(self, x):
+        return self.c(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
+def _raw_range(path, tensor: str, frames) -> float:
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(tensor))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return max(float(np.abs(sess.run([tensor], {"frame": f[None]})[0]).max()) for f in frames)
+
+
+def test_tensorrt_ranges_count_the_negatives_its_qdq_sees(tmp_path):
+    """TensorRT's QDQ sits on the conv's output before the Relu: scaling a channel up because its
+    positive side is narrow would blow its negative side up into the whole tensor's range."""
+    src = export_onnx(DeployModule(_NegativeChannel().eval(), [0.5] * 3, [0.25] * 3, logits=True),
+                      tmp_path / "m.onnx", SIZE, meta={})
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
+    raw = next(n.output[0] for n in onnx.load(str(src)).graph.node if n.op_type == "Conv")
+    before = _raw_range(src, raw, frames)
+    equalize(src, tmp_path / "signed.onnx", frames, signed=True)
+    equalize(src, tmp_path / "unsigned.onnx", frames, signed=False)
+    assert _raw_range(tmp_path / "signed.onnx", raw, frames) < before / 5
+    assert _raw_range(tmp_path / "unsigned.onnx", raw, frames) >= before  # Relu'd ranges cannot see it
