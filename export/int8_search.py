@@ -129,7 +129,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         def build(method: str, layers: Sequence[str], out: Path) -> dict:
             nonlocal builds
             builds += 1
-            nodes = sorted({n for layer in layers for n in by_layer.get(layer, [])} | set(base))
+            nodes = sorted({n for layer in layers for n in by_layer.get(layer, [])} | (set(base) - set(names)))
             return quantize(graphs[graph], out, calib, target, method, float_nodes=nodes,
                             cache=tmp / f"{graph}-{method}.calib.json",
                             warn=builds == 1)  # the few-frames warning once, not once per trial
@@ -243,7 +243,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
                               "lower --min-agreement, calibrate on more frames, or use FP16")
         quant = build(method, chosen, dest)
         quant["equalized_activations"] = equalized
-    nodes = sorted({n for layer in chosen for n in by_layer.get(layer, [])} | set(base))
+    nodes = sorted({n for layer in chosen for n in by_layer.get(layer, [])} | (set(base) - set(names)))
     result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0, drop,
                           sum(share.get(layer, 0.0) for layer in chosen))
     return quant, result
@@ -265,12 +265,17 @@ def prune(chosen: list[str], base: Sequence[str], share: dict[str, float],
           ) -> tuple[list[str], float, float]:
     """A layer taken early can be redundant once later ones are float: try each layer the search added
     back in INT8, costliest first (``share``), and keep it INT8 while ``without(layers)`` still meets the
-    target. Returns the float layers left and their (agreement, mIoU drop)."""
+    target; then the default float layers that cost at least ``COST_FLOOR`` of the graph (a full-resolution
+    head conv), since what the search added may have been what they were guarding against.
+    Returns the float layers left and their (agreement, mIoU drop)."""
     agreement, drop = now
     added = [layer for layer in chosen if layer not in base]
+    by_cost = sorted(added, key=lambda name: share.get(name, 0.0), reverse=True)
     if len(added) < 2:  # the one layer added was needed: the target was missed without it
-        return chosen, agreement, drop
-    for layer in sorted(added, key=lambda name: share.get(name, 0.0), reverse=True):
+        by_cost = []
+    by_cost += sorted((layer for layer in base if layer in chosen and share.get(layer, 0.0) >= COST_FLOOR),
+                      key=lambda name: share.get(name, 0.0), reverse=True)
+    for layer in by_cost:
         if out_of_time():
             break
         fewer = [name for name in chosen if name != layer]
