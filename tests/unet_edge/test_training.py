@@ -117,7 +117,7 @@ def test_config_validation(tmp_path):
         TrainConfig(data=str(tmp_path), class_weights="inverse")
 
 
-def test_a_time_budget_sets_the_epochs_from_the_first_one(tmp_path, synth_dir):
+def test_a_time_budget_sets_the_epochs_from_the_epochs_so_far(tmp_path, synth_dir):
     from unet_edge.training.trainer import Trainer
 
     # a budget smaller than one epoch: one epoch, whatever --epochs said
@@ -130,5 +130,11 @@ def test_a_time_budget_sets_the_epochs_from_the_first_one(tmp_path, synth_dir):
     assert trainer.cfg.epochs == 4 and trainer.meta["train_args"]["epochs"] == 4
     end = trainer.steps_per_epoch * 4
     assert trainer.sched.lr_lambdas[0](end) == pytest.approx(0.0) and trainer.sched.lr_lambdas[0](end // 2) > 0.4
+    # re-fitted after each epoch: a first epoch slowed to 60 s gives 2; 3 epochs in 60 s in all then
+    # leave 60 s at 20 s an epoch: 3 more
+    trainer._fit_to_budget(60.0, 1)
+    assert trainer.cfg.epochs == 2
+    trainer._fit_to_budget(60.0, 3)
+    assert trainer.cfg.epochs == 3 + 3 and trainer.meta["train_args"]["epochs"] == 6
     with pytest.raises(ConfigError, match="--time"):
         _cfg(synth_dir, tmp_path / "bad", time=0)

@@ -67,8 +67,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           val_fraction: Annotated[float, typer.Option(help="held-out share where the layout has no split")] = 0.1,
           max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None,
           time_budget: Annotated[float | None, typer.Option(
-              "--time", help="minutes to train: the epoch count is set from the first epoch's time "
-                             "(overrides --epochs)")] = None) -> None:
+              "--time", help="minutes to train: the epoch count is fitted to it from the epochs' mean time, "
+                             "after every epoch (overrides --epochs)")] = None) -> None:
     """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun.
 
     Every option left out comes from the architecture's recipe (printed at the start).

@@ -142,12 +142,13 @@ class Trainer:
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
                  f"device {self.d.device}, {self.d.world_size} process(es), {self.workers} loader workers")
         started, epoch = time.monotonic(), self.start_epoch
+        fitting = cfg.time is not None and self.start_epoch == 0  # a resumed run keeps the count it chose
         try:
             while epoch < self.cfg.epochs:
                 row = {"epoch": epoch + 1, **self._train_epoch(epoch), **self._validate()}
                 self.history.append(row)
-                if cfg.time is not None and epoch == 0:  # before saving: the checkpoints record the count
-                    self._fit_to_budget(self._agreed(time.monotonic() - started))
+                if fitting:  # before saving: the checkpoints record the count
+                    self._fit_to_budget(self._agreed(time.monotonic() - started), epoch + 1)
                 self._save(epoch, row)
                 self.log(f"epoch {epoch + 1}/{self.cfg.epochs}  loss {row['loss']:.4f}  val mIoU {row['miou']:.4f}"
                          + (f" (raw weights {row['miou_raw']:.4f})" if "miou_raw" in row else "") + "  "
@@ -167,14 +168,17 @@ class Trainer:
         """The processes' mean of ``seconds``: under torchrun every rank must take the same decision."""
         return float(D.all_sum(np.array([seconds]), self.d)[0]) / self.d.world_size
 
-    def _fit_to_budget(self, first_s: float) -> None:
-        """Set the epoch count from the first epoch's time (validation included) so the run fits
-        ``--time``, and stretch or shrink the cosine schedule to it."""
+    def _fit_to_budget(self, spent_s: float, done: int = 1) -> None:
+        """Set the epoch count so that the run fits ``--time``, from the mean time of the ``done`` epochs
+        so far (validation included), and stretch or shrink the cosine schedule to it. Re-fitted after
+        every epoch, as Ultralytics does: a first epoch slowed by other work on the machine would
+        otherwise cut the run short for good."""
         budget = 60 * self.cfg.time
-        epochs = max(1, int(budget // max(first_s, 1e-6)))
+        per_epoch = max(spent_s / done, 1e-6)
+        epochs = max(done, done + int(max(budget - spent_s, 0.0) // per_epoch))
         if epochs == self.cfg.epochs:
             return
-        self.log(f"--time {self.cfg.time:g} min: {first_s / 60:.1f} min an epoch, so {epochs} epochs "
+        self.log(f"--time {self.cfg.time:g} min: {per_epoch / 60:.1f} min an epoch, so {epochs} epochs "
                  f"(not {self.cfg.epochs})")
         self._set_epochs(epochs)
 
