@@ -86,6 +86,7 @@ def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: i
             "float_layers": sidecar.get("float_layers", []), "int8_method": quant["method"],
             "equalized_activations": len(quant.get("equalized_activations") or []),
             "float_macs_share": quant.get("search", {}).get("float_macs_share"),
+            "fp32_near_ties": quant.get("search", {}).get("fp32_near_ties"),
             "calibration_frames": quant["calibration_frames"],
             "int8_peak_gb": (quant.get("peak_rss_mb") or {}).get("mb", float("nan")) / 1e3,
             "search_s": quant.get("search", {}).get("seconds"), "export_s": time.monotonic() - t0}
@@ -97,14 +98,15 @@ def _ms(r: dict) -> str:
 
 def _int8_cells(x: dict) -> list[str]:
     if "int8_error" in x:
-        return ["failed: " + x["int8_error"][:160], "", "", "", "", "", ""]
+        return ["failed: " + x["int8_error"][:160], "", "", "", "", "", "", ""]
     worst = x["worst_class"]
     return [f"{100 * x['int8_agreement']:.2f}%", f"{100 * x['int8_miou_delta']:+.2f} pts",
             f"{worst[0]} {100 * worst[1]:+.1f} pts" if worst[0] else "-",
             (", ".join(x["float_layers"]) or "none")
             + (f" ({x['equalized_activations']} activations equalised)" if x.get("equalized_activations") else ""),
             "-" if x["float_macs_share"] is None else f"{100 * x['float_macs_share']:.1f}%",
-            f"{x['int8_peak_gb']:.2f}", f"{x['search_s']:.0f}" if x.get("search_s") is not None else "-"]
+            f"{x['int8_peak_gb']:.2f}", f"{x['search_s']:.0f}" if x.get("search_s") is not None else "-",
+            "-" if x.get("fp32_near_ties") is None else f"{100 * x['fp32_near_ties']:.2f}%"]
 
 
 def _frame():
@@ -145,7 +147,7 @@ def main() -> None:
                   f"{r['ort_fp32_ms']:.1f}" if "ort_fp32_ms" in r else "-", _ms(r)] for r in rows]))
     print()
     print(table(["model", "INT8 flavour", "agreement", "mIoU change", "worst class change", "float layers",
-                 "float MACs", "INT8 stage peak GB", "search s"],
+                 "float MACs", "INT8 stage peak GB", "search s", "FP32 near-ties"],
                 [[r["model"], flavour, *_int8_cells(x)] for r in rows
                  for flavour, x in (("cpu", r), ("tensorrt", r.get("trt"))) if x is not None]))
     ratio = None

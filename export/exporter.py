@@ -77,6 +77,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.int8_search import module_paths
     from unet_edge.export.int8_stage import int8_path, verification_set, write_int8
     from unet_edge.export.onnx_export import export_onnx
+    from unet_edge.export.verify import mask_and_near_ties
     from unet_edge.inference import TorchRunner
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -99,12 +100,17 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     artifacts: list[tuple[Path, str]] = []
     checked = verification_set(opts, size, ckpt) if opts.verify else None
     cache: list = []
+    ties: list[float] = []
 
     def ref_masks() -> list:
-        """The FP32 model's masks on the verification frames, run once for the INT8 search and the gate."""
+        """The FP32 model's masks on the verification frames, run once for the INT8 search and the gate;
+        ``ties`` gets each frame's near-tie share, which explains an INT8 target out of reach."""
         if not cache:
             with TorchRunner(ckpt_path, input_size=size) as ref:
-                cache.extend(ref.infer(f) for f in checked[0])
+                for frame in checked[0]:
+                    mask, share = mask_and_near_ties(ref.logits(frame))
+                    cache.append(mask)
+                    ties.append(share)
         return cache
 
     def emit(path: Path, precision: str, dtype=torch.float32, extra: dict | None = None, body=None) -> None:
@@ -136,7 +142,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
                 export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
             reference = None
             if opts.verify:
-                reference = (checked[0], ref_masks(), checked[1])
+                reference = (checked[0], ref_masks(), checked[1], float(np.mean(ties)))
             artifacts.append(write_int8(int8_path(out, stem, opts.int8_target), out / f"{stem}.onnx", meta, size,
                                         ckpt, opts, module_paths(model), reference, log, source))
     rows = []

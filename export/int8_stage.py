@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.artifact import load_meta, write_meta
-from unet_edge.core.errors import ConfigError
+from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.sysinfo import PeakRss
 
 
@@ -23,9 +23,10 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                source: Path | None = None) -> tuple[Path, str]:
     """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata.
 
-    With ``reference`` (verification frames, the FP32 model's masks on them, and their labels or None)
-    the float layers are searched until ``opts.min_agreement`` and, with labels, ``opts.max_miou_drop``;
-    without, the default float layers are kept."""
+    With ``reference`` (verification frames, the FP32 model's masks on them, their labels or None, and
+    the share of near-tie pixels in those masks) the float layers are searched until
+    ``opts.min_agreement`` and, with labels, ``opts.max_miou_drop``; without, the default float
+    layers are kept."""
     import onnx
 
     from unet_edge.core.io import atomic_path
@@ -33,6 +34,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     from unet_edge.export.int8 import quantize
     from unet_edge.export.int8_search import parse_methods, search
     from unet_edge.export.onnx_export import set_metadata
+    from unet_edge.export.verify import NEAR_TIE
 
     if opts.logits:
         raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
@@ -49,13 +51,25 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
             quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
         extra = {}
     else:
-        check_frames, ref_masks, labels = reference
+        check_frames, ref_masks, labels, near_ties = reference
         drop = miou_drop_against(ref_masks, labels, len(ckpt["classes"])) if labels else None
-        with peak:
-            quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
-                                  opts.min_agreement, modules, methods, log=log, contract_of=fp32,
-                                  miou_drop=drop, max_miou_drop=opts.max_miou_drop)
+        log(f"  FP32 near-ties (top two logits within {100 * NEAR_TIE:.0f}% of their spread): "
+            f"{100 * near_ties:.2f}% of the verification pixels")
+        try:
+            with peak:
+                quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
+                                      opts.min_agreement, modules, methods, log=log, contract_of=fp32,
+                                      miou_drop=drop, max_miou_drop=opts.max_miou_drop)
+        except ExportError as e:
+            if near_ties < 1 - opts.min_agreement:
+                raise
+            # Say why no layer choice helps: the model itself cannot tell these pixels' classes apart.
+            raise ExportError(f"{e}. {100 * near_ties:.1f}% of the FP32 model's pixels are near-ties (top two "
+                              f"logits within {100 * NEAR_TIE:.0f}% of their spread), as many as the "
+                              f"{100 * (1 - opts.min_agreement):.1f}% of disagreement allowed: any rounding "
+                              "flips them, so train the model longer first") from None
         quant["search"] = {"target_agreement": opts.min_agreement, "agreement": found.agreement,
+                           "fp32_near_ties": round(near_ties, 5),
                            "max_miou_drop": opts.max_miou_drop if labels else None,
                            "miou_drop": found.miou_drop if labels else None,
                            "float_macs_share": round(found.float_macs_share, 4),

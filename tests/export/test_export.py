@@ -104,6 +104,7 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
     assert meta["int8"]["target"] == "cpu" and meta["subpixel"] is True
     assert 50 < meta["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search, in the sidecar
+    assert 0 <= meta["int8"]["search"]["fp32_near_ties"] < 0.05  # the FP32 masks' fragile share, recorded
     assert load_meta(tmp_path / "best.onnx").raw["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
     # CPU flavour: up-sampling quantized end to end, Relu folded into the conv output ranges
     g = onnx.load(str(tmp_path / "best.int8-cpu.onnx")).graph
