@@ -179,3 +179,35 @@ def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp
     assert len(quant["equalized_activations"]) == 4  # the Relu after stem, pre, mid and post: each read by a conv
     with _runner(tmp_path, path) as r:
         assert np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames[8:], ref[8:])]) == found.agreement
+
+
+def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
+    """The export's stage: when the FP32 masks' near-ties exceed what the target allows to differ,
+    the error names them, since no layer choice can keep pixels that any rounding flips."""
+    import types
+
+    import cv2
+
+    from unet_edge.export.int8_stage import write_int8
+
+    path, model, frames, ref = hard
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i, f in enumerate(frames[:8]):
+        cv2.imwrite(str(calib / f"{i}.png"), f)
+    opts = types.SimpleNamespace(logits=False, calib=str(calib), calib_method="minmax", calib_frames=8,
+                                 int8_target="tensorrt", min_agreement=1.0, max_miou_drop=0.005)
+    ckpt = {"classes": ["a", "b", "c", "d"], "num_classes": 4}
+    unreachable = [255 - m for m in ref[8:]]
+
+    def export(near_ties: float):
+        write_int8(tmp_path / "hard.int8.onnx", path, {}, (48, 64), ckpt, opts, module_paths(model),
+                   (frames[8:], unreachable, None, near_ties), lambda _m: None)
+
+    with pytest.raises(ExportError, match=r"INT8 reaches at best .*5\.0% of the FP32 model's pixels are near-ties"):
+        export(0.05)
+    opts.min_agreement = 0.9  # 10% may differ: 5% near-ties do not explain the miss, so they go unmentioned
+    with pytest.raises(ExportError, match="INT8 reaches at best") as err:
+        export(0.05)
+    assert "near-ties" not in str(err.value)
+    assert not (tmp_path / "hard.int8.onnx").exists()  # nothing half-written
