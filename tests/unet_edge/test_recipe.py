@@ -34,6 +34,13 @@ def test_recipe_options_are_checked(tmp_path):
         TrainConfig(data=str(tmp_path), arch="unet", pretrained=True)
     with pytest.raises(ConfigError, match="unknown architecture"):
         TrainConfig(data=str(tmp_path), arch="resnet")
+    with pytest.raises(ConfigError, match="--scale"):
+        TrainConfig(data=str(tmp_path), scale=(2.0, 1.0))
+    from unet_edge.core.parse import parse_range
+
+    assert parse_range("1,2.5", "--scale") == (1.0, 2.5)
+    with pytest.raises(ConfigError, match="--scale 'big' must look like LO,HI"):
+        parse_range("big", "--scale")
 
 
 def test_dice_scores_classes_not_pixels():

@@ -51,6 +51,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           class_weights: Annotated[str | None, typer.Option(
               help="none | median (SegNet median-frequency)")] = None,
           loss: Annotated[str | None, typer.Option(help="ce | ce+dice | ohem (hard-pixel mining)")] = None,
+          scale: Annotated[str | None, typer.Option(
+              help="random rescale range LO,HI of each frame before the crop (default 0.75,1.5)")] = None,
           ema: Annotated[float | None, typer.Option(help="weight EMA decay, saved as the model; 0: off")] = None,
           holdout: Annotated[str | None, typer.Option(
               help="file-name prefix held out of train and used as val, e.g. 0006R0 (choose settings on it)")] = None,
@@ -73,6 +75,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
 
     Every option left out comes from the architecture's recipe (printed at the start).
     """
+    from unet_edge.core.parse import parse_range
     from unet_edge.training import TrainConfig
     from unet_edge.training import train as run_train
 
@@ -81,7 +84,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
                       encoder_lr_scale=encoder_lr_scale, weight_decay=weight_decay, class_weights=class_weights,
                       loss=loss, ema=ema, pretrained=pretrained, holdout=holdout, bf16=bf16, workers=workers,
                       out=str(out), resume=resume, seed=seed, device=device, amp=amp, num_classes=num_classes,
-                      val_fraction=val_fraction, max_steps=max_steps, time=time_budget)
+                      val_fraction=val_fraction, max_steps=max_steps, time=time_budget,
+                      **({"scale": parse_range(scale, "--scale")} if scale else {}))
     run_train(cfg, log=typer.echo)
 
 

@@ -1,4 +1,4 @@
-"""Parsing of the small values every command shares (sizes), with one-line errors."""
+"""Parsing of the small values every command shares (sizes, ranges), with one-line errors."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or min(parts) < 16:
         raise ConfigError(f"size '{text}' must be HxW with both sides at least 16")
     return parts[0], parts[1]
+
+
+def parse_range(text: str, option: str) -> tuple[float, float]:
+    """Parse 'LO,HI' into two floats."""
+    try:
+        lo, hi = (float(p) for p in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"{option} '{text}' must look like LO,HI, e.g. 0.75,1.5") from exc
+    return lo, hi

@@ -67,6 +67,8 @@ class TrainConfig:
             raise ConfigError("--epochs and --batch must be at least 1")
         if self.time is not None and self.time <= 0:
             raise ConfigError("--time is a budget in minutes, above 0")
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise ConfigError("--scale is a range LO,HI with 0 < LO <= HI")
         if self.class_weights not in ("none", "median"):
             raise ConfigError("--class-weights must be 'none' or 'median'")
         if self.loss not in LOSSES:
