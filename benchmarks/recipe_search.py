@@ -28,13 +28,14 @@ def main() -> None:
         held = score(Path(run) / "best.pt", "val", "0006R0")
         rows.append({"name": name, "loss": args["loss"], "class_weights": args["class_weights"],
                      "ema": args["ema"], "epochs": args["epochs"], "size": args["size"],
+                     "scale": list(args.get("scale", (0.75, 1.5))),
                      "minutes": sum(h["epoch_s"] for h in last["history"]) / 60,
                      "holdout_miou_train_val": float(last["best_miou"]),
                      "holdout_miou": held["miou"], "holdout_iou": held["iou"],
                      "raw_vs_ema": [(h.get("miou_raw"), h["miou"]) for h in last["history"]][-1]})
     thin = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
-    print(table(["run", "loss", "class weights", "0006R0 mIoU at 360x480", *thin, "EMA / raw (last epoch)"],
-                [[r["name"], r["loss"], r["class_weights"], f"{r['holdout_miou']:.3f}",
+    print(table(["run", "loss", "class weights", "scale", "0006R0 mIoU at 360x480", *thin, "EMA / raw (last epoch)"],
+                [[r["name"], r["loss"], r["class_weights"], "{}-{}".format(*r["scale"]), f"{r['holdout_miou']:.3f}",
                   *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
                   f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-"]
                  for r in rows]))

@@ -25,6 +25,30 @@ MIN_CALIB = 300
 
 CALIB_CHUNK = 4  # frames whose activations are held at once: percentile on 128 CamVid frames at 352x480
 # peaks at 1.5 GB with 4, 2.7 GB with 8, in the same time
+CALIB_CHUNK_BYTES = 1.2e9  # fewer frames a chunk for wider models: the width-32 U-Net (531 MB of float
+# activations a frame at 352x480) peaked at 4.55 GB over 300 frames with 4 a chunk
+
+
+def activation_bytes(onnx_path: Path) -> int | None:
+    """Bytes of every float intermediate tensor of one frame (None where shapes are not static)."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path), load_external_data=False))
+    total = 0
+    for vi in model.graph.value_info:
+        t = vi.type.tensor_type
+        if t.elem_type == onnx.TensorProto.FLOAT:
+            dims = [d.dim_value for d in t.shape.dim]
+            if not dims or min(dims) <= 0:
+                return None
+            total += 4 * int(np.prod(dims))
+    return total
+
+
+def calib_chunk(onnx_path: Path) -> int:
+    """Frames per calibration chunk: at most 4, fewer where a frame's activations are large."""
+    per_frame = activation_bytes(onnx_path)
+    return CALIB_CHUNK if not per_frame else max(1, min(CALIB_CHUNK, int(CALIB_CHUNK_BYTES // per_frame)))
 
 
 class FrameReader:
@@ -75,7 +99,8 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     if method not in methods:
         raise ConfigError(f"unknown calibration method '{method}'; choose {', '.join(methods)}")
     symmetric = target == "tensorrt"
-    frames = frames[: max(CALIB_CHUNK, len(frames) - len(frames) % CALIB_CHUNK)]  # whole chunks
+    chunk = calib_chunk(fp32_onnx)
+    frames = frames[: max(chunk, len(frames) - len(frames) % chunk)]  # whole chunks
     reader = FrameReader(frames, "frame")
     keep_float = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
     reuse = {}
@@ -112,7 +137,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
                 extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
                                "CalibMovingAverage": method == "minmax", "QuantizeBias": not symmetric,
                                "DedicatedQDQPair": symmetric,
-                               "CalibStridedMinMax": min(CALIB_CHUNK, len(frames))},
+                               "CalibStridedMinMax": min(chunk, len(frames))},
             )
         except Exception as exc:
             raise ExportError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc
@@ -120,7 +145,8 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
             root.setLevel(level)
         moved = 0 if symmetric else int8_depth_to_space(tmp)
         drop_unused_initializers(tmp)
-    return {"target": target, "calibration_frames": len(frames), "method": method, "float_nodes": keep_float,
+    return {"target": target, "calibration_frames": len(frames), "calibration_chunk": chunk,
+            "method": method, "float_nodes": keep_float,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
             "weights": "int8 symmetric per-channel", "int8_depth_to_space": moved}
 

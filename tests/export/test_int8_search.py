@@ -211,3 +211,17 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
         export(0.05)
     assert "near-ties" not in str(err.value)
     assert not (tmp_path / "hard.int8.onnx").exists()  # nothing half-written
+
+
+def test_wide_models_calibrate_on_fewer_frames_at_once(hard, monkeypatch):
+    from unet_edge.export import int8
+
+    path = hard[0]
+    per_frame = int8.activation_bytes(path)
+    # stem, pre, mid, post: 8 channels each, head 4, at 48x64, plus the pre-processing tensors
+    assert per_frame >= 4 * 48 * 64 * (4 * 8 + 4)
+    assert int8.calib_chunk(path) == int8.CALIB_CHUNK  # a small model keeps 4 frames a chunk
+    monkeypatch.setattr(int8, "CALIB_CHUNK_BYTES", 2.5 * per_frame)
+    assert int8.calib_chunk(path) == 2
+    monkeypatch.setattr(int8, "CALIB_CHUNK_BYTES", 0.5 * per_frame)
+    assert int8.calib_chunk(path) == 1  # never zero
