@@ -60,7 +60,11 @@ def test_live_source_faster_than_the_model_drops_stale_frames(model):
     s = pipe.stats.summary()
     assert s["frames"] == 25 and s["dropped"] > 25
     infer_p50 = s["stages"]["infer"]["p50"]
-    assert s["latency_ms"]["p99"] <= 2 * infer_p50 + 15, s  # no queue build-up behind the model
+    # No queue build-up behind the model: queued, the 25th frame would wait ~24 inferences, and the
+    # median ~12. The tail gets room for a scheduling hiccup on a busy 2-core machine (one frame at
+    # 72 ms against a 28 ms inference failed a 2x bound while another job ran).
+    assert s["latency_ms"]["p50"] <= 2 * infer_p50 + 15, s
+    assert s["latency_ms"]["p99"] <= 5 * infer_p50 + 50, s
 
 
 def test_realtime_file_paces_and_drops(model, synth_dir):
