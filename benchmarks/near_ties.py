@@ -20,20 +20,16 @@ MARGINS = (0.01, 0.03, 0.1)
 
 
 def measure(ckpt: Path, int8: Path | None, frames: list[np.ndarray]) -> dict:
+    from unet_edge.export.verify import relative_margins
     from unet_edge.inference import TorchRunner, open_model
 
-    margins, disagree = [], []
     with TorchRunner(ckpt, input_size=SIZE) as ref:
         logits = [ref.logits(f) for f in frames]
-    for lg in logits:
-        top2 = np.partition(lg, -2, axis=0)[-2:]
-        margins.append(((top2[1] - top2[0]) / lg.std()).ravel())
-    out: dict = {"ckpt": str(ckpt), "near_ties": {str(t): float(np.mean(np.concatenate(margins) < t))
-                                                  for t in MARGINS}}
+    m = np.concatenate([relative_margins(lg).ravel() for lg in logits])
+    out: dict = {"ckpt": str(ckpt), "near_ties": {str(t): float(np.mean(m < t)) for t in MARGINS}}
     if int8 is not None:
         with open_model(int8) as q:
-            disagree = [(lg.argmax(0) != q.infer(f)).ravel() for lg, f in zip(logits, frames)]
-        m, d = np.concatenate(margins), np.concatenate(disagree)
+            d = np.concatenate([(lg.argmax(0) != q.infer(f)).ravel() for lg, f in zip(logits, frames)])
         out.update(int8=str(int8), disagreement=float(d.mean()),
                    on_near_ties={str(t): float((d & (m < t)).sum() / max(d.sum(), 1)) for t in MARGINS},
                    flip_rate={str(t): float(d[m < t].mean()) for t in MARGINS})

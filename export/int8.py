@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import sys
 from pathlib import Path
@@ -29,25 +30,37 @@ CALIB_CHUNK_BYTES = 1.2e9  # fewer frames a chunk for wider models: the width-32
 # activations a frame at 352x480) peaked at 4.55 GB over 300 frames with 4 a chunk, 2.28 GB with 2
 
 
-def activation_bytes(onnx_path: Path) -> int | None:
-    """Bytes of every float intermediate tensor of one frame (None where shapes are not static)."""
-    import onnx
+def inferred_shapes(onnx_path: Path):
+    """The shape-inferred graph and its tensors' ``name -> (elem_type, dims)`` (0 for an unknown dim)."""
+    onnx = require("onnx")
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
+    return model, {v.name: (v.type.tensor_type.elem_type, [d.dim_value for d in v.type.tensor_type.shape.dim])
+                   for v in [*model.graph.value_info, *model.graph.output]}
 
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path), load_external_data=False))
+
+def activation_bytes(onnx_path: Path) -> int | None:
+    """Bytes of every float tensor the graph computes for one frame (None where no shape is static)."""
+    onnx = require("onnx")
     total = 0
-    for vi in model.graph.value_info:
-        t = vi.type.tensor_type
-        if t.elem_type == onnx.TensorProto.FLOAT:
-            dims = [d.dim_value for d in t.shape.dim]
-            if dims and min(dims) > 0:  # the exporter's computed pads leave a few shapes unknown: skipped
-                total += 4 * int(np.prod(dims))
+    for elem_type, dims in inferred_shapes(onnx_path)[1].values():
+        # the exporter's computed pads leave a few shapes unknown: skipped
+        if elem_type == onnx.TensorProto.FLOAT and dims and min(dims) > 0:
+            total += 4 * int(np.prod(dims))
     return total or None
 
 
 def calib_chunk(onnx_path: Path) -> int:
     """Frames per calibration chunk: at most 4, fewer where a frame's activations are large."""
-    per_frame = activation_bytes(onnx_path)
+    stat = Path(onnx_path).stat()
+    per_frame = _activation_bytes_of(str(onnx_path), stat.st_mtime_ns, stat.st_size)
     return CALIB_CHUNK if not per_frame else max(1, min(CALIB_CHUNK, int(CALIB_CHUNK_BYTES // per_frame)))
+
+
+@functools.lru_cache(maxsize=8)
+def _activation_bytes_of(path: str, _mtime_ns: int, _size: int) -> int | None:
+    # Per file version: the INT8 search quantizes the same graph for every trial, and shape
+    # inference of a width-32 U-Net takes about a second.
+    return activation_bytes(Path(path))
 
 
 class FrameReader:

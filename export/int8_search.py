@@ -27,7 +27,7 @@ import numpy as np
 from unet_edge.core.errors import ExportError
 from unet_edge.core.lazy import require
 from unet_edge.export.equalize import equalize
-from unet_edge.export.int8 import quantize, sensitive_convs
+from unet_edge.export.int8 import inferred_shapes, quantize, sensitive_convs
 from unet_edge.export.naming import module_path
 from unet_edge.export.verify import pixel_agreement
 
@@ -41,10 +41,8 @@ MIN_GAIN = 1e-4  # 0.01 points of agreement on the probe frames: below this a la
 
 def layer_macs(onnx_path: Path) -> dict[str, float]:
     """Conv node name -> multiply-adds per frame, from the shape-inferred graph."""
-    onnx = require("onnx")
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in [*model.graph.value_info, *model.graph.output]}
+    model, typed = inferred_shapes(onnx_path)
+    shapes = {name: dims for name, (_, dims) in typed.items()}
     weights = {t.name: list(t.dims) for t in model.graph.initializer}
     macs = {}
     for n in model.graph.node:

@@ -70,11 +70,15 @@ def pixel_agreement(outs: list[np.ndarray], ref: list[np.ndarray]) -> float:
     return float(np.mean([np.mean(o == r) for o, r in zip(outs, ref)]))
 
 
+def relative_margins(logits: np.ndarray) -> np.ndarray:
+    """HxW: each pixel's top logit minus its second, over the spread (std) of CxHxW ``logits``."""
+    top2 = np.partition(logits, -2, axis=0)[-2:]
+    return (top2[1] - top2[0]) / logits.std()
+
+
 def mask_and_near_ties(logits: np.ndarray) -> tuple[np.ndarray, float]:
     """The class map (uint8) of CxHxW ``logits``, and the share of its pixels that are near-ties."""
-    top2 = np.partition(logits, -2, axis=0)[-2:]
-    margin = top2[1] - top2[0]
-    return logits.argmax(0).astype(np.uint8), float(np.mean(margin < NEAR_TIE * logits.std()))
+    return logits.argmax(0).astype(np.uint8), float(np.mean(relative_margins(logits) < NEAR_TIE))
 
 
 def scores_at_labels(masks: list[np.ndarray], labels: list[np.ndarray], n: int):
