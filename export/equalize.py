@@ -46,7 +46,7 @@ def equalize(src: Path, dest: Path, frames: list[np.ndarray], signed: bool = Fal
     from onnx import numpy_helper
 
     model = onnx.load(str(src))
-    _private_weights(model)
+    private_weights(model)
     pairs = _pairs(model)
     if not pairs:
         return []
@@ -94,7 +94,7 @@ def _scale_producer(p: _Pair, weights: dict, s: np.ndarray) -> None:
         weights[node.input[2]] /= s
 
 
-def _private_weights(model) -> None:
+def private_weights(model) -> None:
     """Give every conv its own weight and bias initializers: the exporter shares equal tensors (zero
     biases) between convs, through Identity nodes, and scaling one conv's copy must not scale another's."""
     from onnx import numpy_helper

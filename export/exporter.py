@@ -27,6 +27,7 @@ class ExportOptions:
     calib_method: str | None = None  # None: try minmax, percentile and entropy, keep the best
     min_agreement: float = 0.99  # INT8 target: pixel agreement with the FP32 model
     max_miou_drop: float = 0.005  # and at most this mIoU loss where the verification frames have labels
+    bias_correction: bool = False  # let the INT8 search try empirical bias correction (benchmarks: no gain seen)
     opset: int = 17
     dynamic: bool = False
     simplify: bool = False
@@ -74,7 +75,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.fp16 import MAX_ERROR
     from unet_edge.export.frame_sets import synthetic_frames
     from unet_edge.export.graph import DeployModule
-    from unet_edge.export.int8_search import module_paths
+    from unet_edge.export.int8_layers import module_paths
     from unet_edge.export.int8_stage import int8_path, verification_set, write_int8
     from unet_edge.export.onnx_export import export_onnx
     from unet_edge.export.verify import mask_and_near_ties

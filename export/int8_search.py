@@ -11,11 +11,15 @@ depthwise conv): per-tensor INT8 can lose a little at each of many layers, which
 shows. A layer or role is kept only if the whole verification set agrees better with it in float; once
 the target is met, each layer taken is tried back in INT8, costliest first, and stays INT8 if the
 target still holds.
+
+Bias correction (:mod:`.bias_correct`) depends on which layers are float, so it is measured for a
+layer set, not once: for the default float layers, then after each layer kept once the graph is within
+a point of the target, and for the final set if the target is still missed.
 """
 
 from __future__ import annotations
 
-import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -25,44 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.errors import ExportError
-from unet_edge.core.lazy import require
+from unet_edge.core.io import atomic_path
+from unet_edge.export.bias_correct import correct_biases
 from unet_edge.export.equalize import equalize
-from unet_edge.export.int8 import inferred_shapes, quantize, sensitive_convs
-from unet_edge.export.naming import module_path
+from unet_edge.export.int8 import quantize, sensitive_convs
+from unet_edge.export.int8_layers import COST_FLOOR, METHODS, layer_groups, layer_macs, layer_names, prune
 from unet_edge.export.verify import pixel_agreement
 
-METHODS = ("minmax", "percentile", "entropy")
-
-
-COST_FLOOR = 0.02  # a layer costs at least 2% of the graph in the ranking: gains of near-free layers are noise
 EXACT = 0.999  # float masks of the equalised graph against the plain one: only rounding may differ
 MIN_GAIN = 1e-4  # 0.01 points of agreement on the probe frames: below this a layer gains nothing alone
-
-
-def layer_macs(onnx_path: Path) -> dict[str, float]:
-    """Conv node name -> multiply-adds per frame, from the shape-inferred graph."""
-    model, typed = inferred_shapes(onnx_path)
-    shapes = {name: dims for name, (_, dims) in typed.items()}
-    weights = {t.name: list(t.dims) for t in model.graph.initializer}
-    macs = {}
-    for n in model.graph.node:
-        if n.op_type in ("Conv", "ConvTranspose") and n.input[1] in weights:
-            out = shapes.get(n.output[0], [])
-            # Conv weight (cout, cin/g, kh, kw): each output pixel costs its product.
-            spatial = out[2] * out[3] if len(out) == 4 and n.op_type == "Conv" else 0
-            if n.op_type == "ConvTranspose":  # (cin, cout/g, kh, kw): each input pixel costs the product
-                src = shapes.get(n.input[0], [])
-                spatial = src[2] * src[3] if len(src) == 4 else 0
-            macs[n.name] = float(np.prod(weights[n.input[1]])) * spatial
-    return macs
-
-
-def layer_names(onnx_path: Path, modules: Sequence[str]) -> dict[str, str]:
-    """Quantizable node name -> the PyTorch module it came from."""
-    onnx = require("onnx")
-    known = set(modules)
-    return {n.name: module_path(n.name, known) for n in onnx.load(str(onnx_path)).graph.node
-            if n.op_type in ("Conv", "ConvTranspose")}
+CORRECT_WITHIN = 0.01  # try bias correction when the agreement is within a point of the target
 
 
 @dataclass
@@ -86,223 +62,265 @@ def _masks(path: Path, frames: list[np.ndarray], contract: dict) -> list[np.ndar
         return [r.infer(f) for f in frames]
 
 
-def _agreement(path: Path, frames: list[np.ndarray], ref: list[np.ndarray], contract: dict) -> float:
-    return pixel_agreement(_masks(path, frames, contract), ref)
-
-
 def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: list[np.ndarray],
            target_ref: list[np.ndarray], target: str, min_agreement: float, modules: Sequence[str],
            methods: Sequence[str] = METHODS, max_float_layers: int | None = None, max_seconds: float = 1800.0,
            probe: int = 16, log: Callable[[str], None] = print,
            contract_of: Path | None = None, miou_drop: Callable[[list[np.ndarray]], float] | None = None,
-           max_miou_drop: float = 0.005, equalize_activations: bool = True) -> tuple[dict, SearchResult]:
+           max_miou_drop: float = 0.005, equalize_activations: bool = True,
+           correct_bias: bool = False) -> tuple[dict, SearchResult]:
     """Write the INT8 QDQ graph of ``source`` to ``dest`` that meets ``min_agreement`` on
     ``target_frames`` (against the FP32 masks ``target_ref``), with as few float layers as it can.
     Where the frames have labels, ``miou_drop(masks)`` (the FP32 mIoU minus the graph's) must also stay
     within ``max_miou_drop``: high agreement can still hide a thin class lost. Where the default float
-    layers miss, the graph with its activations equalised (:mod:`unet_edge.export.equalize`) is tried too.
+    layers miss, the graph with its activations equalised (:mod:`unet_edge.export.equalize`) is tried too,
+    and with ``correct_bias`` conv biases corrected for INT8's mean drift (:mod:`unet_edge.export.bias_correct`;
+    off by default: on the U-Nets without BN it moved agreement by -0.9 to +0.07 points, see benchmarks/).
     ``contract_of`` is the artifact whose sidecar describes the graph (default: ``source``)."""
     from unet_edge.core.artifact import load_meta, stamp
 
-    t0 = time.monotonic()
     contract = stamp(load_meta(contract_of or source, check_hash=False).to_dict())
-    names = layer_names(source, modules)
-    by_layer: dict[str, list[str]] = {}
-    for node, layer in names.items():
-        by_layer.setdefault(layer, []).append(node)
-    base = sensitive_convs(source)
-    base_layers = sorted({names[n] for n in base if n in names})
-    macs = layer_macs(source)
-    total_macs = sum(macs.values()) or 1.0
-    share = {layer: sum(macs.get(n, 0.0) for n in nodes) / total_macs for layer, nodes in by_layer.items()}
-    if max_float_layers is None:  # a quarter of a deep graph's layers, at least 12
-        max_float_layers = max(12, len(by_layer) // 4)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".int8-search-") as tmp:
-        tmp = Path(tmp)
-        graphs = {"plain": source}
-        trial = tmp / "trial.onnx"
-        builds = 0
-        graph = "plain"
-
-        def build(method: str, layers: Sequence[str], out: Path) -> dict:
-            nonlocal builds
-            builds += 1
-            nodes = sorted({n for layer in layers for n in by_layer.get(layer, [])} | (set(base) - set(names)))
-            return quantize(graphs[graph], out, calib, target, method, float_nodes=nodes,
-                            cache=tmp / f"{graph}-{method}.calib.json",
-                            warn=builds == 1)  # the few-frames warning once, not once per trial
-
-        def measure(out: Path) -> tuple[float, float]:
-            masks = _masks(out, target_frames, contract)
-            return pixel_agreement(masks, target_ref), (miou_drop(masks) if miou_drop is not None else 0.0)
-
-        def meets(agree: float, drop: float) -> bool:
-            return agree >= min_agreement and drop <= max_miou_drop
-
-        def says(agree: float, drop: float) -> str:
-            return f"{100 * agree:.2f}% agreement" + (f", mIoU {-100 * drop:+.2f} pts" if miou_drop else "")
-
-        scored = []
-
-        def calibrate() -> None:
-            for m in methods:  # the calibration method: the best agreement with the default float layers
-                build(m, base_layers, trial)
-                scored.append((*measure(trial), m, graph))
-                log(f"  INT8 calibration {m}" + (", activations equalised" if graph != "plain" else "")
-                    + f": {says(*scored[-1][:2])}")
-
-        def best() -> tuple:
-            return max(scored, key=lambda t: (meets(t[0], t[1]), t[0] - t[1]))
-
-        calibrate()
-        equalized: list[str] = []
-        if equalize_activations and not meets(*best()[:2]):
-            # exact in float, so only the INT8 error can change; kept only if it agrees better
-            equalized = equalize(source, tmp / "equalized.onnx", calib, signed=target == "tensorrt")
-            few = target_frames[:: max(1, len(target_frames) // 4)][:4]
-            if equalized and pixel_agreement(_masks(tmp / "equalized.onnx", few, contract),
-                                             _masks(source, few, contract)) < EXACT:
-                log("  equalised activations change the float graph's masks: not used")  # a rewrite bug
-                equalized = []
-            if equalized:
-                graphs["equalized"] = tmp / "equalized.onnx"
-                graph = "equalized"
-                log(f"  equalising {len(equalized)} activations' channel ranges")
-                calibrate()
-        agreement, drop, method, graph = best()
-        if graph == "plain":
-            equalized = []
-        steps = [{"method": m, "graph": g, "float_layers": base_layers, "agreement": a, "miou_drop": d}
-                 for a, d, m, g in scored]
-        chosen: list[str] = list(base_layers)
-        if not meets(agreement, drop):
-            sens = []
-            # spread over the set: consecutive video frames would probe one scene several times
-            pick = sorted(set(np.linspace(0, len(target_frames) - 1, min(probe, len(target_frames))).astype(int)))
-            probe_frames, probe_ref = [target_frames[i] for i in pick], [target_ref[i] for i in pick]
-            base_probe = _agreement_of(build, method, chosen, trial, probe_frames, probe_ref, contract)
-            candidates = [layer for layer in by_layer if layer not in chosen]
-            log(f"  {says(agreement, drop)} misses {100 * min_agreement:.1f}%"
-                + (f" / {100 * max_miou_drop:.2f} pts" if miou_drop else "")
-                + f": measuring {len(candidates)} layers' sensitivity")
-            for layer in candidates:
-                if time.monotonic() - t0 > max_seconds:
-                    break
-                gain = _agreement_of(build, method, [*chosen, layer], trial, probe_frames, probe_ref, contract) \
-                    - base_probe
-                sens.append((gain, layer))
-            # Layers that gain on their own, best value first; then whole roles (every depthwise conv,
-            # say: many small errors add up where no one layer shows); then the rest, which can still
-            # matter in company (a huge range is only cured once the layer reading it is float too).
-            helps = sorted(((g / max(share.get(layer, 0.0), COST_FLOOR), g, layer) for g, layer in sens
-                            if g > MIN_GAIN), reverse=True)
-            rest = sorted(((g, g, layer) for g, layer in sens if g <= MIN_GAIN), reverse=True)
-            roles = sorted((sum(share.get(layer, 0.0) for layer in group), key, group)
-                           for key, group in layer_groups(list(by_layer)).items())
-            trials = [(layer, [layer], gain) for _v, gain, layer in helps] \
-                + [(key, group, None) for _c, key, group in roles] \
-                + [(layer, [layer], gain) for _v, gain, layer in rest]
-            group_cap = max(max_float_layers, len(by_layer) // 2)
-            for label, layers, gain in trials:
-                new = [layer for layer in layers if layer not in chosen]
-                added = len(chosen) - len(base_layers)
-                if meets(agreement, drop) or time.monotonic() - t0 > max_seconds:
-                    break
-                if not new or added + len(new) > (max_float_layers if gain is not None else group_cap):
-                    continue
-                build(method, [*chosen, *new], trial)
-                now, now_drop = measure(trial)
-                # The probe frames can flatter a layer: keep it only if the whole set gains.
-                kept = now - now_drop > agreement - drop + MIN_GAIN
-                cost = sum(share.get(layer, 0.0) for layer in new)
-                steps.append({"method": method, "layer": label, "float_layers": [*chosen, *new], "agreement": now,
-                              "miou_drop": now_drop, "sensitivity": gain, "macs_share": cost, "kept": kept})
-                what = f"sensitivity {100 * gain:+.2f} pts" if gain is not None else f"{len(new)} layers"
-                log(f"  {'+' if kept else '-'} {label} in float ({what}, {100 * cost:.1f}% of the MACs): "
-                    f"{says(now, now_drop)}" + ("" if kept else ", no better: back to INT8"))
-                if kept:
-                    chosen += new
-                    agreement, drop = now, now_drop
-            if meets(agreement, drop):
-                def without(layers: list[str]) -> tuple[float, float, bool]:
-                    build(method, layers, trial)
-                    now, now_drop = measure(trial)
-                    return now, now_drop, meets(now, now_drop)
-
-                chosen, agreement, drop = prune(chosen, base_layers, share, without, (agreement, drop), steps,
-                                                lambda: time.monotonic() - t0 > max_seconds, log, says)
-        if not meets(agreement, drop):
-            kept = ", ".join(layer for layer in chosen if layer not in base_layers) or "none"
-            tried = ", ".join(s["layer"] for s in steps if "layer" in s) or "none"
-            target_text = f"{100 * min_agreement:.1f}%" + (f", mIoU within {100 * max_miou_drop:.2f} pts"
-                                                          if miou_drop else "")
-            raise ExportError(f"INT8 reaches at best {says(agreement, drop)} (target {target_text}) "
-                              f"with layers in float: {kept} (layers tried: {tried}); "
-                              "lower --min-agreement, calibrate on more frames, or use FP16")
-        quant = build(method, chosen, dest)
-        quant["equalized_activations"] = equalized
-    nodes = sorted({n for layer in chosen for n in by_layer.get(layer, [])} | (set(base) - set(names)))
-    result = SearchResult(method, chosen, nodes, agreement, steps, time.monotonic() - t0, drop,
-                          sum(share.get(layer, 0.0) for layer in chosen))
+        s = _Search(source, Path(tmp), calib, target_frames, target_ref, target, min_agreement, modules,
+                    contract, log, miou_drop, max_miou_drop, max_seconds)
+        if max_float_layers is None:  # a quarter of a deep graph's layers, at least 12
+            max_float_layers = max(12, len(s.by_layer) // 4)
+        s.calibrate(methods, equalize_activations)
+        if correct_bias and not s.meets(*s.now):
+            s.correct()
+        searched = not s.meets(*s.best)
+        if searched:
+            s.grow(s.trials(probe), max_float_layers, correct_bias)
+            if correct_bias and not s.meets(*s.best) and s.fixed_for != s.chosen:
+                s.correct()  # the layers chosen without it may be enough with it
+        if not s.meets(*s.best):
+            s.fail()
+        if s.settle():  # the bias-corrected graph of the chosen layers: written as measured
+            quant = dict(s.fixed.quant)
+            with atomic_path(dest) as out:
+                shutil.copyfile(s.fixed.path, out)
+        else:
+            if searched:  # a layer taken early may not be needed once later ones are float
+                s.prune()
+            quant = s.build(s.chosen, dest)
+        quant["equalized_activations"] = s.equalized
+        quant["bias_corrected"] = s.fixed.convs if s.fixed else []
+    agreement, drop = s.now
+    result = SearchResult(s.method, s.chosen, s.nodes(s.chosen), agreement, s.steps, time.monotonic() - s.t0, drop,
+                          sum(s.share.get(layer, 0.0) for layer in s.chosen))
     return quant, result
 
 
-def layer_groups(layers: Sequence[str]) -> dict[str, list[str]]:
-    """Layers of one role across the network, their indices wildcarded: ``encoder._blocks.#._depthwise_conv``,
-    ``dec.#.convs.#.#``. Only roles of two layers or more."""
-    groups: dict[str, list[str]] = {}
-    for layer in layers:
-        groups.setdefault(re.sub(r"(?<=\.)\d+(?=\.|$)", "#", layer), []).append(layer)
-    return {key: group for key, group in groups.items() if len(group) > 1}
+class _Search:
+    """The search's state: the float graph INT8 is made from, the calibration kept, the float layers
+    chosen, and their agreement without (``now``) and with bias correction (``fixed``)."""
+
+    def __init__(self, source: Path, tmp: Path, calib, frames, ref, target: str, min_agreement: float,
+                 modules: Sequence[str], contract: dict, log, miou_drop, max_miou_drop: float,
+                 max_seconds: float) -> None:
+        self.t0 = time.monotonic()
+        self.source = self.src = source
+        self.tmp, self.calib, self.frames, self.ref, self.target = tmp, calib, frames, ref, target
+        self.min_agreement, self.max_miou_drop, self.miou_drop = min_agreement, max_miou_drop, miou_drop
+        self.contract, self.log, self.max_seconds = contract, log, max_seconds
+        self.names = layer_names(source, modules)
+        self.by_layer: dict[str, list[str]] = {}
+        for node, layer in self.names.items():
+            self.by_layer.setdefault(layer, []).append(node)
+        self.base = sensitive_convs(source)
+        self.base_layers = sorted({self.names[n] for n in self.base if n in self.names})
+        macs = layer_macs(source)
+        total = sum(macs.values()) or 1.0
+        self.share = {layer: sum(macs.get(n, 0.0) for n in nodes) / total for layer, nodes in self.by_layer.items()}
+        self.graph, self.method, self.equalized = "plain", "", []
+        self.chosen: list[str] = list(self.base_layers)
+        self.now = (0.0, 1.0)  # (agreement, mIoU drop) of the chosen layers without bias correction
+        self.fixed: _Fixed | None = None  # the best bias correction measured
+        self.fixed_for: list[str] | None = None  # the layers the last correction was measured for
+        self.steps: list[dict] = []
+        self.trial, self.builds = tmp / "trial.onnx", 0
+
+    @property
+    def best(self) -> tuple[float, float]:
+        """The scores of the better of the chosen layers without and the kept correction with."""
+        if self.fixed and self.rank(self.fixed.score) > self.rank(self.now):
+            return self.fixed.score
+        return self.now
+
+    def rank(self, score: tuple[float, float]) -> tuple:
+        return self.meets(*score), score[0] - score[1]
+
+    def nodes(self, layers: Sequence[str]) -> list[str]:
+        return sorted({n for layer in layers for n in self.by_layer.get(layer, [])}
+                      | (set(self.base) - set(self.names)))
+
+    def build(self, layers: Sequence[str], out: Path, src: Path | None = None, method: str | None = None,
+              graph: str | None = None) -> dict:
+        self.builds += 1
+        method, graph = method or self.method, graph or self.graph
+        return quantize(src or self.src, out, self.calib, self.target, method, float_nodes=self.nodes(layers),
+                        cache=self.tmp / f"{graph}-{method}.calib.json",
+                        warn=self.builds == 1)  # the few-frames warning once, not once per trial
+
+    def measure(self, out: Path, frames=None, ref=None) -> tuple[float, float]:
+        masks = _masks(out, frames or self.frames, self.contract)
+        if frames is not None:
+            return pixel_agreement(masks, ref), 0.0
+        return pixel_agreement(masks, self.ref), (self.miou_drop(masks) if self.miou_drop is not None else 0.0)
+
+    def meets(self, agree: float, drop: float) -> bool:
+        return agree >= self.min_agreement and drop <= self.max_miou_drop
+
+    def says(self, agree: float, drop: float) -> str:
+        return f"{100 * agree:.2f}% agreement" + (f", mIoU {-100 * drop:+.2f} pts" if self.miou_drop else "")
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() - self.t0 > self.max_seconds
+
+    def calibrate(self, methods: Sequence[str], equalize_activations: bool) -> None:
+        """Pick the calibration method (and the equalised graph, where it helps) by agreement with the
+        default float layers."""
+        scored = []
+
+        def run(graph: str, src: Path) -> None:
+            for m in methods:
+                self.build(self.base_layers, self.trial, src, m, graph)
+                scored.append((*self.measure(self.trial), m, graph, src))
+                self.log(f"  INT8 calibration {m}" + (", activations equalised" if graph != "plain" else "")
+                         + f": {self.says(*scored[-1][:2])}")
+
+        def best() -> tuple:
+            return max(scored, key=lambda t: (self.meets(t[0], t[1]), t[0] - t[1]))
+
+        run("plain", self.source)
+        if equalize_activations and not self.meets(*best()[:2]):
+            # exact in float, so only the INT8 error can change; kept only if it agrees better
+            path = self.tmp / "equalized.onnx"
+            self.equalized = equalize(self.source, path, self.calib, signed=self.target == "tensorrt")
+            few = self.frames[:: max(1, len(self.frames) // 4)][:4]
+            if self.equalized and pixel_agreement(_masks(path, few, self.contract),
+                                                  _masks(self.source, few, self.contract)) < EXACT:
+                self.log("  equalised activations change the float graph's masks: not used")  # a rewrite bug
+                self.equalized = []
+            if self.equalized:
+                self.log(f"  equalising {len(self.equalized)} activations' channel ranges")
+                run("equalized", path)
+        agreement, drop, self.method, self.graph, self.src = best()
+        self.now = (agreement, drop)
+        if self.graph == "plain":
+            self.equalized = []
+        self.steps += [{"method": m, "graph": g, "float_layers": self.base_layers, "agreement": a, "miou_drop": d}
+                       for a, d, m, g, _ in scored]
+
+    def correct(self) -> None:
+        """Measure bias correction for the chosen layers; keep it (``fixed``) if it agrees better than
+        without, and better than the correction kept before."""
+        path = self.tmp / f"corrected-{len(self.steps)}.onnx"
+        quant = self.build(self.chosen, self.trial)
+        convs = correct_biases(self.src, self.trial, path, self.calib, log=self.log)
+        self.fixed_for = list(self.chosen)
+        if not convs:
+            return
+        score = self.measure(path)
+        better = self.rank(score) > max(self.rank(self.now), self.rank(self.fixed.score) if self.fixed else (False, -1))
+        self.steps.append({"method": self.method, "float_layers": list(self.chosen), "bias_corrected": len(convs),
+                           "agreement": score[0], "miou_drop": score[1], "kept": better})
+        self.log(f"  {len(convs)} conv biases corrected: {self.says(*score)}" + ("" if better else ", no better"))
+        if better:
+            self.fixed = _Fixed(path, convs, score, list(self.chosen), quant)
+
+    def trials(self, probe: int) -> list[tuple[str, list[str], float | None]]:
+        """(label, layers, sensitivity) to try in float, in order: the layers that gain on their own, best
+        value first; then whole roles (every depthwise conv, say: many small errors add up where no one
+        layer shows); then the rest, which can still matter in company (a huge range is only cured once
+        the layer reading it is float too)."""
+        # spread over the set: consecutive video frames would probe one scene several times
+        pick = sorted(set(np.linspace(0, len(self.frames) - 1, min(probe, len(self.frames))).astype(int)))
+        frames, ref = [self.frames[i] for i in pick], [self.ref[i] for i in pick]
+
+        def probed(layers: list[str]) -> float:
+            self.build(layers, self.trial)
+            return self.measure(self.trial, frames, ref)[0]
+
+        base = probed(self.chosen)
+        candidates = [layer for layer in self.by_layer if layer not in self.chosen]
+        self.log(f"  {self.says(*self.best)} misses {100 * self.min_agreement:.1f}%"
+                 + (f" / {100 * self.max_miou_drop:.2f} pts" if self.miou_drop else "")
+                 + f": measuring {len(candidates)} layers' sensitivity")
+        sens = []
+        for layer in candidates:
+            if self.out_of_time():
+                break
+            sens.append((probed([*self.chosen, layer]) - base, layer))
+        helps = sorted(((g / max(self.share.get(layer, 0.0), COST_FLOOR), g, layer) for g, layer in sens
+                        if g > MIN_GAIN), reverse=True)
+        rest = sorted(((g, g, layer) for g, layer in sens if g <= MIN_GAIN), reverse=True)
+        roles = sorted((sum(self.share.get(layer, 0.0) for layer in group), key, group)
+                       for key, group in layer_groups(list(self.by_layer)).items())
+        return [(layer, [layer], gain) for _v, gain, layer in helps] \
+            + [(key, group, None) for _c, key, group in roles] \
+            + [(layer, [layer], gain) for _v, gain, layer in rest]
+
+    def grow(self, trials: list, max_float_layers: int, correct_bias: bool) -> None:
+        """Take layers into float in ``trials`` order while the whole set gains, until the target is met."""
+        group_cap = max(max_float_layers, len(self.by_layer) // 2)
+        for label, layers, gain in trials:
+            new = [layer for layer in layers if layer not in self.chosen]
+            added = len(self.chosen) - len(self.base_layers)
+            if self.meets(*self.best) or self.out_of_time():
+                break
+            if not new or added + len(new) > (max_float_layers if gain is not None else group_cap):
+                continue
+            self.build([*self.chosen, *new], self.trial)
+            now = self.measure(self.trial)
+            # The probe frames can flatter a layer: keep it only if the whole set gains.
+            kept = now[0] - now[1] > self.now[0] - self.now[1] + MIN_GAIN
+            cost = sum(self.share.get(layer, 0.0) for layer in new)
+            self.steps.append({"method": self.method, "layer": label, "float_layers": [*self.chosen, *new],
+                               "agreement": now[0], "miou_drop": now[1], "sensitivity": gain, "macs_share": cost,
+                               "kept": kept})
+            what = f"sensitivity {100 * gain:+.2f} pts" if gain is not None else f"{len(new)} layers"
+            self.log(f"  {'+' if kept else '-'} {label} in float ({what}, {100 * cost:.1f}% of the MACs): "
+                     f"{self.says(*now)}" + ("" if kept else ", no better: back to INT8"))
+            if kept:
+                self.chosen, self.now = [*self.chosen, *new], now
+                if correct_bias and not self.meets(*now) and now[0] >= self.min_agreement - CORRECT_WITHIN \
+                        and not self.out_of_time():
+                    self.correct()
+
+    def settle(self) -> bool:
+        """Make the better configuration the chosen one; True where it is the bias-corrected graph."""
+        if self.fixed and self.best == self.fixed.score:
+            self.chosen, self.now = list(self.fixed.layers), self.fixed.score
+            return True
+        self.fixed = None
+        return False
+
+    def prune(self) -> None:
+        """Give the layers back to INT8 that the target no longer needs (:func:`int8_layers.prune`)."""
+        def without(layers: list[str]) -> tuple[float, float, bool]:
+            self.build(layers, self.trial)
+            a, d = self.measure(self.trial)
+            return a, d, self.meets(a, d)
+
+        self.chosen, *now = prune(self.chosen, self.base_layers, self.share, without, self.now, self.steps,
+                                  self.out_of_time, self.log, self.says)
+        self.now = tuple(now)
+
+    def fail(self) -> None:
+        kept = ", ".join(layer for layer in self.chosen if layer not in self.base_layers) or "none"
+        tried = ", ".join(s["layer"] for s in self.steps if "layer" in s) or "none"
+        target = f"{100 * self.min_agreement:.1f}%" + (f", mIoU within {100 * self.max_miou_drop:.2f} pts"
+                                                      if self.miou_drop else "")
+        raise ExportError(f"INT8 reaches at best {self.says(*self.best)} (target {target}) "
+                          f"with layers in float: {kept} (layers tried: {tried}); "
+                          "lower --min-agreement, calibrate on more frames, or use FP16")
 
 
-def prune(chosen: list[str], base: Sequence[str], share: dict[str, float],
-          without: Callable[[list[str]], tuple[float, float, bool]], now: tuple[float, float],
-          steps: list[dict], out_of_time: Callable[[], bool] = lambda: False,
-          log: Callable[[str], None] = print, says: Callable[[float, float], str] = lambda a, d: f"{100 * a:.2f}%",
-          ) -> tuple[list[str], float, float]:
-    """A layer taken early can be redundant once later ones are float: try each layer the search added
-    back in INT8, costliest first (``share``), and keep it INT8 while ``without(layers)`` still meets the
-    target; then the default float layers that cost at least ``COST_FLOOR`` of the graph (a full-resolution
-    head conv), since what the search added may have been what they were guarding against.
-    Returns the float layers left and their (agreement, mIoU drop)."""
-    agreement, drop = now
-    added = [layer for layer in chosen if layer not in base]
-    by_cost = sorted(added, key=lambda name: share.get(name, 0.0), reverse=True)
-    if len(added) < 2:  # the one layer added was needed: the target was missed without it
-        by_cost = []
-    by_cost += sorted((layer for layer in base if layer in chosen and share.get(layer, 0.0) >= COST_FLOOR),
-                      key=lambda name: share.get(name, 0.0), reverse=True)
-    for layer in by_cost:
-        if out_of_time():
-            break
-        fewer = [name for name in chosen if name != layer]
-        a, d, ok = without(fewer)
-        steps.append({"float_layers": fewer, "agreement": a, "miou_drop": d, "back_to_int8": layer, "kept": not ok})
-        log(f"  {'x' if ok else '='} {layer} back to INT8: {says(a, d)}"
-            + (", still meets the target" if ok else ", misses: stays float"))
-        if ok:
-            chosen, agreement, drop = fewer, a, d
-    return chosen, agreement, drop
-
-
-def _agreement_of(build, method: str, layers: Sequence[str], out: Path, frames, ref, contract: dict) -> float:
-    build(method, layers, out)
-    return _agreement(out, frames, ref, contract)
-
-
-def module_paths(model) -> list[str]:
-    """Every named module of a torch model (``enc1.conv.0``), for naming ONNX nodes."""
-    return [name for name, _ in model.named_modules() if name]
-
-
-def parse_methods(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return METHODS
-    methods = tuple(m.strip() for m in re.split(r"[,\s]+", text) if m.strip())
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        from unet_edge.core.errors import ConfigError
-
-        raise ConfigError(f"unknown calibration method {', '.join(unknown)}; choose from {', '.join(METHODS)}")
-    return methods
+@dataclass
+class _Fixed:
+    path: Path  # the INT8 graph with corrected biases
+    convs: list[str]
+    score: tuple[float, float]  # (agreement, mIoU drop)
+    layers: list[str]  # its float layers
+    quant: dict  # what the quantizer did

@@ -32,7 +32,8 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     from unet_edge.core.io import atomic_path
     from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8 import quantize
-    from unet_edge.export.int8_search import parse_methods, search
+    from unet_edge.export.int8_layers import parse_methods
+    from unet_edge.export.int8_search import search
     from unet_edge.export.onnx_export import set_metadata
     from unet_edge.export.verify import NEAR_TIE
 
@@ -59,7 +60,8 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
             with peak:
                 quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
                                       opts.min_agreement, modules, methods, log=log, contract_of=fp32,
-                                      miou_drop=drop, max_miou_drop=opts.max_miou_drop)
+                                      miou_drop=drop, max_miou_drop=opts.max_miou_drop,
+                                      correct_bias=opts.bias_correction)
         except ExportError as e:
             if near_ties < 1 - opts.min_agreement:
                 raise
@@ -77,7 +79,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                            "steps": found.tried, "seconds": round(found.seconds, 1)}
         extra = {"float_layers": found.float_layers}
         equalised = len(quant.get("equalized_activations") or [])
+        corrected = len(quant.get("bias_corrected") or [])
         log(f"INT8 ({found.method} calibration" + (f", {equalised} activations equalised" if equalised else "")
+            + (f", {corrected} conv biases corrected" if corrected else "")
             + f"): {100 * found.agreement:.2f}% agreement with "
             f"{len(found.float_layers)} layers in float: {', '.join(found.float_layers) or 'none'}")
     # Calibration and search, frames included: the figure a Jetson's shared memory must hold.

@@ -9,7 +9,8 @@ from torch import nn
 
 from unet_edge.core.errors import ExportError
 from unet_edge.export.graph import DeployModule
-from unet_edge.export.int8_search import layer_names, module_paths, search
+from unet_edge.export.int8_layers import layer_names, module_paths
+from unet_edge.export.int8_search import search
 from unet_edge.export.onnx_export import export_onnx
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
@@ -97,7 +98,7 @@ def test_an_unreachable_target_names_the_best_agreement_and_the_layers_tried(har
 
 
 def test_layer_costs_are_the_convs_multiply_adds(hard):
-    from unet_edge.export.int8_search import layer_macs
+    from unet_edge.export.int8_layers import layer_macs
 
     path, model, _, _ = hard
     macs = {layer: layer_macs(path)[node] for node, layer in layer_names(path, module_paths(model)).items()}
@@ -114,7 +115,7 @@ def test_the_search_also_holds_the_miou_drop_where_there_are_labels(hard, tmp_pa
 
 
 def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
-    from unet_edge.export.int8_search import prune
+    from unet_edge.export.int8_layers import prune
 
     share = {"stem": 0.01, "a": 0.30, "b": 0.05, "c": 0.02}
     seen = []
@@ -140,7 +141,7 @@ def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
 
 
 def test_layers_are_grouped_by_role_across_the_network():
-    from unet_edge.export.int8_search import layer_groups
+    from unet_edge.export.int8_layers import layer_groups
 
     layers = ["encoder._conv_stem", "encoder._blocks.0._depthwise_conv", "encoder._blocks.12._depthwise_conv",
               "encoder._blocks.12._project_conv", "decoder.0.convs.1.0", "decoder.3.convs.0.0", "head"]
@@ -184,10 +185,9 @@ def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp
 def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
     """The export's stage: when the FP32 masks' near-ties exceed what the target allows to differ,
     the error names them, since no layer choice can keep pixels that any rounding flips."""
-    import types
-
     import cv2
 
+    from unet_edge.export.exporter import ExportOptions
     from unet_edge.export.int8_stage import write_int8
 
     path, model, frames, ref = hard
@@ -195,8 +195,8 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
     calib.mkdir()
     for i, f in enumerate(frames[:8]):
         cv2.imwrite(str(calib / f"{i}.png"), f)
-    opts = types.SimpleNamespace(logits=False, calib=str(calib), calib_method="minmax", calib_frames=8,
-                                 int8_target="tensorrt", min_agreement=1.0, max_miou_drop=0.005)
+    opts = ExportOptions(calib=str(calib), calib_method="minmax", calib_frames=8, int8_target="tensorrt",
+                         min_agreement=1.0, max_miou_drop=0.005)
     ckpt = {"classes": ["a", "b", "c", "d"], "num_classes": 4}
     unreachable = [255 - m for m in ref[8:]]
 

@@ -18,11 +18,13 @@ def test_options_left_out_come_from_the_architecture_recipe(tmp_path):
     assert lite0.arch == "unet-efficientnet-lite0" and lite0.pretrained is True
     assert lite0.mean == (0.5, 0.5, 0.5) and lite0.std == (0.5, 0.5, 0.5)  # the encoder's own scaling
     assert lite0.ema > 0 and lite0.encoder_lr_scale < 1 and lite0.val_at_frame_size
+    assert lite0.scale == (1.0, 2.0)  # won on the held-out street (benchmarks/README.md, run E)
     seeds = TrainConfig(data=str(tmp_path), arch="unet-lite")
     assert seeds.pretrained is False and seeds.mean == (0.485, 0.456, 0.406) and seeds.ema == 0
     assert seeds.val_at_frame_size is False  # the seeds' recipe validates at the crop size, as before
-    given = TrainConfig(data=str(tmp_path), epochs=3, loss="ohem", ema=0, size=(64, 96))
-    assert (given.epochs, given.loss, given.ema, given.size) == (3, "ohem", 0, (64, 96))
+    assert seeds.scale == (0.75, 1.5)
+    given = TrainConfig(data=str(tmp_path), epochs=3, loss="ohem", ema=0, size=(64, 96), scale=[0.5, 1.0])
+    assert (given.epochs, given.loss, given.ema, given.size, given.scale) == (3, "ohem", 0, (64, 96), (0.5, 1.0))
 
 
 def test_recipe_options_are_checked(tmp_path):

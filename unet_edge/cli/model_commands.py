@@ -52,7 +52,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
               help="none | median (SegNet median-frequency)")] = None,
           loss: Annotated[str | None, typer.Option(help="ce | ce+dice | ohem (hard-pixel mining)")] = None,
           scale: Annotated[str | None, typer.Option(
-              help="random rescale range LO,HI of each frame before the crop (default 0.75,1.5)")] = None,
+              help="random rescale range LO,HI of each frame before the crop (default: the recipe's)")] = None,
           ema: Annotated[float | None, typer.Option(help="weight EMA decay, saved as the model; 0: off")] = None,
           holdout: Annotated[str | None, typer.Option(
               help="file-name prefix held out of train and used as val, e.g. 0006R0 (choose settings on it)")] = None,

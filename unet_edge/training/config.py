@@ -31,7 +31,7 @@ class TrainConfig:
     holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
     bf16: bool | str | None = None  # bfloat16 autocast on the CPU: True, False or "auto"
     val_at_frame_size: bool | None = None  # validate at the frames' own size rather than the crop size
-    scale: tuple[float, float] = (0.75, 1.5)
+    scale: tuple[float, float] | None = None  # random rescale range before the crop
     jitter: float = 0.25
     workers: int = -1  # -1: choose from the core count
     out: str = "runs/train"
@@ -62,7 +62,7 @@ class TrainConfig:
             self.bf16 = cpu_has_bf16()
         mean, std = input_normalization(self.arch)
         self.mean, self.std = tuple(self.mean or mean), tuple(self.std or std)
-        self.size = tuple(self.size)
+        self.size, self.scale = tuple(self.size), tuple(self.scale)
         if self.epochs < 1 or self.batch < 1:
             raise ConfigError("--epochs and --batch must be at least 1")
         if self.time is not None and self.time <= 0:
