@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.lazy import require
+from unet_edge.export.probe import Probe
 
 FRAMES = 16
 
@@ -34,38 +35,16 @@ def channel_means(model_path: Path, tensors: list[str], frames: list[np.ndarray]
     """Per-channel mean of each of ``tensors`` (NCHW) over ``frames`` (the graph's uint8 input), from an
     ONNX Runtime run on the CPU with those tensors made outputs."""
     onnx = require("onnx")
-    return _Probe(onnx.load(str(model_path)), tensors).means(frames, tensors, {})
+    return _means(Probe(onnx.load(str(model_path)), tensors), frames, tensors, {})
 
 
-class _Probe:
-    """An ONNX Runtime session of ``model`` whose outputs are ``tensors`` and whose ``feeds`` (initializers
-    turned graph inputs) can change between runs."""
-
-    def __init__(self, model, tensors: list[str], feeds: dict[str, np.ndarray] | None = None) -> None:
-        onnx = require("onnx")
-        ort = require("onnxruntime")
-        from onnx import helper
-
-        probe = onnx.ModelProto()
-        probe.CopyFrom(model)
-        del probe.graph.output[:]
-        for t in tensors:
-            probe.graph.output.append(helper.make_empty_tensor_value_info(t))
-        for name, value in (feeds or {}).items():
-            probe.graph.input.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, value.shape))
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        self.sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        self.input = self.sess.get_inputs()[0].name
-
-    def means(self, frames: list[np.ndarray], tensors: list[str], feeds: dict[str, np.ndarray]) -> dict:
-        sums: dict[str, np.ndarray] = {}
-        values = {k: v.astype(np.float32) for k, v in feeds.items()}
-        for frame in frames:
-            for t, x in zip(tensors, self.sess.run(tensors, {self.input: frame[None], **values})):
-                m = x.astype(np.float64).mean(axis=(0, 2, 3))
-                sums[t] = m if t not in sums else sums[t] + m
-        return {t: s / len(frames) for t, s in sums.items()}
+def _means(probe: Probe, frames: list[np.ndarray], tensors: list[str], feeds: dict[str, np.ndarray]) -> dict:
+    sums: dict[str, np.ndarray] = {}
+    for frame in frames:
+        for t, x in zip(tensors, probe.run(frame, tensors, feeds)):
+            m = x.astype(np.float64).mean(axis=(0, 2, 3))
+            sums[t] = m if t not in sums else sums[t] + m
+    return {t: s / len(frames) for t, s in sums.items()}
 
 
 def correct_biases(float_path: Path, int8_path: Path, dest: Path, frames: list[np.ndarray],
@@ -88,11 +67,11 @@ def correct_biases(float_path: Path, int8_path: Path, dest: Path, frames: list[n
         feeds[f"{name}/bias"] = value
         node.input[2] = f"{name}/bias"  # the bias's own initializer or dequantizer is left unread
     outs = [n.output[0] for n, _, _ in biases.values()]
-    session = _Probe(model, outs, feeds)
+    session = Probe(model, outs, feeds)
     start = {k: v.copy() for k, v in feeds.items()}
     worst = 0.0
     for name, (node, _, _) in biases.items():  # graph order: each conv sees the ones before it corrected
-        got = session.means(probe, [node.output[0]], feeds)[node.output[0]]
+        got = _means(session, probe, [node.output[0]], feeds)[node.output[0]]
         err = got - want[ref[name]]
         feeds[f"{name}/bias"] = feeds[f"{name}/bias"] - err
         worst = max(worst, float(np.abs(err).max() / (np.abs(want[ref[name]]).max() + 1e-12)))

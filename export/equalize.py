@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.lazy import require
+from unet_edge.export.probe import Probe
 
 # ops that pass channel i through as a positive multiple of channel i (a scale commutes with them)
 _HOMOGENEOUS = ("Relu", "MaxPool", "Resize", "Upsample", "Pad", "Identity", "Dropout")
@@ -46,7 +47,7 @@ def equalize(src: Path, dest: Path, frames: list[np.ndarray], signed: bool = Fal
     from onnx import numpy_helper
 
     model = onnx.load(str(src))
-    private_weights(model)
+    _private_weights(model)
     pairs = _pairs(model)
     if not pairs:
         return []
@@ -94,7 +95,7 @@ def _scale_producer(p: _Pair, weights: dict, s: np.ndarray) -> None:
         weights[node.input[2]] /= s
 
 
-def private_weights(model) -> None:
+def _private_weights(model) -> None:
     """Give every conv its own weight and bias initializers: the exporter shares equal tensors (zero
     biases) between convs, through Identity nodes, and scaling one conv's copy must not scale another's."""
     from onnx import numpy_helper
@@ -191,22 +192,11 @@ def _readers(tensor: str, consumers: dict, channels: dict, outputs: set, plain_c
 
 def _channel_ranges(model, tensors: list[str], frames: list[np.ndarray], max_frames: int) -> dict[str, np.ndarray]:
     """Per-channel max |x| of ``tensors`` over up to ``max_frames`` frames, from a float run."""
-    onnx = require("onnx")
-    ort = require("onnxruntime")
-
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    del probe.graph.output[:]
-    for t in tensors:
-        probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
+    probe = Probe(model, tensors)
     pick = sorted(set(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).astype(int)))
     out: dict[str, np.ndarray] = {}
     for i in pick:
-        for t, x in zip(tensors, sess.run(tensors, {name: frames[i][None]})):
+        for t, x in zip(tensors, probe.run(frames[i], tensors)):
             m = np.abs(x).max(axis=(0, 2, 3))
             out[t] = m if t not in out else np.maximum(out[t], m)
     return out
