@@ -24,19 +24,18 @@ def measure(fp32: Path, target: str, calib: list[np.ndarray], frames: list[np.nd
     from unet_edge.core.artifact import load_meta
     from unet_edge.export.bias_correct import correct_biases
     from unet_edge.export.int8 import quantize
-    from unet_edge.export.int8_search import _masks
-    from unet_edge.export.verify import pixel_agreement
+    from unet_edge.export.verify import onnx_masks, pixel_agreement
 
     contract = load_meta(fp32, check_hash=False).to_dict()
-    ref = _masks(fp32, frames, contract)
+    ref = onnx_masks(fp32, frames, contract)
     with tempfile.TemporaryDirectory() as tmp:
         plain, fixed = Path(tmp) / "plain.onnx", Path(tmp) / "fixed.onnx"
         quantize(fp32, plain, calib, target, "minmax", warn=False)
-        before = pixel_agreement(_masks(plain, frames, contract), ref)
+        before = pixel_agreement(onnx_masks(plain, frames, contract), ref)
         t0 = time.monotonic()
         convs = correct_biases(fp32, plain, fixed, calib)
         seconds = time.monotonic() - t0
-        after = pixel_agreement(_masks(fixed, frames, contract), ref)
+        after = pixel_agreement(onnx_masks(fixed, frames, contract), ref)
     return {"model": str(fp32), "target": target, "plain": before, "corrected": after, "convs": len(convs),
             "seconds": seconds}
 

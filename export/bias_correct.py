@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.lazy import require
-from unet_edge.export.probe import Probe
+from unet_edge.export.probe import Probe, spread
 
 FRAMES = 16
 
@@ -59,8 +59,7 @@ def correct_biases(float_path: Path, int8_path: Path, dest: Path, frames: list[n
     biases = _conv_biases(model, set(ref))
     if not biases:
         return []
-    pick = sorted(set(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).astype(int)))
-    probe = [frames[i] for i in pick]
+    probe = spread(frames, max_frames)
     want = channel_means(float_path, sorted({ref[name] for name in biases}), probe)
     feeds = {}
     for name, (node, value, _) in biases.items():

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.lazy import require
-from unet_edge.export.probe import Probe
+from unet_edge.export.probe import Probe, spread
 
 # ops that pass channel i through as a positive multiple of channel i (a scale commutes with them)
 _HOMOGENEOUS = ("Relu", "MaxPool", "Resize", "Upsample", "Pad", "Identity", "Dropout")
@@ -193,10 +193,9 @@ def _readers(tensor: str, consumers: dict, channels: dict, outputs: set, plain_c
 def _channel_ranges(model, tensors: list[str], frames: list[np.ndarray], max_frames: int) -> dict[str, np.ndarray]:
     """Per-channel max |x| of ``tensors`` over up to ``max_frames`` frames, from a float run."""
     probe = Probe(model, tensors)
-    pick = sorted(set(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).astype(int)))
     out: dict[str, np.ndarray] = {}
-    for i in pick:
-        for t, x in zip(tensors, probe.run(frames[i], tensors)):
+    for frame in spread(frames, max_frames):
+        for t, x in zip(tensors, probe.run(frame, tensors)):
             m = np.abs(x).max(axis=(0, 2, 3))
             out[t] = m if t not in out else np.maximum(out[t], m)
     return out

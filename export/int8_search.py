@@ -34,7 +34,8 @@ from unet_edge.export.bias_correct import correct_biases
 from unet_edge.export.equalize import equalize
 from unet_edge.export.int8 import quantize, sensitive_convs
 from unet_edge.export.int8_layers import COST_FLOOR, METHODS, layer_groups, layer_macs, layer_names, prune
-from unet_edge.export.verify import pixel_agreement
+from unet_edge.export.probe import spread
+from unet_edge.export.verify import onnx_masks, pixel_agreement
 
 EXACT = 0.999  # float masks of the equalised graph against the plain one: only rounding may differ
 MIN_GAIN = 1e-4  # 0.01 points of agreement on the probe frames: below this a layer gains nothing alone
@@ -51,15 +52,6 @@ class SearchResult:
     seconds: float = 0.0
     miou_drop: float = 0.0  # FP32 mIoU minus this graph's, against labels (0 without labels)
     float_macs_share: float = 0.0  # share of the graph's multiply-adds left in float
-
-
-def _masks(path: Path, frames: list[np.ndarray], contract: dict) -> list[np.ndarray]:
-    from unet_edge.core.artifact import ArtifactMeta
-    from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
-
-    # a trial graph has no sidecar of its own: it keeps the source's contract
-    with OnnxRuntimeRunner(path, meta=ArtifactMeta.from_dict(contract, path)) as r:
-        return [r.infer(f) for f in frames]
 
 
 def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: list[np.ndarray],
@@ -163,7 +155,7 @@ class _Search:
                         warn=self.builds == 1)  # the few-frames warning once, not once per trial
 
     def measure(self, out: Path, frames=None, ref=None) -> tuple[float, float]:
-        masks = _masks(out, frames or self.frames, self.contract)
+        masks = onnx_masks(out, frames or self.frames, self.contract)
         if frames is not None:
             return pixel_agreement(masks, ref), 0.0
         return pixel_agreement(masks, self.ref), (self.miou_drop(masks) if self.miou_drop is not None else 0.0)
@@ -200,8 +192,8 @@ class _Search:
             path = self.tmp / "equalized.onnx"
             self.equalized = equalize(self.source, path, self.calib, signed=self.target == "tensorrt")
             few = self.frames[:: max(1, len(self.frames) // 4)][:4]
-            if self.equalized and pixel_agreement(_masks(path, few, self.contract),
-                                                  _masks(self.source, few, self.contract)) < EXACT:
+            if self.equalized and pixel_agreement(onnx_masks(path, few, self.contract),
+                                                  onnx_masks(self.source, few, self.contract)) < EXACT:
                 self.log("  equalised activations change the float graph's masks: not used")  # a rewrite bug
                 self.equalized = []
             if self.equalized:
@@ -236,9 +228,7 @@ class _Search:
         value first; then whole roles (every depthwise conv, say: many small errors add up where no one
         layer shows); then the rest, which can still matter in company (a huge range is only cured once
         the layer reading it is float too)."""
-        # spread over the set: consecutive video frames would probe one scene several times
-        pick = sorted(set(np.linspace(0, len(self.frames) - 1, min(probe, len(self.frames))).astype(int)))
-        frames, ref = [self.frames[i] for i in pick], [self.ref[i] for i in pick]
+        frames, ref = spread(self.frames, probe), spread(self.ref, probe)
 
         def probed(layers: list[str]) -> float:
             self.build(layers, self.trial)

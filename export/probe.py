@@ -8,6 +8,13 @@ import numpy as np
 from unet_edge.core.lazy import require
 
 
+def spread(frames: list, k: int) -> list:
+    """Up to ``k`` of ``frames``, evenly spread, first and last included: consecutive video frames
+    would probe one scene several times."""
+    pick = sorted(set(np.linspace(0, len(frames) - 1, min(k, len(frames))).astype(int)))
+    return [frames[i] for i in pick]
+
+
 class Probe:
     """An ONNX Runtime session of ``model`` (an ``onnx.ModelProto``, left unchanged) whose outputs are
     ``tensors``; ``feeds`` names initializers' replacements made graph inputs, given again at each run."""

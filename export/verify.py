@@ -61,6 +61,16 @@ class Row:
         return {**asdict(self), "passed": self.passed}
 
 
+def onnx_masks(path: Path, frames: list[np.ndarray], contract: dict) -> list[np.ndarray]:
+    """The masks of ONNX graph ``path`` run by ONNX Runtime on ``frames``, under ``contract`` (a sidecar's
+    dict: a trial graph has no sidecar of its own and keeps its source's)."""
+    from unet_edge.core.artifact import ArtifactMeta
+    from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+
+    with OnnxRuntimeRunner(path, meta=ArtifactMeta.from_dict(contract, path)) as r:
+        return [r.infer(f) for f in frames]
+
+
 def _scores(preds, truths, n: int):
     return scores(sum(confusion(p, t, n) for p, t in zip(preds, truths)))
 

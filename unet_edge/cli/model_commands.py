@@ -51,6 +51,9 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           class_weights: Annotated[str | None, typer.Option(
               help="none | median (SegNet median-frequency)")] = None,
           loss: Annotated[str | None, typer.Option(help="ce | ce+dice | ohem (hard-pixel mining)")] = None,
+          logit_adjust: Annotated[float | None, typer.Option(
+              help="share (0-1) of the class weights' push toward rare classes taken back from the saved "
+                   "model's class-head bias (default: the recipe's)")] = None,
           scale: Annotated[str | None, typer.Option(
               help="random rescale range LO,HI of each frame before the crop (default: the recipe's)")] = None,
           ema: Annotated[float | None, typer.Option(help="weight EMA decay, saved as the model; 0: off")] = None,
@@ -82,7 +85,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
     cfg = TrainConfig(data=str(data), dataset=dataset, arch=arch, width=width, batchnorm=batchnorm,
                       size=parse_size(size) if size else None, epochs=epochs, batch=batch, lr=lr,
                       encoder_lr_scale=encoder_lr_scale, weight_decay=weight_decay, class_weights=class_weights,
-                      loss=loss, ema=ema, pretrained=pretrained, holdout=holdout, bf16=bf16, workers=workers,
+                      loss=loss, logit_adjust=logit_adjust, ema=ema, pretrained=pretrained, holdout=holdout,
+                      bf16=bf16, workers=workers,
                       out=str(out), resume=resume, seed=seed, device=device, amp=amp, num_classes=num_classes,
                       val_fraction=val_fraction, max_steps=max_steps, time=time_budget,
                       **({"scale": parse_range(scale, "--scale")} if scale else {}))

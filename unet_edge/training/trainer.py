@@ -23,6 +23,7 @@ from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
 from unet_edge.training.config import TrainConfig
 from unet_edge.training.loader import TorchSegDataset, default_workers, make_loader
+from unet_edge.training.logit_adjust import adjusted, class_head, offsets
 from unet_edge.training.losses import SegLoss
 from unet_edge.training.optim import Ema, param_groups
 from unet_edge.training.progress import Progress
@@ -73,6 +74,9 @@ class Trainer:
         if cfg.class_weights == "median":
             weights = torch.from_numpy(median_frequency_weights(*self.train_ds.class_counts())).to(self.d.device)
         self.criterion = SegLoss(cfg.loss, weights, self.info.ignore_index)
+        # Validated and saved with the class head's bias adjusted; trained (and resumed) without it.
+        self.offset = offsets(weights, cfg.logit_adjust) if weights is not None and cfg.logit_adjust else None
+        self.head_key = class_head(self.model, self.info.num_classes) if self.offset is not None else ""
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale))
         self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
         steps = self.steps_per_epoch * cfg.epochs
@@ -136,7 +140,8 @@ class Trainer:
         cfg = self.cfg
         self.log(f"recipe: {cfg.epochs} epochs, {cfg.size[0]}x{cfg.size[1]} crops, batch {cfg.batch}, lr {cfg.lr:g} "
                  f"(encoder x{cfg.encoder_lr_scale:g}), loss {cfg.loss}, class weights {cfg.class_weights}, "
-                 f"EMA {cfg.ema:g}" + (", bf16 autocast" if self.bf16 else "")
+                 f"EMA {cfg.ema:g}" + (f", logit adjustment {cfg.logit_adjust:g}" if self.offset is not None else "")
+                 + (", bf16 autocast" if self.bf16 else "")
                  + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
         self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
@@ -248,7 +253,10 @@ class Trainer:
             images = images.to(self.d.device, non_blocking=True)
             masks = masks.to(self.d.device, non_blocking=True)
             with self._autocast():
-                pred = model(self.norm(images)).argmax(1)
+                logits = model(self.norm(images))
+            if self.offset is not None:
+                logits = logits.float() + self.offset.to(logits.device)[:, None, None]
+            pred = logits.argmax(1)
             keep = (masks >= 0) & (masks < n)
             cm += torch.bincount(masks[keep] * n + pred[keep], minlength=n * n)
         total = D.all_sum(cm.cpu().numpy().astype(np.float64), self.d).reshape(n, n)
@@ -263,11 +271,16 @@ class Trainer:
         # The EMA weights are the model: they are what best.pt holds and what export bakes in.
         saved = self.ema.model if self.ema is not None else self.model
         state = {k: v.detach().cpu() for k, v in saved.state_dict().items()}
-        extra = {"ema": self.ema.state_dict(), "raw_state_dict": {
-            k: v.detach().cpu() for k, v in self.model.state_dict().items()}} if self.ema is not None else {}
+        extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
+        if self.ema is not None or self.offset is not None:  # what --resume trains on
+            extra["raw_state_dict"] = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        if self.offset is not None:
+            state = adjusted(state, self.head_key, self.offset)
+            extra["logit_offsets"] = self.offset.tolist()
         if row["miou"] > self.best:
             self.best = row["miou"]
-            save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch)
+            save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch,
+                            **({"logit_offsets": extra["logit_offsets"]} if "logit_offsets" in extra else {}))
         save_checkpoint(self.out / "last.pt", self.meta, state, metrics=metrics, epoch=epoch,
                         optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                         scaler=self.scaler.state_dict(), history=self.history, best_miou=self.best,

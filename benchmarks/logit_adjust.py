@@ -1,0 +1,99 @@
+"""Choose the logit adjustment (unet_edge/training/logit_adjust.py) on a sequence held out of train.
+
+For each run trained with ``--holdout SEQ`` and ``--logit-adjust 0`` (or before the option existed), scores
+its best.pt on the held-out frames at their own size for each alpha, with the class weights of the run's own
+training frames: mIoU and per-class IoU. One forward pass per frame serves every alpha.
+
+    python benchmarks/logit_adjust.py runs/explore-E/best.pt runs/unetlite-ho/best.pt --alphas 0,0.25,0.5,0.75
+
+``--split val --holdout ''`` scores CamVid val instead (to report, never to choose). ``--write OUT.pt``
+writes the first checkpoint with ``--alpha`` folded into its class head, the way ``unet-edge train``
+saves it (whose best epoch is then chosen on the adjusted scores).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from _common import CAMVID, save, table
+
+
+def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None) -> dict:
+    import torch
+
+    from unet_edge.data import open_dataset
+    from unet_edge.data.base import median_frequency_weights
+    from unet_edge.metrics import confusion, scores
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
+    from unet_edge.models.normalize import Normalizer
+    from unet_edge.training.logit_adjust import offsets
+
+    ckpt = load_checkpoint(ckpt_path)
+    if ckpt.get("logit_offsets"):
+        raise SystemExit(f"{ckpt_path}: already adjusted (logit_offsets in the checkpoint)")
+    model, norm = model_from_checkpoint(ckpt).eval(), Normalizer(ckpt["mean"], ckpt["std"])
+    n = ckpt["num_classes"]
+    train = open_dataset("camvid", CAMVID, "train", holdout=holdout, num_classes=n)
+    weights = median_frequency_weights(*train.class_counts())
+    frames = open_dataset("camvid", CAMVID, split, holdout=holdout, num_classes=n)
+    shifts = {a: offsets(weights, a)[:, None, None] for a in alphas}
+    cms = {a: np.zeros((n, n), np.int64) for a in alphas}
+    for i in range(len(frames)):
+        image, label = frames[i]
+        with torch.inference_mode():
+            logits = model(norm(torch.from_numpy(np.ascontiguousarray(image))[None]))[0]
+        for a in alphas:
+            cms[a] += confusion((logits + shifts[a]).argmax(0).numpy(), label, n)
+    rows = []
+    for a in alphas:
+        s = scores(cms[a])
+        rows.append({"alpha": a, "miou": s.miou, "iou": dict(zip(ckpt["classes"], map(float, s.iou)))})
+    return {"checkpoint": str(ckpt_path), "split": split, "holdout": holdout, "frames": len(frames),
+            "weights": weights.tolist(), "rows": rows}
+
+
+def write(src: Path, dest: Path, alpha: float, holdout: str | None) -> None:
+    from unet_edge.data import open_dataset
+    from unet_edge.data.base import median_frequency_weights
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+    from unet_edge.training.logit_adjust import adjusted, class_head, offsets
+
+    ckpt = load_checkpoint(src)
+    train = open_dataset("camvid", CAMVID, "train", holdout=holdout, num_classes=ckpt["num_classes"])
+    shift = offsets(median_frequency_weights(*train.class_counts()), alpha)
+    key = class_head(model_from_checkpoint(ckpt), ckpt["num_classes"])
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "created")}  # a best.pt: no resume state
+    meta["train_args"] = {**ckpt["train_args"], "logit_adjust": alpha}
+    save_checkpoint(dest, meta, adjusted(ckpt["state_dict"], key, shift), logit_offsets=shift.tolist(),
+                    adjusted_from=str(src))
+    print(f"wrote {dest} ({key} + {np.round(shift.numpy(), 3).tolist()})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoints", nargs="+", type=Path)
+    ap.add_argument("--alphas", default="0,0.25,0.5,0.75,1")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--holdout", default="0006R0", help="'' for none")
+    ap.add_argument("--write", type=Path, help="write the first checkpoint adjusted by --alpha here")
+    ap.add_argument("--alpha", type=float, default=0.5)
+    ap.add_argument("--out", default="logit_adjust")
+    args = ap.parse_args()
+    holdout = args.holdout or None
+    if args.write:
+        write(args.checkpoints[0], args.write, args.alpha, holdout)
+        return
+    alphas = [float(a) for a in args.alphas.split(",")]
+    runs = [score(c, alphas, args.split, holdout) for c in args.checkpoints]
+    for run in runs:
+        names = list(run["rows"][0]["iou"])
+        print(f"\n{run['checkpoint']} on {run['frames']} {'held-out ' + holdout if holdout else args.split} frames")
+        rows = [[r["alpha"], f"{r['miou']:.4f}", *(f"{v:.3f}" for v in r["iou"].values())] for r in run["rows"]]
+        print(table(["alpha", "mIoU", *names], rows))
+    save(args.out, {"runs": runs})
+
+
+if __name__ == "__main__":
+    main()
