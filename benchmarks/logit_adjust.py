@@ -68,7 +68,7 @@ def write(src: Path, dest: Path, alpha: float, holdout: str | None) -> None:
     meta["train_args"] = {**ckpt["train_args"], "logit_adjust": alpha}
     save_checkpoint(dest, meta, adjusted(ckpt["state_dict"], key, shift), logit_offsets=shift.tolist(),
                     adjusted_from=str(src))
-    print(f"wrote {dest} ({key} + {np.round(shift.numpy(), 3).tolist()})")
+    print(f"wrote {dest} ({key} + [{', '.join(f'{v:+.3f}' for v in shift.tolist())}])")
 
 
 def main() -> None:

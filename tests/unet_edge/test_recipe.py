@@ -23,6 +23,7 @@ def test_options_left_out_come_from_the_architecture_recipe(tmp_path):
     assert seeds.pretrained is False and seeds.mean == (0.485, 0.456, 0.406) and seeds.ema == 0
     assert seeds.val_at_frame_size is False  # the seeds' recipe validates at the crop size, as before
     assert seeds.scale == (0.75, 1.5)
+    assert lite0.logit_adjust == seeds.logit_adjust == 0.5  # best on the held-out street for all three archs
     given = TrainConfig(data=str(tmp_path), epochs=3, loss="ohem", ema=0, size=(64, 96), scale=[0.5, 1.0])
     assert (given.epochs, given.loss, given.ema, given.size, given.scale) == (3, "ohem", 0, (64, 96), (0.5, 1.0))
 
