@@ -70,7 +70,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                               f"logits within {100 * NEAR_TIE:.0f}% of their spread), more than the "
                               f"{100 * (1 - opts.min_agreement):.1f}% of disagreement allowed, and any rounding "
                               "flips a share of them: judge INT8 by the mIoU change against labels and lower "
-                              "--min-agreement, or train with BatchNorm (BN U-Nets have 0.2-0.6%)") from None
+                              "--min-agreement, or retrain with BatchNorm (BN U-Nets have 0.2-0.6%) or, with class "
+                              "weights, with the logit adjustment on (train --logit-adjust 0.5, the default: it "
+                              "took the U-Nets without BN from 3-5% to 2%)") from None
         quant["search"] = {"target_agreement": opts.min_agreement, "agreement": found.agreement,
                            "fp32_near_ties": round(near_ties, 5),
                            "max_miou_drop": opts.max_miou_drop if labels else None,
