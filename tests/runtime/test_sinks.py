@@ -46,14 +46,22 @@ def test_save_writes_a_playable_mp4_at_the_source_size(model, synth_dir, tmp_pat
 
 def test_ctrl_c_leaves_a_finalized_playable_video(model, tmp_path):
     out = tmp_path / "live.mp4"
+    # A shell without job control starts background commands with SIGINT ignored, and the child would
+    # inherit that (pytest run as `make test &` did): give it the default disposition, as a terminal has.
     proc = subprocess.Popen([*CLI, "run", "--model", str(model), "--source", "synth://", "--save", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = tmp_path / ".live.partial.mp4"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 20_000):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # no stray recorder left writing after the test
+        proc.communicate()
+        raise
     assert proc.returncode == 0, stderr[-2000:]
     assert "finalized after interrupt" in stdout and "capture->display" in stdout
     assert count_frames(out) > 5
