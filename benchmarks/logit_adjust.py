@@ -20,11 +20,19 @@ import numpy as np
 from _common import CAMVID, save, table
 
 
+def train_weights(holdout: str | None, num_classes: int) -> np.ndarray:
+    """The median-frequency weights of the run's own training frames, as its trainer computed them."""
+    from unet_edge.data import open_dataset
+    from unet_edge.data.base import median_frequency_weights
+
+    train = open_dataset("camvid", CAMVID, "train", holdout=holdout, num_classes=num_classes)
+    return median_frequency_weights(*train.class_counts())
+
+
 def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None) -> dict:
     import torch
 
     from unet_edge.data import open_dataset
-    from unet_edge.data.base import median_frequency_weights
     from unet_edge.metrics import confusion, scores
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
     from unet_edge.models.normalize import Normalizer
@@ -35,8 +43,7 @@ def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None)
         raise SystemExit(f"{ckpt_path}: already adjusted (logit_offsets in the checkpoint)")
     model, norm = model_from_checkpoint(ckpt).eval(), Normalizer(ckpt["mean"], ckpt["std"])
     n = ckpt["num_classes"]
-    train = open_dataset("camvid", CAMVID, "train", holdout=holdout, num_classes=n)
-    weights = median_frequency_weights(*train.class_counts())
+    weights = train_weights(holdout, n)
     frames = open_dataset("camvid", CAMVID, split, holdout=holdout, num_classes=n)
     shifts = {a: offsets(weights, a)[:, None, None] for a in alphas}
     cms = {a: np.zeros((n, n), np.int64) for a in alphas}
@@ -55,14 +62,11 @@ def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None)
 
 
 def write(src: Path, dest: Path, alpha: float, holdout: str | None) -> None:
-    from unet_edge.data import open_dataset
-    from unet_edge.data.base import median_frequency_weights
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
     from unet_edge.training.logit_adjust import adjusted, class_head, offsets
 
     ckpt = load_checkpoint(src)
-    train = open_dataset("camvid", CAMVID, "train", holdout=holdout, num_classes=ckpt["num_classes"])
-    shift = offsets(median_frequency_weights(*train.class_counts()), alpha)
+    shift = offsets(train_weights(holdout, ckpt["num_classes"]), alpha)
     key = class_head(model_from_checkpoint(ckpt), ckpt["num_classes"])
     meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "created")}  # a best.pt: no resume state
     meta["train_args"] = {**ckpt["train_args"], "logit_adjust": alpha}

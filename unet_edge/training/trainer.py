@@ -271,17 +271,17 @@ class Trainer:
         # The EMA weights are the model: they are what best.pt holds and what export bakes in.
         saved = self.ema.model if self.ema is not None else self.model
         state = {k: v.detach().cpu() for k, v in saved.state_dict().items()}
+        tags = {}  # what both checkpoints carry beside the weights
         extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
         if self.ema is not None or self.offset is not None:  # what --resume trains on
             extra["raw_state_dict"] = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         if self.offset is not None:
             state = adjusted(state, self.head_key, self.offset)
-            extra["logit_offsets"] = self.offset.tolist()
+            tags["logit_offsets"] = self.offset.tolist()
         if row["miou"] > self.best:
             self.best = row["miou"]
-            save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch,
-                            **({"logit_offsets": extra["logit_offsets"]} if "logit_offsets" in extra else {}))
+            save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch, **tags)
         save_checkpoint(self.out / "last.pt", self.meta, state, metrics=metrics, epoch=epoch,
                         optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                         scaler=self.scaler.state_dict(), history=self.history, best_miou=self.best,
-                        rng={"torch": torch.get_rng_state()}, **extra)
+                        rng={"torch": torch.get_rng_state()}, **extra, **tags)
