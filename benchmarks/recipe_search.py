@@ -2,7 +2,7 @@
 
     unet-edge train --data ../shared/data/camvid --holdout 0006R0 --size 240x320 --epochs 20 \
         --loss ce --class-weights median --out runs/A        # and --loss ce+dice ... for B, C ...
-    python benchmarks/recipe_search.py A=runs/A B=runs/B C=runs/C
+    python benchmarks/recipe_search.py A=runs/A B=runs/B C=runs/C [--out recipe_search_lovasz]
 
 CamVid val (sequence 0016E5) is never looked at here: settings are chosen on a street no candidate
 trained on, then the chosen recipe is retrained on all of train.
@@ -20,15 +20,20 @@ from model_table import score
 def main() -> None:
     import torch
 
+    args = sys.argv[1:]
+    out = "recipe_search"
+    if "--out" in args:
+        at = args.index("--out")
+        out, args = args[at + 1], args[:at] + args[at + 2:]
     rows = []
-    for spec in sys.argv[1:]:
+    for spec in args:
         name, run = spec.split("=", 1)
         last = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
-        args = last["train_args"]
+        train = last["train_args"]
         held = score(Path(run) / "best.pt", "val", "0006R0")
-        rows.append({"name": name, "loss": args["loss"], "class_weights": args["class_weights"],
-                     "ema": args["ema"], "epochs": args["epochs"], "size": args["size"],
-                     "scale": list(args.get("scale", (0.75, 1.5))),
+        rows.append({"name": name, "loss": train["loss"], "class_weights": train["class_weights"],
+                     "ema": train["ema"], "epochs": train["epochs"], "size": train["size"],
+                     "scale": list(train.get("scale", (0.75, 1.5))), "logit_adjust": train.get("logit_adjust", 0),
                      "minutes": sum(h["epoch_s"] for h in last["history"]) / 60,
                      "holdout_miou_train_val": float(last["best_miou"]),
                      "holdout_miou": held["miou"], "holdout_iou": held["iou"],
@@ -39,7 +44,7 @@ def main() -> None:
                   *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
                   f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-"]
                  for r in rows]))
-    save("recipe_search", {"rows": rows, "holdout": "0006R0"})
+    save(out, {"rows": rows, "holdout": "0006R0"})
 
 
 if __name__ == "__main__":

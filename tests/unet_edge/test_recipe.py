@@ -9,7 +9,7 @@ import torch
 
 from unet_edge.core.errors import ConfigError
 from unet_edge.training import TrainConfig
-from unet_edge.training.losses import OhemCE, SegLoss, SoftDice
+from unet_edge.training.losses import LovaszSoftmax, OhemCE, SegLoss, SoftDice
 from unet_edge.training.optim import Ema
 
 
@@ -19,6 +19,7 @@ def test_options_left_out_come_from_the_architecture_recipe(tmp_path):
     assert lite0.mean == (0.5, 0.5, 0.5) and lite0.std == (0.5, 0.5, 0.5)  # the encoder's own scaling
     assert lite0.ema > 0 and lite0.encoder_lr_scale < 1 and lite0.val_at_frame_size
     assert lite0.scale == (1.0, 2.0)  # won on the held-out street (benchmarks/README.md, run E)
+    assert lite0.loss == "ce+lovasz"  # run G of the second round
     seeds = TrainConfig(data=str(tmp_path), arch="unet-lite")
     assert seeds.pretrained is False and seeds.mean == (0.485, 0.456, 0.406) and seeds.ema == 0
     assert seeds.val_at_frame_size is False  # the seeds' recipe validates at the crop size, as before
@@ -59,6 +60,26 @@ def test_dice_scores_classes_not_pixels():
     assert dice(missed, target) > 0.45
     target[0, 0, 0] = 255
     assert torch.isfinite(dice(missed, target))
+
+
+def test_lovasz_on_hard_predictions_is_one_minus_the_mean_iou_of_the_labelled_classes():
+    gen = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 4, (2, 9, 13), generator=gen)
+    target[0, :2] = 255  # void: scored by neither
+    pred = torch.where(torch.rand(target.shape, generator=gen) < 0.7, target.clamp(max=3),
+                       torch.randint(0, 5, target.shape, generator=gen))
+    logits = torch.nn.functional.one_hot(pred, 5).permute(0, 3, 1, 2).float() * 60  # softmax = one-hot
+    valid = target != 255
+    ious = [((pred == c) & (target == c)).sum() / (((pred == c) | (target == c)) & valid).sum()
+            for c in target[valid].unique()]  # class 4 is predicted but never labelled: not averaged
+    lovasz = LovaszSoftmax(ignore_index=255)
+    assert lovasz(logits, target).item() == pytest.approx(1 - torch.stack(ious).mean().item(), abs=1e-5)
+    right = torch.nn.functional.one_hot(target.clamp(max=3), 5).permute(0, 3, 1, 2).float() * 60
+    assert lovasz(right, target) < 1e-6
+    soft = torch.randn(2, 5, 9, 13, requires_grad=True)
+    lovasz(soft, target).backward()
+    assert torch.isfinite(soft.grad).all() and soft.grad.abs().sum() > 0
+    assert lovasz(soft, torch.full_like(target, 255)) == 0
 
 
 def test_ohem_trains_on_the_hard_pixels_only():

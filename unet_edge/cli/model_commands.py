@@ -50,7 +50,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           weight_decay: Annotated[float, typer.Option(help="AdamW decay; never applied to norms and biases")] = 1e-4,
           class_weights: Annotated[str | None, typer.Option(
               help="none | median (SegNet median-frequency)")] = None,
-          loss: Annotated[str | None, typer.Option(help="ce | ce+dice | ohem (hard-pixel mining)")] = None,
+          loss: Annotated[str | None, typer.Option(help="ce | ce+dice | ce+lovasz | ohem (hard-pixel mining)")] = None,
           logit_adjust: Annotated[float | None, typer.Option(
               help="share (0-1) of the class weights' push toward rare classes taken back from the saved "
                    "model's class-head bias (default: the recipe's)")] = None,

@@ -25,7 +25,7 @@ class TrainConfig:
     encoder_lr_scale: float | None = None  # pretrained encoder's learning rate relative to --lr
     weight_decay: float = 1e-4
     class_weights: str | None = None  # none | median
-    loss: str | None = None  # ce | ce+dice | ohem
+    loss: str | None = None  # ce | ce+dice | ce+lovasz | ohem
     logit_adjust: float | None = None  # share of the class weights' bias taken back from the saved model
     ema: float | None = None  # weight EMA decay; 0 turns it off
     pretrained: bool | None = None  # ImageNet encoder, for architectures that have one

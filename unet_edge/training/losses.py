@@ -1,9 +1,10 @@
 """Segmentation losses: weighted cross-entropy, plus a region term that helps thin classes.
 
 Cross-entropy is per pixel, so a class covering 0.5% of the frame (poles, signs) hardly moves it. The region
-terms score each class as a whole: Dice on soft predictions, or online hard-pixel mining (OHEM), which trains
-on the pixels the model still gets wrong. Neither re-weights the classes by frequency, so they do not push
-the model to paint thin classes everywhere the way large median-frequency weights can.
+terms score each class as a whole: Dice on soft predictions, Lovász-softmax (a convex surrogate of each
+class's IoU, the metric itself), or online hard-pixel mining (OHEM), which trains on the pixels the model still
+gets wrong. None re-weights the classes by frequency, so they do not push the model to paint thin classes
+everywhere the way large median-frequency weights can.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("ce", "ce+dice", "ohem")
+LOSSES = ("ce", "ce+dice", "ce+lovasz", "ohem")
 
 
 class SoftDice(nn.Module):
@@ -34,6 +35,36 @@ class SoftDice(nn.Module):
         present = onehot.sum((0, 2, 3)) > 0
         dice = (2 * inter + self.eps) / (total + self.eps)
         return 1 - dice[present].mean() if present.any() else logits.sum() * 0
+
+
+class LovaszSoftmax(nn.Module):
+    """Lovász-softmax (Berman et al., 2018): a convex surrogate of each class's IoU (Jaccard) loss, averaged
+    over the classes present in the batch's labels. It optimises the metric itself, so a class's few pixels
+    count as much as a large class's many."""
+
+    def __init__(self, ignore_index: int) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n = logits.shape[1]
+        probs = logits.float().softmax(1).permute(0, 2, 3, 1).reshape(-1, n)
+        labels = target.reshape(-1)
+        valid = (labels != self.ignore_index) & (labels >= 0) & (labels < n)
+        probs, labels = probs[valid], labels[valid]
+        present = labels.bincount(minlength=n) > 0
+        if not present.any():
+            return logits.sum() * 0
+        classes = present.nonzero().flatten()
+        fg = (labels == classes.unsqueeze(1)).float()  # present classes x pixels
+        # One sort of every present class's errors at once, each along its row of pixels.
+        errors, order = (fg - probs[:, classes].t()).abs().sort(1, descending=True)
+        fg_sorted = fg.gather(1, order)
+        # Gradient of the Jaccard loss along the sorted errors (the Lovász extension).
+        total = fg_sorted.sum(1, keepdim=True)
+        jaccard = 1 - (total - fg_sorted.cumsum(1)) / (total + (1 - fg_sorted).cumsum(1))
+        grad = torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], 1)
+        return (errors * grad).sum(1).mean()
 
 
 class OhemCE(nn.Module):
@@ -57,7 +88,8 @@ class OhemCE(nn.Module):
 
 
 class SegLoss(nn.Module):
-    """The training loss by name: ``ce``, ``ce+dice`` or ``ohem`` (class weights apply to the CE part)."""
+    """The training loss by name: ``ce``, ``ce+dice``, ``ce+lovasz`` or ``ohem`` (class weights apply to the CE
+    part)."""
 
     def __init__(self, name: str, weight: torch.Tensor | None, ignore_index: int) -> None:
         super().__init__()
@@ -66,8 +98,9 @@ class SegLoss(nn.Module):
         self.name = name
         self.ce = (OhemCE(weight, ignore_index) if name == "ohem"
                    else nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index))
-        self.dice = SoftDice(ignore_index) if name == "ce+dice" else None
+        regions = {"ce+dice": SoftDice, "ce+lovasz": LovaszSoftmax}
+        self.region = regions[name](ignore_index) if name in regions else None
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         loss = self.ce(logits.float(), target)
-        return loss + self.dice(logits, target) if self.dice is not None else loss
+        return loss + self.region(logits, target) if self.region is not None else loss
