@@ -10,7 +10,7 @@ trained on, then the chosen recipe is retrained on all of train.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from _common import save, table
@@ -20,13 +20,12 @@ from model_table import score
 def main() -> None:
     import torch
 
-    args = sys.argv[1:]
-    out = "recipe_search"
-    if "--out" in args:
-        at = args.index("--out")
-        out, args = args[at + 1], args[:at] + args[at + 2:]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("runs", nargs="+", help="NAME=RUN_DIR, each trained with --holdout 0006R0")
+    ap.add_argument("--out", default="recipe_search", help="results/OUT.json")
+    args = ap.parse_args()
     rows = []
-    for spec in args:
+    for spec in args.runs:
         name, run = spec.split("=", 1)
         last = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
         train = last["train_args"]
@@ -44,7 +43,7 @@ def main() -> None:
                   *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
                   f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-"]
                  for r in rows]))
-    save(out, {"rows": rows, "holdout": "0006R0"})
+    save(args.out, {"rows": rows, "holdout": "0006R0"})
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ from torch import nn
 LOSSES = ("ce", "ce+dice", "ce+lovasz", "ohem")
 
 
+def labelled(target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
+    """The pixels that carry one of the ``num_classes`` labels (not ignored, not out of range)."""
+    return (target != ignore_index) & (target >= 0) & (target < num_classes)
+
+
 class SoftDice(nn.Module):
     """1 - mean soft Dice over the classes present in the batch's labels (ignored pixels excluded)."""
 
@@ -27,7 +32,7 @@ class SoftDice(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         n = logits.shape[1]
-        valid = (target != self.ignore_index) & (target >= 0) & (target < n)
+        valid = labelled(target, n, self.ignore_index)
         probs = logits.float().softmax(1) * valid.unsqueeze(1)
         onehot = F.one_hot(torch.where(valid, target, 0), n).permute(0, 3, 1, 2).float() * valid.unsqueeze(1)
         inter = (probs * onehot).sum((0, 2, 3))
@@ -50,7 +55,7 @@ class LovaszSoftmax(nn.Module):
         n = logits.shape[1]
         probs = logits.float().softmax(1).permute(0, 2, 3, 1).reshape(-1, n)
         labels = target.reshape(-1)
-        valid = (labels != self.ignore_index) & (labels >= 0) & (labels < n)
+        valid = labelled(labels, n, self.ignore_index)
         probs, labels = probs[valid], labels[valid]
         present = labels.bincount(minlength=n) > 0
         if not present.any():
