@@ -72,6 +72,15 @@ def test_any_input_size_gives_logits_of_that_size(hw):
     assert out.shape == (1, 5, *hw) and torch.isfinite(out).all()
 
 
+def test_decoder_channels_are_an_option_and_a_wrong_count_is_refused():
+    model = create("unet-efficientnet-lite0", num_classes=5, decoder=(48, 32, 24, 8)).eval()
+    assert [b.convs[-1][0].out_channels for b in model.decoder] == [48, 32, 24, 8]
+    with torch.inference_mode():
+        assert model(torch.randn(1, 3, 64, 96)).shape == (1, 5, 64, 96)
+    with pytest.raises(ModelError, match="4 positive channel counts"):
+        create("unet-efficientnet-lite0", num_classes=5, decoder=(64, 32, 16))
+
+
 def test_parameter_groups_split_encoder_and_skip_decay_on_norms():
     from unet_edge.training.optim import param_groups
 

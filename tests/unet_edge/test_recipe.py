@@ -40,9 +40,19 @@ def test_recipe_options_are_checked(tmp_path):
         TrainConfig(data=str(tmp_path), arch="resnet")
     with pytest.raises(ConfigError, match="--scale"):
         TrainConfig(data=str(tmp_path), scale=(2.0, 1.0))
+    with pytest.raises(ConfigError, match="no EfficientNet decoder"):
+        TrainConfig(data=str(tmp_path), arch="unet-lite", decoder=(64, 32, 16, 8))
+    with pytest.raises(ConfigError, match="4 positive"):
+        TrainConfig(data=str(tmp_path), decoder=(64, 32, 16))
+    assert TrainConfig(data=str(tmp_path), decoder=[192, 96, 48, 32]).decoder == (192, 96, 48, 32)
     from unet_edge.core.parse import parse_range
 
     assert parse_range("1,2.5", "--scale") == (1.0, 2.5)
+    from unet_edge.core.parse import parse_ints
+
+    assert parse_ints("192,96,48,32", "--decoder-channels") == (192, 96, 48, 32)
+    with pytest.raises(ConfigError, match="--decoder-channels"):
+        parse_ints("192,wide", "--decoder-channels")
     with pytest.raises(ConfigError, match="--scale 'big' must look like LO,HI"):
         parse_range("big", "--scale")
 

@@ -41,6 +41,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
               "--pretrained/--no-pretrained", help="ImageNet encoder (default: on where the arch has one)")] = None,
           width: Annotated[int | None, typer.Option(help="unet/unet-lite base filters; default per arch")] = None,
           batchnorm: Annotated[bool | None, typer.Option("--batchnorm/--no-batchnorm")] = None,
+          decoder_channels: Annotated[str | None, typer.Option(
+              help="EfficientNet U-Nets: decoder channels at strides 16,8,4,2 (default 128,64,32,16)")] = None,
           size: Annotated[str | None, typer.Option(help="training crop HxW (default: the arch's recipe)")] = None,
           epochs: Annotated[int | None, typer.Option(help="default: the arch's recipe")] = None,
           batch: Annotated[int | None, typer.Option(help="default: the arch's recipe")] = None,
@@ -78,11 +80,12 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
 
     Every option left out comes from the architecture's recipe (printed at the start).
     """
-    from unet_edge.core.parse import parse_range
+    from unet_edge.core.parse import parse_ints, parse_range
     from unet_edge.training import TrainConfig
     from unet_edge.training import train as run_train
 
     cfg = TrainConfig(data=str(data), dataset=dataset, arch=arch, width=width, batchnorm=batchnorm,
+                      decoder=parse_ints(decoder_channels, "--decoder-channels") if decoder_channels else None,
                       size=parse_size(size) if size else None, epochs=epochs, batch=batch, lr=lr,
                       encoder_lr_scale=encoder_lr_scale, weight_decay=weight_decay, class_weights=class_weights,
                       loss=loss, logit_adjust=logit_adjust, ema=ema, pretrained=pretrained, holdout=holdout,

@@ -25,3 +25,11 @@ def parse_range(text: str, option: str) -> tuple[float, float]:
     except ValueError as exc:
         raise ConfigError(f"{option} '{text}' must look like LO,HI, e.g. 0.75,1.5") from exc
     return lo, hi
+
+
+def parse_ints(text: str, option: str) -> tuple[int, ...]:
+    """Parse 'A,B,C' into integers."""
+    try:
+        return tuple(int(p) for p in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"{option} '{text}' must be integers separated by commas, e.g. 128,64,32,16") from exc

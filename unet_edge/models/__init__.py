@@ -63,7 +63,7 @@ def create(name: str, num_classes: int, in_channels: int = 3, **options: Any):
     ctor: Callable[..., Any] = getattr(importlib.import_module(module), cls)
     try:
         return ctor(in_channels=in_channels, num_classes=num_classes, **opts)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ModelError(f"invalid options for architecture '{name}': {exc}") from exc
 
 

@@ -41,6 +41,8 @@ class UNetEfficientNetLite(nn.Module):
     def __init__(self, in_channels: int = 3, num_classes: int = 11, variant: str = "lite0",
                  decoder: tuple[int, ...] = (128, 64, 32, 16)) -> None:
         super().__init__()
+        if len(decoder) != 4 or min(decoder) < 1:
+            raise ValueError(f"decoder takes 4 positive channel counts (strides 16, 8, 4, 2), not {decoder}")
         self.encoder = EfficientNetLiteEncoder(variant, in_channels)
         skips = self.encoder.channels[:-1][::-1]  # strides 16, 8, 4, 2
         cin = self.encoder.channels[-1]

@@ -18,6 +18,7 @@ class TrainConfig:
     arch: str = DEFAULT_ARCH
     width: int | None = None
     batchnorm: bool | None = None
+    decoder: tuple[int, ...] | None = None  # EfficientNet U-Nets: decoder channels at strides 16, 8, 4, 2
     size: tuple[int, int] | None = None
     epochs: int | None = None
     batch: int | None = None
@@ -59,6 +60,13 @@ class TrainConfig:
                 setattr(self, key, value)
         if self.pretrained and not has_pretrained(self.arch):
             raise ConfigError(f"--pretrained: architecture '{self.arch}' has no pretrained encoder")
+        if self.decoder is not None:
+            if not has_pretrained(self.arch):
+                raise ConfigError(f"--decoder-channels: architecture '{self.arch}' has no EfficientNet decoder; "
+                                  "use --width")
+            if len(self.decoder) != 4 or min(self.decoder) < 1:
+                raise ConfigError("--decoder-channels takes 4 positive counts, for strides 16, 8, 4 and 2")
+            self.decoder = tuple(int(c) for c in self.decoder)
         if self.bf16 == "auto":
             self.bf16 = cpu_has_bf16()
         mean, std = input_normalization(self.arch)

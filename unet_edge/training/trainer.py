@@ -57,7 +57,7 @@ class Trainer:
         self.train_ds = open_dataset(cfg.dataset, cfg.data, "train", **opts)
         self.val_ds = open_dataset(cfg.dataset, cfg.data, "val", **opts)
         self.info = self.train_ds.info
-        chosen = {"width": cfg.width, "batchnorm": cfg.batchnorm}
+        chosen = {"width": cfg.width, "batchnorm": cfg.batchnorm, "decoder": cfg.decoder}
         self.model_options = {**default_options(cfg.arch), **{k: v for k, v in chosen.items() if v is not None}}
         model = create(cfg.arch, num_classes=self.info.num_classes, **self.model_options)
         if cfg.pretrained and not cfg.resume:
