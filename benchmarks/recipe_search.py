@@ -31,17 +31,21 @@ def main() -> None:
         train = last["train_args"]
         held = score(Path(run) / "best.pt", "val", "0006R0")
         rows.append({"name": name, "loss": train["loss"], "class_weights": train["class_weights"],
-                     "ema": train["ema"], "epochs": train["epochs"], "size": train["size"],
+                     "ema": train["ema"], "epochs": train["epochs"], "size": train["size"], "seed": train["seed"],
+                     "decoder": list(last["model_options"].get("decoder", (128, 64, 32, 16))),
                      "scale": list(train.get("scale", (0.75, 1.5))), "logit_adjust": train.get("logit_adjust", 0),
                      "minutes": sum(h["epoch_s"] for h in last["history"]) / 60,
                      "holdout_miou_train_val": float(last["best_miou"]),
                      "holdout_miou": held["miou"], "holdout_iou": held["iou"],
                      "raw_vs_ema": [(h.get("miou_raw"), h["miou"]) for h in last["history"]][-1]})
     thin = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
-    print(table(["run", "loss", "class weights", "scale", "0006R0 mIoU at 360x480", *thin, "EMA / raw (last epoch)"],
-                [[r["name"], r["loss"], r["class_weights"], "{}-{}".format(*r["scale"]), f"{r['holdout_miou']:.3f}",
+    print(table(["run", "loss", "class weights", "scale", "decoder", "seed", "0006R0 mIoU at 360x480", *thin,
+                 "EMA / raw (last epoch)", "minutes"],
+                [[r["name"], r["loss"], r["class_weights"], "{}-{}".format(*r["scale"]),
+                  ",".join(map(str, r["decoder"])), r["seed"], f"{r['holdout_miou']:.3f}",
                   *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
-                  f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-"]
+                  f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-",
+                  f"{r['minutes']:.1f}"]
                  for r in rows]))
     save(args.out, {"rows": rows, "holdout": "0006R0"})
 
