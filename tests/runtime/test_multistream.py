@@ -82,7 +82,9 @@ def test_a_dead_source_does_not_stall_the_others(dynamic_model):
             counts[frame.stream] += 1
             if counts[1] == 40:
                 break
-    assert counts == {0: 3, 1: 40} and pipe.feeds[0].reconnects > 0  # still retrying, never in the way
+    # Under load a stale frame of the dead source may be dropped for its newer one (latest wins): 1 to 3.
+    assert counts[1] == 40 and 1 <= counts[0] <= 3 and set(counts) == {0, 1}
+    assert pipe.feeds[0].reconnects > 0  # still retrying, never in the way
 
 
 def test_per_stream_recordings_and_the_placeholder_rule(model, synth_dir, tmp_path):
