@@ -20,6 +20,8 @@ from model_table import score
 def main() -> None:
     import torch
 
+    from unet_edge.models.unet_effnet import DECODER
+
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+", help="NAME=RUN_DIR, each trained with --holdout 0006R0")
     ap.add_argument("--out", default="recipe_search", help="results/OUT.json")
@@ -32,7 +34,7 @@ def main() -> None:
         held = score(Path(run) / "best.pt", "val", "0006R0")
         rows.append({"name": name, "loss": train["loss"], "class_weights": train["class_weights"],
                      "ema": train["ema"], "epochs": train["epochs"], "size": train["size"], "seed": train["seed"],
-                     "decoder": list(last["model_options"].get("decoder", (128, 64, 32, 16))),
+                     "decoder": list(last["model_options"].get("decoder", DECODER)),
                      "scale": list(train.get("scale", (0.75, 1.5))), "logit_adjust": train.get("logit_adjust", 0),
                      "minutes": sum(h["epoch_s"] for h in last["history"]) / 60,
                      "holdout_miou_train_val": float(last["best_miou"]),

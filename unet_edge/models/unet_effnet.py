@@ -12,6 +12,7 @@ from unet_edge.models.efficientnet_lite import EfficientNetLiteEncoder
 # EfficientNet-Lite was trained on RGB scaled to [-1, 1] (TF: (x - 127.5) / 127.5).
 INPUT_MEAN = (0.5, 0.5, 0.5)
 INPUT_STD = (0.5, 0.5, 0.5)
+DECODER = (128, 64, 32, 16)  # the default decoder channels at strides 16, 8, 4, 2
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
@@ -39,7 +40,7 @@ class UNetEfficientNetLite(nn.Module):
     size_multiple = 32
 
     def __init__(self, in_channels: int = 3, num_classes: int = 11, variant: str = "lite0",
-                 decoder: tuple[int, ...] = (128, 64, 32, 16)) -> None:
+                 decoder: tuple[int, ...] = DECODER) -> None:
         super().__init__()
         if len(decoder) != 4 or min(decoder) < 1:
             raise ValueError(f"decoder takes 4 positive channel counts (strides 16, 8, 4, 2), not {decoder}")
