@@ -36,15 +36,18 @@ def main() -> None:
                      "ema": train["ema"], "epochs": train["epochs"], "size": train["size"], "seed": train["seed"],
                      "decoder": list(last["model_options"].get("decoder", DECODER)),
                      "scale": list(train.get("scale", (0.75, 1.5))), "logit_adjust": train.get("logit_adjust", 0),
+                     "rare_crop": train.get("rare_crop", 0.0),
                      "minutes": sum(h["epoch_s"] for h in last["history"]) / 60,
                      "holdout_miou_train_val": float(last["best_miou"]),
                      "holdout_miou": held["miou"], "holdout_iou": held["iou"],
                      "raw_vs_ema": [(h.get("miou_raw"), h["miou"]) for h in last["history"]][-1]})
     thin = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
-    print(table(["run", "loss", "class weights", "scale", "decoder", "seed", "0006R0 mIoU at 360x480", *thin,
+    print(table(["run", "loss", "class weights", "scale", "decoder", "rare crops", "epochs", "seed",
+                 "0006R0 mIoU at 360x480", *thin,
                  "EMA / raw (last epoch)", "minutes"],
                 [[r["name"], r["loss"], r["class_weights"], "{}-{}".format(*r["scale"]),
-                  ",".join(map(str, r["decoder"])), r["seed"], f"{r['holdout_miou']:.3f}",
+                  ",".join(map(str, r["decoder"])), f"{r['rare_crop']:g}",
+                  r["epochs"], r["seed"], f"{r['holdout_miou']:.3f}",
                   *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
                   f"{r['raw_vs_ema'][1]:.3f} / {r['raw_vs_ema'][0]:.3f}" if r["raw_vs_ema"][0] else "-",
                   f"{r['minutes']:.1f}"]

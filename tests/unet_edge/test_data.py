@@ -169,6 +169,28 @@ def test_train_transform_is_deterministic_and_keeps_labels_aligned():
         assert (v > 230).sum() + (v < 25).sum() > 0.8 * v.size
 
 
+def test_rare_class_crops_hold_a_rare_pixel_and_are_off_by_default():
+    mask = np.zeros((120, 160), np.uint8)
+    mask[100:110, 150:152] = 3  # a small "pole" in a corner that most uniform crops miss
+    image = np.zeros((120, 160, 3), np.uint8)
+
+    def hits(t: TrainTransform) -> int:
+        return sum(int((t(image, mask, np.random.default_rng(i))[1] == 3).any()) for i in range(200))
+
+    uniform = TrainTransform((40, 40), ignore_index=255, scale=(1.0, 1.0), hflip=False, jitter=0.0)
+    always = TrainTransform((40, 40), ignore_index=255, scale=(1.0, 1.0), hflip=False, jitter=0.0,
+                            rare=(3, 4), rare_p=1.0)  # class 4 is absent: only 3 can be chosen
+    assert hits(always) == 200 and hits(uniform) < 60
+    # p = 0 draws nothing extra: the same crops as a transform without rare classes
+    off = TrainTransform((40, 40), ignore_index=255, scale=(1.0, 1.5), jitter=0.0, rare=(3,), rare_p=0.0)
+    plain = TrainTransform((40, 40), ignore_index=255, scale=(1.0, 1.5), jitter=0.0)
+    for i in range(5):
+        a, b = off(image, mask, np.random.default_rng(i)), plain(image, mask, np.random.default_rng(i))
+        assert np.array_equal(a[1], b[1])
+    empty = np.zeros_like(mask)  # no rare pixel in the frame: a uniform crop, no error
+    assert always(image, empty, np.random.default_rng(0))[1].shape == (40, 40)
+
+
 def test_color_jitter_changes_colours_but_not_shape():
     t = TrainTransform((32, 32), ignore_index=255, jitter=0.4)
     image = np.full((32, 32, 3), 120, np.uint8)

@@ -40,6 +40,8 @@ def test_recipe_options_are_checked(tmp_path):
         TrainConfig(data=str(tmp_path), arch="resnet")
     with pytest.raises(ConfigError, match="--scale"):
         TrainConfig(data=str(tmp_path), scale=(2.0, 1.0))
+    with pytest.raises(ConfigError, match="--rare-crop"):
+        TrainConfig(data=str(tmp_path), rare_crop=1.5)
     with pytest.raises(ConfigError, match="no EfficientNet decoder"):
         TrainConfig(data=str(tmp_path), arch="unet-lite", decoder=(64, 32, 16, 8))
     with pytest.raises(ConfigError, match="4 positive"):

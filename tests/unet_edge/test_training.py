@@ -84,9 +84,12 @@ def test_same_seed_gives_the_same_weights(tmp_path, synth_dir):
         torch.testing.assert_close(a[k], b[k])
 
 
-def test_median_class_weights_train(tmp_path, synth_dir):
-    result = train(_cfg(synth_dir, tmp_path / "w", epochs=1, class_weights="median"), log=lambda _m: None)
+def test_median_class_weights_and_rare_class_crops_train(tmp_path, synth_dir):
+    lines: list[str] = []
+    result = train(_cfg(synth_dir, tmp_path / "w", epochs=1, class_weights="median", rare_crop=0.5), log=lines.append)
     assert np.isfinite(result["history"][0]["loss"])
+    # the rarer-than-median classes of the training frames, named in the recipe line
+    assert any("rare-class crops 0.5 (classes " in line for line in lines)
 
 
 def test_bad_checkpoints_give_clear_errors(tmp_path, trained_run):

@@ -58,6 +58,9 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
                    "model's class-head bias (default: the recipe's)")] = None,
           scale: Annotated[str | None, typer.Option(
               help="random rescale range LO,HI of each frame before the crop (default: the recipe's)")] = None,
+          rare_crop: Annotated[float | None, typer.Option(
+              help="share (0-1) of crops placed over a pixel of a rarer-than-median class (default: the "
+                   "recipe's)")] = None,
           ema: Annotated[float | None, typer.Option(help="weight EMA decay, saved as the model; 0: off")] = None,
           holdout: Annotated[str | None, typer.Option(
               help="file-name prefix held out of train and used as val, e.g. 0006R0 (choose settings on it)")] = None,
@@ -88,7 +91,8 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
                       decoder=parse_ints(decoder_channels, "--decoder-channels") if decoder_channels else None,
                       size=parse_size(size) if size else None, epochs=epochs, batch=batch, lr=lr,
                       encoder_lr_scale=encoder_lr_scale, weight_decay=weight_decay, class_weights=class_weights,
-                      loss=loss, logit_adjust=logit_adjust, ema=ema, pretrained=pretrained, holdout=holdout,
+                      loss=loss, logit_adjust=logit_adjust, rare_crop=rare_crop, ema=ema, pretrained=pretrained,
+                      holdout=holdout,
                       bf16=bf16, workers=workers,
                       out=str(out), resume=resume, seed=seed, device=device, amp=amp, num_classes=num_classes,
                       val_fraction=val_fraction, max_steps=max_steps, time=time_budget,

@@ -13,7 +13,9 @@ class TrainTransform:
     """Random scale and crop, horizontal flip, colour jitter, to a fixed ``size`` (H, W).
 
     The scale is relative to the size at which the frame just covers the crop, so the
-    same settings work for any source resolution.
+    same settings work for any source resolution. With probability ``rare_p`` the crop is placed
+    over a random pixel of one of the ``rare`` classes present in the frame (rare-class crops, as
+    DAFormer's rare-class sampling): a thin pole covers too few pixels for uniform crops to show it often.
     """
 
     size: tuple[int, int]
@@ -21,6 +23,8 @@ class TrainTransform:
     scale: tuple[float, float] = (0.75, 1.5)
     hflip: bool = True
     jitter: float = 0.25
+    rare: tuple[int, ...] = ()
+    rare_p: float = 0.0
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
         th, tw = self.size
@@ -34,14 +38,29 @@ class TrainTransform:
             image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
             mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=self.ignore_index)
             nh, nw = mask.shape
-        y = int(rng.integers(0, nh - th + 1))
-        x = int(rng.integers(0, nw - tw + 1))
+        y, x = self._corner(mask, rng)
         image, mask = image[y:y + th, x:x + tw], mask[y:y + th, x:x + tw]
         if self.hflip and rng.random() < 0.5:
             image, mask = image[:, ::-1], mask[:, ::-1]
         if self.jitter > 0:
             image = color_jitter(image, rng, self.jitter)
         return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+
+
+    def _corner(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+        """The crop's top-left corner: uniform, or (rare-class crops) one whose window holds a rare pixel."""
+        th, tw = self.size
+        nh, nw = mask.shape
+        # The extra draw only when rare crops are on, so recipes without them augment exactly as before.
+        if self.rare and self.rare_p > 0 and rng.random() < self.rare_p:
+            present = [c for c in self.rare if (mask == c).any()]
+            if present:
+                ys, xs = np.nonzero(mask == present[int(rng.integers(len(present)))])
+                i = int(rng.integers(len(ys)))
+                py, px = int(ys[i]), int(xs[i])
+                return (int(rng.integers(max(0, py - th + 1), min(py, nh - th) + 1)),
+                        int(rng.integers(max(0, px - tw + 1), min(px, nw - tw) + 1)))
+        return int(rng.integers(0, nh - th + 1)), int(rng.integers(0, nw - tw + 1))
 
 
 def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:

@@ -28,6 +28,7 @@ class TrainConfig:
     class_weights: str | None = None  # none | median
     loss: str | None = None  # ce | ce+dice | ce+lovasz | ohem
     logit_adjust: float | None = None  # share of the class weights' bias taken back from the saved model
+    rare_crop: float | None = None  # share of crops placed over a pixel of a rarer-than-median class
     ema: float | None = None  # weight EMA decay; 0 turns it off
     pretrained: bool | None = None  # ImageNet encoder, for architectures that have one
     holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
@@ -84,6 +85,8 @@ class TrainConfig:
             raise ConfigError(f"--loss must be one of: {', '.join(LOSSES)}")
         if not 0 <= self.logit_adjust <= 1:
             raise ConfigError("--logit-adjust is a share in [0, 1] (0 turns it off)")
+        if not 0 <= self.rare_crop <= 1:
+            raise ConfigError("--rare-crop is a share in [0, 1] (0 turns it off)")
         if not 0 <= self.ema < 1:
             raise ConfigError("--ema is a decay in [0, 1) (0 turns it off)")
         if not Path(self.data).exists():

@@ -16,7 +16,7 @@ _SEEDS = {
     # The README's measured best for the seeds' U-Nets: 240x320 crops, median-frequency CE.
     "epochs": 30, "size": (240, 320), "batch": 8, "lr": 1e-3, "encoder_lr_scale": 1.0,
     "class_weights": "median", "loss": "ce", "logit_adjust": 0.5, "ema": 0.0, "pretrained": False, "bf16": False,
-    "scale": (0.75, 1.5),
+    "scale": (0.75, 1.5), "rare_crop": 0.0,
     "val_at_frame_size": False,  # as the README's measured seeds' models were validated
 }
 _EFFICIENTNET_LITE = {
@@ -27,7 +27,7 @@ _EFFICIENTNET_LITE = {
     # Pedestrian 0.322, Fence 0.152); a full-resolution decoder level under CE + Dice lost (0.433, Pole 0.174).
     "epochs": 40, "size": (288, 384), "batch": 8, "lr": 2e-3, "encoder_lr_scale": 0.5, "scale": (1.0, 2.0),
     "class_weights": "median", "loss": "ce+lovasz", "logit_adjust": 0.5, "ema": 0.995, "pretrained": True,
-    "val_at_frame_size": True,
+    "val_at_frame_size": True, "rare_crop": 0.0,
     "bf16": "auto",  # bfloat16 autocast where the CPU has bf16 instructions (AVX512-BF16, AMX)
 }
 

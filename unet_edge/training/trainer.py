@@ -69,10 +69,16 @@ class Trainer:
         self.net = model if self.d.world_size == 1 else nn.parallel.DistributedDataParallel(
             model, device_ids=[self.d.local_rank] if self.d.device.type == "cuda" else None)
         self.norm = Normalizer(cfg.mean, cfg.std).to(self.d.device)
+        # Median-frequency weights of the training frames: the loss's (--class-weights median) and, where
+        # above 1, the classes that rare-class crops look for.
+        freq_weights = None
+        if cfg.class_weights == "median" or cfg.rare_crop > 0:
+            freq_weights = median_frequency_weights(*self.train_ds.class_counts())
+        self.rare = tuple(int(c) for c in np.flatnonzero(freq_weights > 1)) if cfg.rare_crop > 0 else ()
         self._loaders()
         weights = None
         if cfg.class_weights == "median":
-            weights = torch.from_numpy(median_frequency_weights(*self.train_ds.class_counts())).to(self.d.device)
+            weights = torch.from_numpy(freq_weights).to(self.d.device)
         self.criterion = SegLoss(cfg.loss, weights, self.info.ignore_index)
         # Validated and saved with the class head's bias adjusted; trained (and resumed) without it.
         self.offset = offsets(weights, cfg.logit_adjust) if weights is not None and cfg.logit_adjust else None
@@ -96,7 +102,8 @@ class Trainer:
     def _loaders(self) -> None:
         cfg, d = self.cfg, self.d
         workers = cfg.workers if cfg.workers >= 0 else default_workers(d.world_size)
-        tt = TrainTransform(cfg.size, self.info.ignore_index, cfg.scale, jitter=cfg.jitter)
+        tt = TrainTransform(cfg.size, self.info.ignore_index, cfg.scale, jitter=cfg.jitter,
+                            rare=self.rare, rare_p=cfg.rare_crop)
         self.train_set = TorchSegDataset(self.train_ds, tt, cfg.seed)
         pin = d.device.type == "cuda"
         self.train_loader = make_loader(self.train_set, cfg.batch, True, workers, pin, d.rank, d.world_size, cfg.seed)
@@ -142,6 +149,8 @@ class Trainer:
                  f"(encoder x{cfg.encoder_lr_scale:g}), loss {cfg.loss}, class weights {cfg.class_weights}, "
                  f"EMA {cfg.ema:g}" + (f", logit adjustment {cfg.logit_adjust:g}" if self.offset is not None else "")
                  + (", bf16 autocast" if self.bf16 else "")
+                 + (f", rare-class crops {cfg.rare_crop:g} (classes {', '.join(self.info.names[c] for c in self.rare)})"
+                    if self.rare else "")
                  + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
         self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
