@@ -32,7 +32,7 @@ def main() -> None:
         last = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
         train = last["train_args"]
         held = score(Path(run) / "best.pt", "val", "0006R0")
-        rows.append({"name": name, "loss": train["loss"], "class_weights": train["class_weights"],
+        rows.append({"name": name, "arch": last["arch"], "loss": train["loss"], "class_weights": train["class_weights"],
                      "ema": train["ema"], "epochs": train["epochs"], "size": train["size"], "seed": train["seed"],
                      "decoder": list(last["model_options"].get("decoder", DECODER)),
                      "scale": list(train.get("scale", (0.75, 1.5))), "logit_adjust": train.get("logit_adjust", 0),
@@ -42,10 +42,11 @@ def main() -> None:
                      "holdout_miou": held["miou"], "holdout_iou": held["iou"],
                      "raw_vs_ema": [(h.get("miou_raw"), h["miou"]) for h in last["history"]][-1]})
     thin = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
-    print(table(["run", "loss", "class weights", "scale", "decoder", "rare crops", "epochs", "seed",
+    print(table(["run", "arch", "loss", "class weights", "scale", "decoder", "rare crops", "epochs", "seed",
                  "0006R0 mIoU at 360x480", *thin,
                  "EMA / raw (last epoch)", "minutes"],
-                [[r["name"], r["loss"], r["class_weights"], "{}-{}".format(*r["scale"]),
+                [[r["name"], r["arch"].removeprefix("unet-efficientnet-"), r["loss"], r["class_weights"],
+                  "{}-{}".format(*r["scale"]),
                   ",".join(map(str, r["decoder"])), f"{r['rare_crop']:g}",
                   r["epochs"], r["seed"], f"{r['holdout_miou']:.3f}",
                   *[f"{r['holdout_iou'][c]:.3f}" for c in thin],
