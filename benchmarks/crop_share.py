@@ -28,7 +28,7 @@ def shares(ds, transform, crops: int) -> np.ndarray:
 def main() -> None:
     from unet_edge.core.parse import parse_range, parse_size
     from unet_edge.data import open_dataset
-    from unet_edge.data.base import median_frequency_weights
+    from unet_edge.data.base import median_frequency_weights, rare_classes
     from unet_edge.data.transforms import TrainTransform
 
     ap = argparse.ArgumentParser()
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--out", default="crop_share")
     args = ap.parse_args()
     ds = open_dataset("camvid", str(CAMVID), "train")
-    rare = tuple(int(c) for c in np.flatnonzero(median_frequency_weights(*ds.class_counts()) > 1))
+    rare = rare_classes(median_frequency_weights(*ds.class_counts()))
     size, scale = parse_size(args.size), parse_range(args.scale, "--scale")
     ignore = ds.info.ignore_index
     off = shares(ds, TrainTransform(size, ignore, scale), args.crops)

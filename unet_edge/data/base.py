@@ -141,3 +141,8 @@ def median_frequency_weights(pixels: np.ndarray, present: np.ndarray) -> np.ndar
         raise DataError("no labelled pixels in the training set")
     median = np.median(freq[seen])
     return np.where(seen, median / np.where(seen, freq, 1.0), 0.0).astype(np.float32)
+
+
+def rare_classes(weights: np.ndarray) -> tuple[int, ...]:
+    """The classes rarer than the median class: median-frequency weight above 1."""
+    return tuple(int(c) for c in np.flatnonzero(weights > 1))

@@ -14,7 +14,7 @@ from torch import nn
 
 from unet_edge.core.errors import CheckpointError, DataError
 from unet_edge.data import open_dataset
-from unet_edge.data.base import median_frequency_weights
+from unet_edge.data.base import median_frequency_weights, rare_classes
 from unet_edge.data.transforms import EvalTransform, TrainTransform
 from unet_edge.metrics import scores
 from unet_edge.models import create, default_options
@@ -74,7 +74,7 @@ class Trainer:
         freq_weights = None
         if cfg.class_weights == "median" or cfg.rare_crop > 0:
             freq_weights = median_frequency_weights(*self.train_ds.class_counts())
-        self.rare = tuple(int(c) for c in np.flatnonzero(freq_weights > 1)) if cfg.rare_crop > 0 else ()
+        self.rare = rare_classes(freq_weights) if cfg.rare_crop > 0 else ()
         self._loaders()
         weights = None
         if cfg.class_weights == "median":
