@@ -25,7 +25,7 @@ SIZE = (352, 480)
 def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
     from unet_edge.data import open_dataset
     from unet_edge.evaluate import evaluate
-    from unet_edge.inference import TorchRunner
+    from unet_edge.torch_runner import TorchRunner
 
     ds = open_dataset("camvid", CAMVID, split, holdout=holdout)
     with TorchRunner(ckpt, input_size=(360, 480)) as runner:

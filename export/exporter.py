@@ -79,8 +79,8 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.int8_stage import int8_path, verification_set, write_int8
     from unet_edge.export.onnx_export import export_onnx
     from unet_edge.export.verify import mask_and_near_ties
-    from unet_edge.inference import TorchRunner
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
+    from unet_edge.torch_runner import TorchRunner
 
     ckpt_path = Path(ckpt_path)
     if opts.logits and opts.confidence:
@@ -178,7 +178,7 @@ def fp16_body(model, frames, ckpt: dict):
 
 def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log, ref_masks=None):
     from unet_edge.export.verify import Gate, enforce, format_table, verify
-    from unet_edge.inference import TorchRunner
+    from unet_edge.torch_runner import TorchRunner
 
     frames, labels, source = checked
     with TorchRunner(ckpt_path, input_size=size) as ref:

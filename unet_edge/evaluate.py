@@ -52,7 +52,7 @@ def evaluate_path(model: Path, data: Path, layout: str, split: str, size: tuple[
                   save_viz: Path | None, samples: int, json_out: Path | None, val_fraction: float = 0.1,
                   holdout: str | None = None) -> dict:
     """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
-    from unet_edge.inference import open_model
+    from unet_edge.torch_runner import open_model
 
     runner = open_model(model, input_size=size)
     ds = open_dataset(layout, data, split, holdout=holdout, num_classes=len(runner.classes),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unet_edge.inference import TorchRunner
 from unet_edge.runtime.render import UNKNOWN, Renderer, unknown_grey
 from unet_edge.runtime.runners import open_runner
+from unet_edge.torch_runner import TorchRunner
 
 pytestmark = pytest.mark.slow
 

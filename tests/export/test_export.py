@@ -14,8 +14,8 @@ from unet_edge.core.errors import ArtifactError, CheckpointError, ConfigError
 from unet_edge.export.int8 import count_qdq
 from unet_edge.export.onnx_export import read_metadata
 from unet_edge.export.verify import THRESHOLDS
-from unet_edge.inference import TorchRunner
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+from unet_edge.torch_runner import TorchRunner
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from unet_edge.core.errors import ConfigError, RunnerError
-from unet_edge.inference import TorchRunner, open_model
 from unet_edge.runtime.runners import TIMING_FIELDS, open_runner
+from unet_edge.torch_runner import TorchRunner, open_model
 
 
 def _runners(model, trained_run):

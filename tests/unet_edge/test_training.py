@@ -9,8 +9,8 @@ import torch
 from unet_edge.core.errors import CheckpointError, ConfigError
 from unet_edge.data import open_dataset
 from unet_edge.evaluate import evaluate
-from unet_edge.inference import TorchRunner
 from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
+from unet_edge.torch_runner import TorchRunner
 from unet_edge.training import TrainConfig, train
 
 pytestmark = pytest.mark.slow

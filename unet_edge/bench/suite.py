@@ -61,7 +61,7 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
     if family == "torch":
         import torch
 
-        from unet_edge.inference import TorchRunner
+        from unet_edge.torch_runner import TorchRunner
 
         torch.set_num_threads(threads)
         layout = "nchw" if name == "torch-nchw" else "channels_last"
