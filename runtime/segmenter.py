@@ -18,16 +18,16 @@ from unet_edge.runtime.sources import Source, open_source
 class Segmenter:
     """Loads an exported model (``.onnx`` or ``.engine`` plus its sidecar) and segments frames.
 
-    >>> seg = Segmenter("model.onnx")
-    >>> mask = seg(frame_bgr)            # uint8 class ids at the frame's size
-    >>> for f in seg.stream("video.mp4"):  # frames with .mask and .timings, on pipelined threads
-    ...     pass
+    >>> with Segmenter("model.onnx") as seg:  # the runner is active until close()
+    ...     mask = seg(frame_bgr)               # uint8 class ids at the frame's size
+    ...     for f in seg.stream("video.mp4"):   # frames with .mask and .timings, on pipelined threads
+    ...         pass
     """
 
     def __init__(self, model: str | Path, provider: str = "cpu", threads: int | None = None,
                  input_size: tuple[int, int] | None = None) -> None:
         self.runner = open_runner(model, provider=provider, threads=threads, input_size=input_size)
-        self.runner.__enter__()
+        self.runner.activate()
         self.classes, self.palette = self.runner.classes, self.runner.palette
         self.input_size = tuple(self.runner.input_size)
 
@@ -64,7 +64,8 @@ class Segmenter:
             yield frame
 
     def close(self) -> None:
-        self.runner.__exit__(None, None, None)
+        """Free the runner; closing twice is harmless."""
+        self.runner.deactivate()
 
     def __enter__(self) -> Segmenter:
         return self

@@ -50,7 +50,7 @@ class TorchRunner(Runner):
         self.layout, self.device = layout, device
         self._model = None
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         import torch
 
         from unet_edge.models.checkpoint import model_from_checkpoint
@@ -61,7 +61,7 @@ class TorchRunner(Runner):
         self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device, memory_format=self._fmt)
         self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         self._model = None
 
     def _forward(self, batch: np.ndarray):

@@ -1,10 +1,15 @@
-"""Runners behind one contract: ``with open_runner(path) as r: mask = r.infer(frame)``."""
+"""Runners behind one contract: ``with open_runner(path) as r: mask = r.infer(frame)``.
+
+Each runner is built from a path (its sidecar is read) or from an ``ArtifactMeta`` (``meta=``),
+and is activated with ``activate()`` / ``deactivate()`` or as a context manager (see ``base``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ConfigError
 from unet_edge.runtime.runners.base import TIMING_FIELDS, Runner
 
@@ -13,18 +18,22 @@ __all__ = ["ENGINE_SUFFIXES", "TIMING_FIELDS", "Runner", "open_runner"]
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
-def open_runner(path: str | Path, provider: str = "cpu", threads: int | None = None,
-                input_size: Sequence[int] | None = None) -> Runner:
-    """The runner for an artifact: ``.onnx`` -> ONNX Runtime on ``provider`` (cpu, cuda, tensorrt),
-    ``.engine`` -> native TensorRT. ``input_size`` (H, W) picks the size of a dynamic export."""
-    suffix = Path(path).suffix.lower()
+def open_runner(path: str | Path | None = None, provider: str = "cpu", threads: int | None = None,
+                input_size: Sequence[int] | None = None, meta: ArtifactMeta | None = None) -> Runner:
+    """The (inactive) runner for an artifact: ``.onnx`` -> ONNX Runtime on ``provider`` (cpu, cuda,
+    tensorrt), ``.engine`` -> native TensorRT. ``input_size`` (H, W) picks the size of a dynamic
+    export; ``meta`` is the contract when no sidecar is to be read (then ``path`` may be omitted)."""
+    path = Path(path) if path is not None else meta.path if meta is not None else None
+    if path is None:
+        raise ConfigError("open_runner needs a model path or its ArtifactMeta")
+    suffix = path.suffix.lower()
     if suffix == ".onnx":
         from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(path, provider=provider, threads=threads, input_size=input_size)
+        return OnnxRuntimeRunner(path, provider=provider, threads=threads, input_size=input_size, meta=meta)
     if suffix in ENGINE_SUFFIXES:
         from unet_edge.runtime.runners.tensorrt import TensorRTRunner
 
-        return TensorRTRunner(path, input_size=input_size)
+        return TensorRTRunner(path, input_size=input_size, meta=meta)
     raise ConfigError(f"{path}: unsupported model type '{suffix}'; expected .onnx or .engine from "
                       "'unet-edge export' / 'unet-edge build'")

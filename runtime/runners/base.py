@@ -1,8 +1,9 @@
-"""The runner contract, after Polygraphy: a context manager whose ``infer()`` runs one frame or batch.
+"""The runner contract, after Polygraphy: ``activate()``, ``infer()`` a frame or batch, ``deactivate()``.
 
 Every runner (ONNX Runtime, native TensorRT, eager PyTorch for reference) shares this base:
 it owns activation state, checks inputs the same way, returns outputs by name (the class map
-first) and fills the same timing fields after every call.
+first) and fills the same timing fields after every call. Subclasses implement three hooks:
+``_activate()`` (load), ``_deactivate()`` (free) and ``_infer(batch)`` (compute).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.core.artifact import ArtifactMeta
+from unet_edge.core.artifact import ArtifactMeta, load_meta
 from unet_edge.core.errors import ConfigError, RunnerError
 
 # Filled after every infer(); None where a stage does not exist (no transfers on a CPU backend).
@@ -21,10 +22,24 @@ TIMING_FIELDS = ("pre_ms", "h2d_ms", "compute_ms", "d2h_ms", "post_ms")
 Stages = dict[str, float | None]
 
 
+def resolve_meta(path: str | Path | None, meta: ArtifactMeta | None) -> ArtifactMeta:
+    """The contract of a runner built from a path (its sidecar is read) or from an ArtifactMeta
+    (nothing is read: a graph written for a trial needs no sidecar); ``meta.path`` names the file."""
+    if meta is None:
+        if path is None:
+            raise ConfigError("a runner needs a model path or its ArtifactMeta")
+        return load_meta(path)
+    if path is not None and Path(path) != meta.path:
+        raise ConfigError(f"runner given {path} but a contract for {meta.path}")
+    return meta
+
+
 class Runner:
-    """Base runner. Subclasses load in ``activate()``, free in ``deactivate()`` and compute in
+    """Base runner. Use it as ``with runner: ...`` or call ``activate()`` / ``deactivate()``;
+    subclasses load in ``_activate()``, free in ``_deactivate()`` and compute in
     ``_infer(batch) -> (outputs by name, {"h2d_ms", "compute_ms", "d2h_ms"})``.
 
+    Every runner is built from a path or from an ``ArtifactMeta`` (``meta=``; see ``resolve_meta``).
     ``infer`` takes a BGR uint8 HxWx3 frame (or an NxHxWx3 batch) at the model's input size and
     returns its first output: uint8 class ids HxW (or float logits CxHxW for ``--logits`` exports).
     ``infer_outputs`` returns every output by name, in the sidecar's order.
@@ -52,30 +67,48 @@ class Runner:
     def active(self) -> bool:
         return self._active
 
-    def __enter__(self) -> Runner:
+    def activate(self) -> None:
+        """Load the model (session, engine, weights); a second activate is a RunnerError.
+        A failed load frees what it had allocated and leaves the runner inactive."""
         if self._active:
             raise RunnerError(f"{type(self).__name__} for {self.path.name} is already active")
-        self.activate()
+        try:
+            self._activate()
+        except BaseException:
+            try:
+                self._deactivate()
+            except Exception:  # the load's own error is the one to report
+                pass
+            raise
         self._active = True
+
+    def deactivate(self) -> None:
+        """Free what ``activate()`` loaded; a no-op on an inactive runner."""
+        if not self._active:
+            return
+        try:
+            self._deactivate()
+        finally:
+            self._active = False
+
+    def __enter__(self) -> Runner:
+        self.activate()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._active:
-            try:
-                self.deactivate()
-            finally:
-                self._active = False
+        self.deactivate()
 
-    def activate(self) -> None:  # pragma: no cover - interface
+    def _activate(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         pass
 
     def check_frame(self, frame: np.ndarray) -> np.ndarray:
         """Validate dtype/shape; returns a contiguous NHWC batch."""
         if not self._active:
-            raise RunnerError(f"use the runner as a context manager: with {type(self).__name__}(...) as r")
+            raise RunnerError(f"{type(self).__name__} is not active: call activate() first, or use "
+                              f"'with {type(self).__name__}(...) as r'")
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim not in (3, 4) \
                 or frame.shape[-1] != 3:
             got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__

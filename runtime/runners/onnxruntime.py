@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.core.artifact import ArtifactMeta, load_meta
+from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ArtifactError, ConfigError
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import usable_cores
-from unet_edge.runtime.runners.base import Runner, Stages
+from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -43,10 +43,10 @@ class OnnxRuntimeRunner(Runner):
 
     backend = "onnxruntime"
 
-    def __init__(self, path: str | Path, provider: str = "cpu", threads: int | None = None,
+    def __init__(self, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None,
                  meta: ArtifactMeta | None = None, cache_dir: str | Path | None = None,
                  input_size: Sequence[int] | None = None) -> None:
-        super().__init__(meta or load_meta(path), input_size)
+        super().__init__(resolve_meta(path, meta), input_size)
         if provider not in PROVIDERS:
             raise ConfigError(f"unknown ONNX Runtime provider '{provider}'; choose {', '.join(PROVIDERS)}")
         self.provider = provider
@@ -74,7 +74,7 @@ class OnnxRuntimeRunner(Runner):
                 out.append(p)
         return out
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         ort = require("onnxruntime")
         opts = session_options(self.threads)
         providers = self._providers(ort)
@@ -88,11 +88,10 @@ class OnnxRuntimeRunner(Runner):
         graph_outputs = {o.name for o in self.session.get_outputs()}
         absent = [n for n in self.output_names if n not in graph_outputs]
         if absent:
-            self.session = None
             raise ArtifactError(f"{self.path}: the graph has no output {', '.join(absent)} that its sidecar names; "
                                 "the sidecar belongs to another export")
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         self.session = None
 
     def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:

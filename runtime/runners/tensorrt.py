@@ -2,7 +2,7 @@
 ``execute_async_v3``, buffers allocated once per input shape, one stream, uint8 in and out.
 
 On Jetson (integrated GPU) the host buffers are mapped, so the GPU reads and writes them in
-place and the copies disappear. Everything allocated (buffers, stream) is released on exit.
+place and the copies disappear. Everything allocated (buffers, stream) is released by deactivate().
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.core.artifact import load_meta
+from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ArtifactError, EngineError
 from unet_edge.core.lazy import require
 from unet_edge.runtime.engine_check import check_engine, deserialize_failed
-from unet_edge.runtime.runners.base import Runner, Stages
+from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 
 H2D, D2H = 1, 2  # cudaMemcpyKind
 
@@ -34,16 +34,16 @@ class _Binding:
 class TensorRTRunner(Runner):
     backend = "tensorrt"
 
-    def __init__(self, path: str | Path, zero_copy: bool | None = None,
-                 input_size: Sequence[int] | None = None) -> None:
-        super().__init__(load_meta(path), input_size)
+    def __init__(self, path: str | Path | None = None, zero_copy: bool | None = None,
+                 input_size: Sequence[int] | None = None, meta: ArtifactMeta | None = None) -> None:
+        super().__init__(resolve_meta(path, meta), input_size)
         self.zero_copy = zero_copy
         self.stream: int | None = None
         self._ptrs: list[tuple[str, int]] = []
         self._bufs: dict[str, _Binding] = {}
         self._shape: tuple[int, ...] | None = None
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         trt = require("tensorrt")
         from unet_edge.runtime.cuda import cuda, device_info
 
@@ -91,7 +91,7 @@ class TensorRTRunner(Runner):
             (self.cu.free_host if kind == "host" else self.cu.free)(ptr)
         self._ptrs, self._bufs, self._shape = [], {}, None
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         try:
             self._release_buffers()
             if self.stream is not None:
