@@ -98,3 +98,60 @@ def carla_classes(num_classes: int) -> ClassInfo:
     extra = default_palette(num_classes)
     table += [(f"class_{i}", extra[i]) for i in range(len(table), num_classes)]
     return ClassInfo(tuple(n for n, _ in table), tuple(c for _, c in table), ignore_index=255)
+
+
+# Cityscapes' 19 training ids (labels.py of cityscapesScripts) with their official colours.
+CITYSCAPES = ClassInfo(
+    names=("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+           "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle",
+           "bicycle"),
+    palette=((128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
+             (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
+             (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32)),
+    ignore_index=255,
+)
+TABLES = ("camvid", "cityscapes", "carla")
+
+
+def class_table(spec: str) -> ClassInfo:
+    """``camvid``, ``cityscapes``, ``carla`` (the 23 tags) or a JSON file: a list of names, of
+    ``{"name": ..., "color": [r, g, b]}`` objects, or the ``{"classes": [...], "palette": ...}`` form."""
+    key = spec.strip().lower()
+    if key == "camvid":
+        return CAMVID
+    if key == "cityscapes":
+        return CITYSCAPES
+    if key == "carla":
+        return carla_classes(len(_CARLA_TABLE))
+    path = Path(spec)
+    if not path.is_file():
+        raise DataError(f"--classes '{spec}': expected {', '.join(TABLES)} or a JSON file of class names")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable JSON class list ({str(exc).splitlines()[0]})") from exc
+    if isinstance(data, dict):
+        return ClassInfo.from_json(data, str(path))
+    return _from_list(data, str(path))
+
+
+def _from_list(items: object, source: str) -> ClassInfo:
+    if not isinstance(items, list) or not items:
+        raise DataError(f"{source}: expected a non-empty JSON list of class names")
+    names, colours = [], []
+    fallback = default_palette(len(items))
+    try:
+        for i, item in enumerate(items):
+            if isinstance(item, str):
+                names.append(item)
+                colours.append(fallback[i])
+            else:
+                names.append(str(item["name"]))
+                colour = item.get("color") or item.get("colour")
+                colours.append(tuple(int(v) for v in colour) if colour else fallback[i])
+                if len(colours[-1]) != 3 or not all(0 <= v <= 255 for v in colours[-1]):
+                    raise ValueError(f"colour of '{names[-1]}' is not [r, g, b] in 0-255")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{source}: class {len(names)}: expected a name or {{'name': ..., 'color': [r, g, b]}} "
+                        f"({exc})") from exc
+    return ClassInfo(tuple(names), tuple(colours), ignore_index=255)
