@@ -1,0 +1,178 @@
+"""The input/output contract of a model unet-edge did not train: what its input must look like and
+how to read its output. Torch-free: the PyTorch wrapper (models/foreign_module.py) and the ONNX
+graph surgery both build the deploy graph from it, and the sidecar records it (``to_json``).
+
+The deploy graph always receives uint8 BGR NHWC frames; the contract says what to turn them into:
+colour order, ``(pixel - mean) / std`` on the 0-255 scale, layout and size; then which output holds
+the logits (or class ids) and the class table they index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from unet_edge.core.errors import ConfigError, ModelError
+from unet_edge.data.classes import ClassInfo, class_table
+
+Triple = tuple[float, float, float]
+# (mean, std) per channel on the 0-255 scale, in RGB order.
+NORM_PRESETS: dict[str, tuple[Triple, Triple]] = {
+    "imagenet": ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),  # torchvision, timm, smp, HF
+    "unit": ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0)),  # [0, 1]
+    "signed": ((127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),  # [-1, 1]
+    "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # raw 0-255 floats
+}
+COLORS = ("rgb", "bgr")
+LAYOUTS = ("nchw", "nhwc")
+OUTPUT_KINDS = ("logits", "ids")
+
+
+@dataclass(frozen=True)
+class IOContract:
+    """How to feed a foreign model and read its output.
+
+    ``mean``/``std`` are RGB-ordered on the 0-255 scale whatever ``color`` is (a BGR model gets its
+    channels swapped after normalising). ``size`` None means the export size decides; ``multiple_of``
+    pads the input up to a multiple (and crops the output back). ``output`` picks a graph output
+    name, a dict key or a tuple index; ``output_layout`` None finds the class axis from the class count.
+    """
+
+    color: str = "rgb"
+    mean: Triple = NORM_PRESETS["imagenet"][0]
+    std: Triple = NORM_PRESETS["imagenet"][1]
+    norm: str | None = "imagenet"  # the preset the mean/std came from, None when given by hand
+    layout: str = "nchw"
+    size: tuple[int, int] | None = None
+    multiple_of: int = 1
+    output: str | None = None
+    output_kind: str = "logits"
+    output_layout: str | None = None
+    classes: tuple[str, ...] = ()
+    palette: tuple[tuple[int, int, int], ...] = ()
+    ignore_index: int = 255
+    extra: dict = field(default_factory=dict, compare=False)  # free-form notes recorded in the sidecar
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("colour order", self.color, COLORS), ("input layout", self.layout, LAYOUTS),
+                                     ("output kind", self.output_kind, OUTPUT_KINDS)):
+            if value not in allowed:
+                raise ConfigError(f"{name} '{value}': choose one of {', '.join(allowed)}")
+        if self.output_layout is not None and self.output_layout not in LAYOUTS:
+            raise ConfigError(f"output layout '{self.output_layout}': choose one of {', '.join(LAYOUTS)}")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ConfigError("--mean and --std take three values (R,G,B)")
+        if any(s == 0 for s in self.std):
+            raise ConfigError("--std values must be non-zero")
+        if self.multiple_of < 1:
+            raise ConfigError(f"--multiple-of must be at least 1, got {self.multiple_of}")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
+            raise ConfigError(f"--size must be two positive values (HxW), got {self.size}")
+        if len(self.palette) != len(self.classes):
+            raise ConfigError(f"{len(self.classes)} class names but {len(self.palette)} palette colours")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def unit_mean(self) -> Triple:
+        """``mean`` on the [0, 1] scale (what checkpoints and the deploy graph's constants use)."""
+        return tuple(m / 255.0 for m in self.mean)  # type: ignore[return-value]
+
+    @property
+    def unit_std(self) -> Triple:
+        return tuple(s / 255.0 for s in self.std)  # type: ignore[return-value]
+
+    def class_info(self) -> ClassInfo:
+        return ClassInfo(self.classes, self.palette, self.ignore_index)
+
+    def padded(self, h: int, w: int) -> tuple[int, int]:
+        """The model input size for a frame of ``h`` x ``w``: rounded up to ``multiple_of``."""
+        m = self.multiple_of
+        return -(-h // m) * m, -(-w // m) * m
+
+    def check_classes(self, count: int, where: str = "the model") -> None:
+        """One-line error when the model's class count is not the table's."""
+        if self.classes and count != self.num_classes:
+            raise ModelError(f"{where} outputs {count} classes but --classes gives {self.num_classes}: "
+                             "pass the class table the model was trained with")
+
+    def with_classes(self, info: ClassInfo) -> IOContract:
+        return replace(self, classes=tuple(info.names), palette=tuple(info.palette), ignore_index=info.ignore_index)
+
+    def to_json(self) -> dict:
+        return {"color": self.color, "mean": list(self.mean), "std": list(self.std), "norm": self.norm,
+                "layout": self.layout, "size": list(self.size) if self.size else None,
+                "multiple_of": self.multiple_of, "output": self.output, "output_kind": self.output_kind,
+                "output_layout": self.output_layout, "classes": list(self.classes),
+                "palette": [list(c) for c in self.palette], "ignore_index": self.ignore_index,
+                **({"extra": self.extra} if self.extra else {})}
+
+    @classmethod
+    def from_json(cls, data: dict) -> IOContract:
+        try:
+            return cls(color=data["color"], mean=tuple(data["mean"]), std=tuple(data["std"]), norm=data.get("norm"),
+                       layout=data["layout"], size=tuple(data["size"]) if data.get("size") else None,
+                       multiple_of=int(data.get("multiple_of", 1)), output=data.get("output"),
+                       output_kind=data.get("output_kind", "logits"), output_layout=data.get("output_layout"),
+                       classes=tuple(data.get("classes", ())),
+                       palette=tuple(tuple(c) for c in data.get("palette", ())),
+                       ignore_index=int(data.get("ignore_index", 255)), extra=dict(data.get("extra") or {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed input/output contract in the sidecar ({exc})") from exc
+
+
+def parse_triple(text: str, option: str) -> Triple:
+    """``"R,G,B"`` -> three floats (one-line error naming ``option``)."""
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise ConfigError(f"{option} '{text}': expected three comma-separated numbers (R,G,B on the 0-255 scale)")
+    return values  # type: ignore[return-value]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"HxW"`` (or ``"H,W"``) -> (h, w)."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--size '{text}': expected HxW, e.g. 352x480") from None
+    if h < 1 or w < 1:
+        raise ConfigError(f"--size '{text}': both sides must be positive")
+    return h, w
+
+
+def contract_from_options(*, rgb: bool | None = None, input_norm: str | None = None, mean: str | None = None,
+                          std: str | None = None, layout: str | None = None, size: str | tuple[int, int] | None = None,
+                          multiple_of: int | None = None, output: str | None = None, output_kind: str | None = None,
+                          classes: str | None = None, base: IOContract | None = None) -> IOContract:
+    """The contract the command-line options describe, on top of ``base`` (defaults: RGB, ImageNet
+    normalisation, NCHW, logits). ``--mean``/``--std`` override the preset channel by channel given."""
+    c = base or IOContract()
+    changes: dict = {}
+    if rgb is not None:
+        changes["color"] = "rgb" if rgb else "bgr"
+    if input_norm is not None:
+        key = input_norm.strip().lower()
+        if key not in NORM_PRESETS:
+            raise ConfigError(f"--input-norm '{input_norm}': choose one of {', '.join(NORM_PRESETS)}")
+        changes.update(mean=NORM_PRESETS[key][0], std=NORM_PRESETS[key][1], norm=key)
+    if mean is not None:
+        changes.update(mean=parse_triple(mean, "--mean"), norm=None)
+    if std is not None:
+        changes.update(std=parse_triple(std, "--std"), norm=None)
+    if layout is not None:
+        changes["layout"] = layout.strip().lower()
+    if size is not None:
+        changes["size"] = parse_size(size) if isinstance(size, str) else tuple(size)
+    if multiple_of is not None:
+        changes["multiple_of"] = int(multiple_of)
+    if output is not None:
+        changes["output"] = output
+    if output_kind is not None:
+        changes["output_kind"] = output_kind.strip().lower()
+    c = replace(c, **changes)
+    return c.with_classes(class_table(classes)) if classes else c
