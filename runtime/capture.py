@@ -28,8 +28,13 @@ class Paced(Source):
 
     def __init__(self, inner: Source, pace: bool, loop: bool) -> None:
         self.inner, self.pace, self.loop = inner, pace, loop
-        self.live, self.name, self.fps = pace, inner.name, inner.fps
+        self.live, self.name = pace, inner.name
         self.t0, self.n = None, 0
+
+    @property
+    def fps(self) -> float:
+        """The file's own rate, read when it is opened: so never copied before that."""
+        return self.inner.fps
 
     def read(self):
         ok, frame = self.inner.read()
