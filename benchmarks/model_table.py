@@ -85,7 +85,6 @@ def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: i
     return {"int8_agreement": int8["agreement"], "int8_miou_delta": int8["miou_delta"], "worst_class": worst,
             "float_layers": sidecar.get("float_layers", []), "int8_method": quant["method"],
             "equalized_activations": len(quant.get("equalized_activations") or []),
-            "bias_corrected": len(quant.get("bias_corrected") or []),
             "float_macs_share": quant.get("search", {}).get("float_macs_share"),
             "fp32_near_ties": quant.get("search", {}).get("fp32_near_ties"),
             "calibration_frames": quant["calibration_frames"],
@@ -104,8 +103,7 @@ def _int8_cells(x: dict) -> list[str]:
     return [f"{100 * x['int8_agreement']:.2f}%", f"{100 * x['int8_miou_delta']:+.2f} pts",
             f"{worst[0]} {100 * worst[1]:+.1f} pts" if worst[0] else "-",
             (", ".join(x["float_layers"]) or "none")
-            + (f" ({x['equalized_activations']} activations equalised)" if x.get("equalized_activations") else "")
-            + (f" ({x['bias_corrected']} biases corrected)" if x.get("bias_corrected") else ""),
+            + (f" ({x['equalized_activations']} activations equalised)" if x.get("equalized_activations") else ""),
             "-" if x["float_macs_share"] is None else f"{100 * x['float_macs_share']:.1f}%",
             f"{x['int8_peak_gb']:.2f}", f"{x['search_s']:.0f}" if x.get("search_s") is not None else "-",
             "-" if x.get("fp32_near_ties") is None else f"{100 * x['fp32_near_ties']:.2f}%"]

@@ -27,7 +27,6 @@ class ExportOptions:
     calib_method: str | None = None  # None: try minmax, percentile and entropy, keep the best
     min_agreement: float = 0.99  # INT8 target: pixel agreement with the FP32 model
     max_miou_drop: float = 0.005  # and at most this mIoU loss where the verification frames have labels
-    bias_correction: bool = False  # INT8 search tries bias correction (off: -11.7 to +1.5 pts on no-BN U-Nets)
     opset: int = 17
     dynamic: bool = False
     simplify: bool = False

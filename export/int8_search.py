@@ -11,15 +11,10 @@ depthwise conv): per-tensor INT8 can lose a little at each of many layers, which
 shows. A layer or role is kept only if the whole verification set agrees better with it in float; once
 the target is met, each layer taken is tried back in INT8, costliest first, and stays INT8 if the
 target still holds.
-
-Bias correction (:mod:`.bias_correct`) depends on which layers are float, so it is measured for a
-layer set, not once: for the default float layers, then after each layer kept once the graph is within
-a point of the target, and for the final set if the target is still missed.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -29,8 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.errors import ExportError
-from unet_edge.core.io import atomic_path
-from unet_edge.export.bias_correct import correct_biases
 from unet_edge.export.equalize import equalize
 from unet_edge.export.int8 import quantize, sensitive_convs
 from unet_edge.export.int8_layers import COST_FLOOR, METHODS, layer_groups, layer_macs, layer_names, prune
@@ -39,7 +32,6 @@ from unet_edge.export.verify import onnx_masks, pixel_agreement
 
 EXACT = 0.999  # float masks of the equalised graph against the plain one: only rounding may differ
 MIN_GAIN = 1e-4  # 0.01 points of agreement on the probe frames: below this a layer gains nothing alone
-CORRECT_WITHIN = 0.01  # try bias correction when the agreement is within a point of the target
 
 
 @dataclass
@@ -59,15 +51,12 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
            methods: Sequence[str] = METHODS, max_float_layers: int | None = None, max_seconds: float = 1800.0,
            probe: int = 16, log: Callable[[str], None] = print,
            contract_of: Path | None = None, miou_drop: Callable[[list[np.ndarray]], float] | None = None,
-           max_miou_drop: float = 0.005, equalize_activations: bool = True,
-           correct_bias: bool = False) -> tuple[dict, SearchResult]:
+           max_miou_drop: float = 0.005, equalize_activations: bool = True) -> tuple[dict, SearchResult]:
     """Write the INT8 QDQ graph of ``source`` to ``dest`` that meets ``min_agreement`` on
     ``target_frames`` (against the FP32 masks ``target_ref``), with as few float layers as it can.
     Where the frames have labels, ``miou_drop(masks)`` (the FP32 mIoU minus the graph's) must also stay
     within ``max_miou_drop``: high agreement can still hide a thin class lost. Where the default float
-    layers miss, the graph with its activations equalised (:mod:`unet_edge.export.equalize`) is tried too,
-    and with ``correct_bias`` conv biases corrected for INT8's mean drift (:mod:`unet_edge.export.bias_correct`;
-    off by default: on the U-Nets without BN it moved agreement by -11.7 to +1.5 points, see benchmarks/).
+    layers miss, the graph with its activations equalised (:mod:`unet_edge.export.equalize`) is tried too.
     ``contract_of`` is the artifact whose sidecar describes the graph (default: ``source``)."""
     from unet_edge.core.artifact import load_meta, stamp
 
@@ -78,25 +67,15 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
         if max_float_layers is None:  # a quarter of a deep graph's layers, at least 12
             max_float_layers = max(12, len(s.by_layer) // 4)
         s.calibrate(methods, equalize_activations)
-        if correct_bias and not s.meets(*s.now):
-            s.correct()
-        searched = not s.meets(*s.best)
+        searched = not s.meets(*s.now)
         if searched:
-            s.grow(s.trials(probe), max_float_layers, correct_bias)
-            if correct_bias and not s.meets(*s.best) and s.fixed_for != s.chosen:
-                s.correct()  # the layers chosen without it may be enough with it
-        if not s.meets(*s.best):
+            s.grow(s.trials(probe), max_float_layers)
+        if not s.meets(*s.now):
             s.fail()
-        if s.settle():  # the bias-corrected graph of the chosen layers: written as measured
-            quant = dict(s.fixed.quant)
-            with atomic_path(dest) as out:
-                shutil.copyfile(s.fixed.path, out)
-        else:
-            if searched:  # a layer taken early may not be needed once later ones are float
-                s.prune()
-            quant = s.build(s.chosen, dest)
+        if searched:  # a layer taken early may not be needed once later ones are float
+            s.prune()
+        quant = s.build(s.chosen, dest)
         quant["equalized_activations"] = s.equalized
-        quant["bias_corrected"] = s.fixed.convs if s.fixed else []
     agreement, drop = s.now
     result = SearchResult(s.method, s.chosen, s.nodes(s.chosen), agreement, s.steps, time.monotonic() - s.t0, drop,
                           sum(s.share.get(layer, 0.0) for layer in s.chosen))
@@ -105,7 +84,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], target_frames: lis
 
 class _Search:
     """The search's state: the float graph INT8 is made from, the calibration kept, the float layers
-    chosen, and their agreement without (``now``) and with bias correction (``fixed``)."""
+    chosen, and their (agreement, mIoU drop) (``now``)."""
 
     def __init__(self, source: Path, tmp: Path, calib, frames, ref, target: str, min_agreement: float,
                  modules: Sequence[str], contract: dict, log, miou_drop, max_miou_drop: float,
@@ -126,21 +105,9 @@ class _Search:
         self.share = {layer: sum(macs.get(n, 0.0) for n in nodes) / total for layer, nodes in self.by_layer.items()}
         self.graph, self.method, self.equalized = "plain", "", []
         self.chosen: list[str] = list(self.base_layers)
-        self.now = (0.0, 1.0)  # (agreement, mIoU drop) of the chosen layers without bias correction
-        self.fixed: _Fixed | None = None  # the best bias correction measured
-        self.fixed_for: list[str] | None = None  # the layers the last correction was measured for
+        self.now = (0.0, 1.0)  # (agreement, mIoU drop) of the chosen layers
         self.steps: list[dict] = []
         self.trial, self.builds = tmp / "trial.onnx", 0
-
-    @property
-    def best(self) -> tuple[float, float]:
-        """The scores of the better of the chosen layers without and the kept correction with."""
-        if self.fixed and self.rank(self.fixed.score) > self.rank(self.now):
-            return self.fixed.score
-        return self.now
-
-    def rank(self, score: tuple[float, float]) -> tuple:
-        return self.meets(*score), score[0] - score[1]
 
     def nodes(self, layers: Sequence[str]) -> list[str]:
         return sorted({n for layer in layers for n in self.by_layer.get(layer, [])}
@@ -206,23 +173,6 @@ class _Search:
         self.steps += [{"method": m, "graph": g, "float_layers": self.base_layers, "agreement": a, "miou_drop": d}
                        for a, d, m, g, _ in scored]
 
-    def correct(self) -> None:
-        """Measure bias correction for the chosen layers; keep it (``fixed``) if it agrees better than
-        without, and better than the correction kept before."""
-        path = self.tmp / f"corrected-{len(self.steps)}.onnx"
-        quant = self.build(self.chosen, self.trial)
-        convs = correct_biases(self.src, self.trial, path, self.calib, log=self.log)
-        self.fixed_for = list(self.chosen)
-        if not convs:
-            return
-        score = self.measure(path)
-        better = self.rank(score) > max(self.rank(self.now), self.rank(self.fixed.score) if self.fixed else (False, -1))
-        self.steps.append({"method": self.method, "float_layers": list(self.chosen), "bias_corrected": len(convs),
-                           "agreement": score[0], "miou_drop": score[1], "kept": better})
-        self.log(f"  {len(convs)} conv biases corrected: {self.says(*score)}" + ("" if better else ", no better"))
-        if better:
-            self.fixed = _Fixed(path, convs, score, list(self.chosen), quant)
-
     def trials(self, probe: int) -> list[tuple[str, list[str], float | None]]:
         """(label, layers, sensitivity) to try in float, in order: the layers that gain on their own, best
         value first; then whole roles (every depthwise conv, say: many small errors add up where no one
@@ -236,7 +186,7 @@ class _Search:
 
         base = probed(self.chosen)
         candidates = [layer for layer in self.by_layer if layer not in self.chosen]
-        self.log(f"  {self.says(*self.best)} misses {100 * self.min_agreement:.1f}%"
+        self.log(f"  {self.says(*self.now)} misses {100 * self.min_agreement:.1f}%"
                  + (f" / {100 * self.max_miou_drop:.2f} pts" if self.miou_drop else "")
                  + f": measuring {len(candidates)} layers' sensitivity")
         sens = []
@@ -253,13 +203,13 @@ class _Search:
             + [(key, group, None) for _c, key, group in roles] \
             + [(layer, [layer], gain) for _v, gain, layer in rest]
 
-    def grow(self, trials: list, max_float_layers: int, correct_bias: bool) -> None:
+    def grow(self, trials: list, max_float_layers: int) -> None:
         """Take layers into float in ``trials`` order while the whole set gains, until the target is met."""
         group_cap = max(max_float_layers, len(self.by_layer) // 2)
         for label, layers, gain in trials:
             new = [layer for layer in layers if layer not in self.chosen]
             added = len(self.chosen) - len(self.base_layers)
-            if self.meets(*self.best) or self.out_of_time():
+            if self.meets(*self.now) or self.out_of_time():
                 break
             if not new or added + len(new) > (max_float_layers if gain is not None else group_cap):
                 continue
@@ -276,17 +226,6 @@ class _Search:
                      f"{self.says(*now)}" + ("" if kept else ", no better: back to INT8"))
             if kept:
                 self.chosen, self.now = [*self.chosen, *new], now
-                if correct_bias and not self.meets(*now) and now[0] >= self.min_agreement - CORRECT_WITHIN \
-                        and not self.out_of_time():
-                    self.correct()
-
-    def settle(self) -> bool:
-        """Make the better configuration the chosen one; True where it is the bias-corrected graph."""
-        if self.fixed and self.best == self.fixed.score:
-            self.chosen, self.now = list(self.fixed.layers), self.fixed.score
-            return True
-        self.fixed = None
-        return False
 
     def prune(self) -> None:
         """Give the layers back to INT8 that the target no longer needs (:func:`int8_layers.prune`)."""
@@ -300,20 +239,11 @@ class _Search:
         self.now = tuple(now)
 
     def fail(self) -> None:
-        self.settle()  # name the layers of the best graph reached, corrected or not
         kept = ", ".join(layer for layer in self.chosen if layer not in self.base_layers) or "none"
         tried = ", ".join(s["layer"] for s in self.steps if "layer" in s) or "none"
         target = f"{100 * self.min_agreement:.1f}%" + (f", mIoU within {100 * self.max_miou_drop:.2f} pts"
                                                       if self.miou_drop else "")
-        raise ExportError(f"INT8 reaches at best {self.says(*self.best)} (target {target}) "
+        raise ExportError(f"INT8 reaches at best {self.says(*self.now)} (target {target}) "
                           f"with layers in float: {kept} (layers tried: {tried}); "
                           "lower --min-agreement, calibrate on more frames, or use FP16")
 
-
-@dataclass
-class _Fixed:
-    path: Path  # the INT8 graph with corrected biases
-    convs: list[str]
-    score: tuple[float, float]  # (agreement, mIoU drop)
-    layers: list[str]  # its float layers
-    quant: dict  # what the quantizer did

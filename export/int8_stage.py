@@ -60,8 +60,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
             with peak:
                 quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
                                       opts.min_agreement, modules, methods, log=log, contract_of=fp32,
-                                      miou_drop=drop, max_miou_drop=opts.max_miou_drop,
-                                      correct_bias=opts.bias_correction)
+                                      miou_drop=drop, max_miou_drop=opts.max_miou_drop)
         except ExportError as e:
             if near_ties < 1 - opts.min_agreement:
                 raise
@@ -81,9 +80,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                            "steps": found.tried, "seconds": round(found.seconds, 1)}
         extra = {"float_layers": found.float_layers}
         equalised = len(quant.get("equalized_activations") or [])
-        corrected = len(quant.get("bias_corrected") or [])
         log(f"INT8 ({found.method} calibration" + (f", {equalised} activations equalised" if equalised else "")
-            + (f", {corrected} conv biases corrected" if corrected else "")
             + f"): {100 * found.agreement:.2f}% agreement with "
             f"{len(found.float_layers)} layers in float: {', '.join(found.float_layers) or 'none'}")
     # Calibration and search, frames included: the figure a Jetson's shared memory must hold.

@@ -48,7 +48,8 @@ def hard(tmp_path_factory):
     deploy = DeployModule(model, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
     meta = {"classes": ["a", "b", "c", "d"], "palette": [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
             "ignore_index": 255, "precision": "fp32", "train_input_size": [48, 64],
-            "input": {"name": "frame", "shape": [1, 48, 64, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR"},
+            "input": {"name": "frame", "shape": [1, 48, 64, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
+                      "multiple_of": 1},
             "outputs": [{"name": "mask", "shape": [1, 48, 64], "dtype": "uint8", "semantics": "class_ids"}]}
     path = export_onnx(deploy, out / "hard.onnx", (48, 64), meta=meta)
     from unet_edge.core.artifact import write_meta

@@ -23,8 +23,6 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
                                                              "layers stay float until it is met")] = 0.99,
            max_miou_drop: Annotated[float, typer.Option(help="and at most this many mIoU points lost, where the "
                                                              "verification frames have labels")] = 0.5,
-           bias_correction: Annotated[bool, typer.Option(help="INT8 search: also try conv biases corrected for "
-                                                              "INT8's per-channel mean drift")] = False,
            json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts and the precision "
                                                                          "gate as JSON")] = None,
            int8_target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu (ONNX Runtime)")] = "tensorrt",
@@ -51,7 +49,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
 
     opts = ExportOptions(fp16=fp16, int8=int8, int8_target=target or int8_target, calib=calib or calib_dataset,
                          calib_frames=calib_frames, calib_method=calib_method, min_agreement=min_agreement,
-                         max_miou_drop=max_miou_drop / 100, bias_correction=bias_correction, opset=opset,
+                         max_miou_drop=max_miou_drop / 100, opset=opset,
                          dynamic=dynamic,
                          simplify=simplify, logits=logits, confidence=confidence,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
