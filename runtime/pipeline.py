@@ -1,7 +1,7 @@
 """The streaming pipeline: capture, resize + infer, and render run on their own threads with small
 bounded queues, so throughput is set by the slowest stage, not the sum of them.
 
-One runner serves one or many sources. Each source keeps its own feed (``runtime/capture.py``):
+One runner serves one or many sources. Each source keeps its own feed (``runtime/feed.py``):
 newest-frame slot, reconnects and drop counts for live ones, every frame for files. The infer
 loop takes the frames that are ready, round-robin, and with a model whose batch dimension is
 dynamic infers them as one batch (up to ``max_batch``); a stalled or dead source never holds up
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unet_edge.runtime.capture import Feed
+from unet_edge.runtime.feed import Feed
 from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.sources import Source

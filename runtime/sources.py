@@ -4,7 +4,7 @@
     | csi://0 | 'videotestsrc ! ... ! appsink' | http://host/stream.mjpg | synth:// (a plug-in)
 
 How they are read (newest frame only for live sources, every frame of a file) is
-``runtime/capture.py``'s job.
+``runtime/feed.py``'s job.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from unet_edge.runtime.capture import Feed
+from unet_edge.runtime.feed import Feed
 from unet_edge.runtime.sources import open_source
 
 from .clips import write_clip

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from unet_edge.core.errors import SourceError
-from unet_edge.runtime.capture import LatestReader
 from unet_edge.runtime.frame import to_bgr
+from unet_edge.runtime.latest import LatestReader
 from unet_edge.runtime.sources import ImageSource, has_gstreamer, open_source
 
 from .cameras import FlakyCamera
