@@ -22,9 +22,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install $(PIPFLAGS) -e ".[train,cpu]"
 	@touch $@
 
-# The tests also serve through a real Triton server: the serve extra.
+# The tests also serve through a real Triton server (the serve extra) and deploy third-party models (models).
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,serve,dev]"
+	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,serve,models,dev]"
 	@touch $@
 
 # The project goes in without its dependencies, so pip's OpenCV wheel never shadows the system
