@@ -22,9 +22,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install $(PIPFLAGS) -e ".[train,cpu]"
 	@touch $@
 
-# The tests also serve through a real Triton server (the serve extra) and deploy third-party models (models).
+# The tests also serve through a real Triton server (the serve extra), deploy third-party models (models)
+# and run OpenVINO (openvino).
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,serve,models,dev]"
+	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,openvino,serve,models,dev]"
 	@touch $@
 
 # The project goes in without its dependencies, so pip's OpenCV wheel never shadows the system

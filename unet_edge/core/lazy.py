@@ -14,6 +14,7 @@ EXTRAS = {
     "onnxscript": ("train", "ONNX export"),
     "onnxruntime": ("cpu", "ONNX Runtime inference; use the 'gpu' extra for CUDA"),
     "tensorrt": ("trt", "TensorRT engines"),
+    "openvino": ("openvino", "OpenVINO inference on Intel CPUs, GPUs and NPUs"),
     "matplotlib": ("train", "plots"),
 }
 
