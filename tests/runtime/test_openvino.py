@@ -1,0 +1,153 @@
+"""The OpenVINO runner on the tiny model (torch-free): agreement with ONNX Runtime, an explicit
+precision read back from the compiled model, bf16 where the CPU has it, devices, the compile cache."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unet_edge.core.errors import ConfigError, MissingDependencyError
+from unet_edge.runtime.runners import TIMING_FIELDS, open_runner
+
+from .tiny_model import tiny_model
+
+pytest.importorskip("openvino", reason="OpenVINO is not installed (the 'openvino' extra)")
+pytest.importorskip("onnx", reason="the tiny test model is written with the onnx package")
+
+from unet_edge.runtime.runners.openvino import OpenVINORunner, available_devices, supports_bf16  # noqa: E402
+
+needs_bf16 = pytest.mark.skipif(not supports_bf16("CPU"), reason="this CPU has no bf16 (AMX or AVX512-BF16)")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return tiny_model(tmp_path_factory.mktemp("ov-tiny") / "tiny.onnx")
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch) -> Path:
+    """A fresh compile cache per test (the env override every runner without ``cache_dir`` reads)."""
+    monkeypatch.setenv("UNET_EDGE_OPENVINO_CACHE", str(tmp_path / "ov-cache"))
+    return tmp_path / "ov-cache"
+
+
+def _frames() -> list[np.ndarray]:
+    """Random frames, flat ones at every class boundary and a gradient: every class id appears."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 96, 3), np.uint8) for _ in range(4)]
+    frames += [np.full((64, 96, 3), v, np.uint8) for v in (0, 23, 24, 47, 48, 239, 240, 255)]
+    frames.append(np.repeat(np.linspace(0, 255, 96).astype(np.uint8)[None, :, None], 64, 0).repeat(3, 2))
+    return frames
+
+
+def test_f32_masks_equal_onnxruntime_and_fill_the_timings(tiny, cache):
+    with open_runner(tiny) as ort, open_runner(tiny, provider="openvino") as ov:
+        assert isinstance(ov, OpenVINORunner) and ov.backend == "openvino" and ov.precision == "fp32"
+        for frame in _frames():
+            assert np.array_equal(ov.infer(frame), ort.infer(frame))
+            assert set(ov.timings) == set(TIMING_FIELDS) and ov.timings["compute_ms"] > 0
+            assert ov.timings["h2d_ms"] is None and ov.timings["d2h_ms"] is None  # CPU: no transfers
+        outs = ov.infer_outputs(_frames()[0])
+        assert list(outs) == ["mask"] and outs["mask"].dtype == np.uint8 and outs["mask"].shape == (64, 96)
+
+
+def test_the_precision_hint_is_set_explicitly(tiny, cache):
+    """OpenVINO's default on an AMX CPU is bf16: f32 is asked for and read back, never assumed."""
+    with open_runner(tiny, provider="openvino", threads=1) as ov:
+        assert ov.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
+        assert ov.compiled.get_property("INFERENCE_NUM_THREADS") == 1
+        assert str(ov.compiled.get_property("PERFORMANCE_HINT")) == "LATENCY"
+    assert ov._config(["CPU"])["INFERENCE_PRECISION_HINT"] == "f32"
+
+
+@needs_bf16
+def test_bf16_runs_and_is_reported_as_bf16(tiny, cache):
+    with open_runner(tiny) as ort, open_runner(tiny, provider="openvino", precision="bf16") as ov:
+        assert ov.precision == "bf16" and ov.artifact_precision == "fp32"
+        assert ov.compiled_precision() == "bf16"
+        agree = np.mean([np.mean(ov.infer(f) == ort.infer(f)) for f in _frames()])
+    assert agree > 0.9
+
+
+def test_bf16_where_the_device_lacks_it_is_one_line(tiny, cache, monkeypatch):
+    from unet_edge.runtime.runners import openvino as ov_module
+
+    monkeypatch.setattr(ov_module, "supports_bf16", lambda _device="CPU": False)
+    with pytest.raises(ConfigError, match="bf16 needs") as err:
+        open_runner(tiny, provider="openvino", precision="bf16").activate()
+    assert "\n" not in str(err.value) and "--precision f32" in str(err.value)
+
+
+def test_a_missing_package_is_one_line_naming_the_extra(tiny, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # the lazy import fails as if not installed
+    with pytest.raises(MissingDependencyError) as err:
+        open_runner(tiny, provider="openvino").activate()
+    assert "\n" not in str(err.value) and "unet-edge[openvino]" in str(err.value)
+
+
+def test_unknown_or_absent_devices_and_precisions_are_one_line(tiny, cache):
+    with pytest.raises(ConfigError, match="unknown OpenVINO device 'TPU'") as err:
+        open_runner(tiny, provider="openvino", device="TPU").activate()
+    assert "\n" not in str(err.value)
+    absent = next((d for d in ("NPU", "GPU") if not any(a.startswith(d) for a in available_devices())), None)
+    if absent:
+        with pytest.raises(ConfigError, match=f"{absent} is not available here") as err:
+            open_runner(tiny, provider="openvino", device=absent.lower()).activate()
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="unknown OpenVINO precision 'fp8'"):
+        open_runner(tiny, provider="openvino", precision="fp8")
+    with pytest.raises(ConfigError, match="apply to --provider openvino"):
+        open_runner(tiny, provider="cpu", device="GPU")
+
+
+def test_auto_runs_on_a_reported_device(tiny, cache):
+    with open_runner(tiny) as ort, open_runner(tiny, provider="openvino", device="AUTO") as ov:
+        assert set(ov.execution_devices) <= set(available_devices())
+        assert np.array_equal(ov.infer(_frames()[0]), ort.infer(_frames()[0]))
+
+
+@pytest.mark.parametrize("device", ["GPU", "NPU"])
+def test_accelerators_where_openvino_reports_them(tiny, cache, device):
+    if not any(d.startswith(device) for d in available_devices()):
+        pytest.skip(f"OpenVINO reports no {device} here ({', '.join(available_devices())})")
+    with open_runner(tiny) as ort, open_runner(tiny, provider="openvino", device=device) as ov:
+        assert np.mean(ov.infer(_frames()[0]) == ort.infer(_frames()[0])) > 0.99
+
+
+def test_the_compile_cache_is_populated_and_reused(tiny, cache):
+    with OpenVINORunner(tiny) as first:
+        assert first.cache_hit is False and first.compile_ms > 0
+    assert any(cache.iterdir())
+    with OpenVINORunner(tiny) as second:
+        assert second.cache_hit is True
+    with OpenVINORunner(tiny, cache_dir=cache.parent / "elsewhere") as third:  # an explicit folder wins
+        assert third.cache_hit is False and any((cache.parent / "elsewhere").iterdir())
+
+
+def test_a_dynamic_export_is_compiled_at_the_chosen_size(tmp_path, cache):
+    import json
+
+    import onnx
+
+    from unet_edge.core.artifact import write_meta
+
+    path = tiny_model(tmp_path / "dyn.onnx", embed=False)
+    graph = onnx.load(str(path))
+    for value, names in ((graph.graph.input[0], ("batch", "height", "width")), (graph.graph.output[0],
+                                                                              ("batch", "height", "width"))):
+        for dim, name in zip(value.type.tensor_type.shape.dim, names):
+            dim.dim_param = name
+    onnx.save(graph, str(path))
+    meta = json.loads(path.with_name(path.name + ".json").read_text())
+    meta["input"]["shape"] = ["batch", "height", "width", 3]
+    meta["outputs"][0]["shape"] = ["batch", "height", "width"]
+    write_meta(path, meta)
+    frames = np.stack(_frames()[:2])[:, :32, :48]
+    with open_runner(path, input_size=(32, 48)) as ort, \
+            open_runner(path, provider="openvino", input_size=(32, 48)) as ov:
+        assert np.array_equal(ov.infer(frames), ort.infer(frames))
+        with pytest.raises(ConfigError, match="compiled dyn.onnx for 32x48"):
+            ov.infer(_frames()[0])
