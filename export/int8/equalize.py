@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.lazy import require
-from unet_edge.export.probe import Probe, spread
+from unet_edge.export.frame_sets import spread
+from unet_edge.export.int8.graph_facts import Probe
 
 # ops that pass channel i through as a positive multiple of channel i (a scale commutes with them)
 _HOMOGENEOUS = ("Relu", "MaxPool", "Resize", "Upsample", "Pad", "Identity", "Dropout")

@@ -4,6 +4,7 @@ agreement target needs, write the QDQ graph with its sidecar."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,27 +14,37 @@ from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.sysinfo import PeakRss
 
 
+@dataclass(frozen=True)
+class Int8Reference:
+    """What the INT8 search aims at: the verification frames, the FP32 model's masks on them, their
+    labels (None without), and the share of near-tie pixels in those masks."""
+
+    frames: list[np.ndarray]
+    masks: list[np.ndarray]
+    labels: list[np.ndarray] | None
+    near_ties: float
+
+
 def int8_path(out: Path, stem: str, target: str) -> Path:
     """The two flavours get distinct names: TensorRT's ``best.int8.onnx``, ONNX Runtime's ``best.int8-cpu.onnx``."""
     return out / (f"{stem}.int8-cpu.onnx" if target == "cpu" else f"{stem}.int8.onnx")
 
 
 def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modules: list[str],
-               reference: tuple | None, log: Callable[[str], None],
+               reference: Int8Reference | None, log: Callable[[str], None],
                source: Path | None = None) -> tuple[Path, str]:
     """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata.
 
-    With ``reference`` (verification frames, the FP32 model's masks on them, their labels or None, and
-    the share of near-tie pixels in those masks) the float layers are searched until
+    With ``reference`` the float layers are searched until
     ``opts.min_agreement`` and, with labels, ``opts.max_miou_drop``; without, the default float
     layers are kept."""
     import onnx
 
+    from unet_edge.bench.speed import interleaved_ms
     from unet_edge.core.io import atomic_path
     from unet_edge.export.frame_sets import load_frames
-    from unet_edge.export.int8 import quantize
-    from unet_edge.export.int8_layers import parse_methods
-    from unet_edge.export.int8_search import search
+    from unet_edge.export.int8.calibration import parse_methods, quantize
+    from unet_edge.export.int8.search import SearchOptions, search
     from unet_edge.export.onnx_export import set_metadata
     from unet_edge.export.verify import NEAR_TIE
 
@@ -52,15 +63,15 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
             quant = quantize(graph, dest, frames, opts.int8_target, methods[0])
         extra = {}
     else:
-        check_frames, ref_masks, labels, near_ties = reference
-        drop = miou_drop_against(ref_masks, labels, len(ckpt["classes"])) if labels else None
+        labels, near_ties = reference.labels, reference.near_ties
+        drop = miou_drop_against(reference.masks, labels, len(ckpt["classes"])) if labels else None
         log(f"  FP32 near-ties (top two logits within {100 * NEAR_TIE:.0f}% of their spread): "
             f"{100 * near_ties:.2f}% of the verification pixels")
         try:
             with peak:
-                quant, found = search(graph, dest, frames, check_frames, ref_masks, opts.int8_target,
-                                      opts.min_agreement, modules, methods, log=log, contract_of=fp32,
-                                      miou_drop=drop, max_miou_drop=opts.max_miou_drop)
+                quant, found = search(graph, dest, frames, reference.frames, reference.masks, modules,
+                                      SearchOptions(opts.int8_target, opts.min_agreement, opts.max_miou_drop, drop,
+                                                    methods, log=log), contract_of=fp32)
         except ExportError as e:
             if near_ties < 1 - opts.min_agreement:
                 raise
@@ -92,7 +103,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     data.pop("artifact_sha256", None)
     if opts.int8_target == "cpu":
         # What the float layers leave of INT8's point, on this CPU (TensorRT's is measured on the target).
-        fp32_ms, int8_ms = speed(fp32, dest, frames[0])
+        fp32_ms, int8_ms = interleaved_ms(fp32, dest, frames[0])
         quant["speed"] = {"fp32_ms": round(fp32_ms, 2), "int8_ms": round(int8_ms, 2),
                           "speedup": round(fp32_ms / int8_ms, 2), "device": "this CPU, ONNX Runtime"}
         log(f"INT8 (cpu) speed-up over FP32 in ONNX Runtime here: {fp32_ms / int8_ms:.2f}x "
@@ -113,43 +124,3 @@ def miou_drop_against(ref: list[np.ndarray], labels: list[np.ndarray], n: int):
 
     base = scores_at_labels(ref, labels, n).miou
     return lambda masks: base - scores_at_labels(masks, labels, n).miou
-
-
-def verification_set(opts, size, ckpt: dict) -> tuple[list[np.ndarray], list[np.ndarray] | None, str]:
-    """The frames every artifact is checked on (and the INT8 search aims at), with labels where
-    they are in the model's classes."""
-    from unet_edge.export.frame_sets import load_frames, synthetic_frames
-
-    if opts.verify_data:
-        frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", ckpt["num_classes"])
-        source = f"{len(frames)} frames of {opts.verify_data}"
-    else:
-        frames, labels, names = synthetic_frames(size, opts.verify_frames)
-        source = f"{len(frames)} synthetic dashcam frames"
-    if labels is not None and names != list(ckpt["classes"]):
-        labels = None  # labels in other classes say nothing about this model's mIoU
-    return frames, labels, source
-
-
-def speed(fp32: Path, int8: Path, frame, runs: int = 8) -> tuple[float, float]:
-    """Median ms per frame of the FP32 and the INT8 graph in ONNX Runtime, in alternating blocks so that
-    both see the same machine load. Not frame by frame: the idle session's worker threads keep spinning
-    for a while after each run and would slow the other (2x on 2 cores)."""
-    import time
-
-    from unet_edge.core.artifact import ArtifactMeta, load_meta
-    from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
-
-    contract = ArtifactMeta.from_dict(load_meta(fp32, check_hash=False).to_dict(), int8)
-    times: dict[int, list[float]] = {0: [], 1: []}
-    block = 4
-    with OnnxRuntimeRunner(fp32) as a, OnnxRuntimeRunner(int8, meta=contract) as b:
-        for i in range(2 * max(1, -(-runs // block))):
-            runner = (a, b)[i % 2]
-            time.sleep(0.05)  # let the other session's threads stop spinning
-            for j in range(block + 1):
-                t0 = time.perf_counter()
-                runner.infer(frame)
-                if j:  # the first run of a block wakes the session's threads
-                    times[i % 2].append(1000 * (time.perf_counter() - t0))
-    return float(np.median(times[0])), float(np.median(times[1]))

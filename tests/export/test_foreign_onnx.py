@@ -1,0 +1,206 @@
+"""Foreign ONNX graphs (torch.onnx.export of small modules, and one built by hand at another opset)
+wrapped into the deploy graph by graph surgery: their masks equal the source graph's argmax, after
+the same bilinear resize, computed here with ONNX Runtime on the source graph and numpy/cv2."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from unet_edge.core.errors import UnetEdgeError
+from unet_edge.export import foreign_onnx as fo
+from unet_edge.export.frame_sets import synthetic_frames
+from unet_edge.models.contract import IOContract, contract_from_options
+
+SIZE = (64, 96)
+CLASSES = 11  # camvid
+
+
+class Net(nn.Module):
+    """NCHW float in, logits out, at ``stride`` (a SegFormer-like head gives 1/4)."""
+
+    def __init__(self, stride: int = 1, classes: int = CLASSES, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.stem = nn.Conv2d(3, 16, 3, stride=stride, padding=1)
+        self.head = nn.Conv2d(16, classes, 1)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.stem(x)))
+
+
+class Nhwc(Net):
+    """Keras style: NHWC in and out (the Transposes the exporter emits)."""
+
+    def forward(self, x):
+        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class Ids(Net):
+    def forward(self, x):
+        return super().forward(x).argmax(1)
+
+
+def torch_graph(path, module: nn.Module, shape=(1, 3, *SIZE), dynamic: bool = False):
+    axes = {"image": {0: "n", 2: "h", 3: "w"}} if dynamic else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), torch.zeros(shape), str(path), opset_version=17, dynamo=False,
+                          input_names=["image"], output_names=["out"], dynamic_axes=axes)
+    return path
+
+
+def hand_graph(path, classes: int = CLASSES, opset: int = 13):
+    """'An ONNX exported by a tool other than ours': unnamed nodes, a dynamic NCHW input, opset 13,
+    logits at 1/2 (a strided conv, then a HardSigmoid a PyTorch export would not emit)."""
+    rng = np.random.default_rng(3)
+    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1")
+    b1 = numpy_helper.from_array(rng.normal(0, 0.1, 8).astype(np.float32), "b1")
+    w2 = numpy_helper.from_array(rng.normal(0, 0.5, (classes, 8, 1, 1)).astype(np.float32), "w2")
+    nodes = [helper.make_node("Conv", ["pixel_values", "w1", "b1"], ["t1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("HardSigmoid", ["t1"], ["t2"]),
+             helper.make_node("Conv", ["t2", "w2"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "tf2onnx_like", [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["b", 3, "h", "w"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", classes, "h2", "w2"])], [w1, b1, w2])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="not-unet-edge",
+                              ir_version=7)
+    onnx.save(model, str(path))
+    return path
+
+
+def reference(path, frame: np.ndarray, c: IOContract, layout: str = "nchw") -> np.ndarray:
+    """The source graph's class map of a BGR frame, computed outside the wrapper."""
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rgb = frame[..., ::-1] if c.color == "rgb" else frame
+    mean, std = np.array(c.mean), np.array(c.std)
+    if c.color == "bgr":
+        mean, std = mean[::-1], std[::-1]
+    x = ((rgb.astype(np.float32) - mean) / std).astype(np.float32)[None]
+    out = sess.run(None, {sess.get_inputs()[0].name: x.transpose(0, 3, 1, 2) if layout == "nchw" else x})[0][0]
+    if out.ndim == 2:  # class ids
+        return cv2.resize(out.astype(np.uint8), frame.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    hwc = out.transpose(1, 2, 0) if layout == "nchw" else out
+    hwc = cv2.resize(hwc, frame.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    return hwc.argmax(-1).astype(np.uint8)
+
+
+def wrapped(src_path, c: IOContract, size=None, **kw) -> ort.InferenceSession:
+    src = fo.inspect(fo.load(src_path), c, size, kw.get("dynamic", False))
+    model = fo.deploy_graph(src, c, 17, **kw)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return synthetic_frames(SIZE, 4)[0]
+
+
+CAMVID = contract_from_options(classes="camvid")
+
+CASES = {
+    "nchw": (lambda p: torch_graph(p, Net()), CAMVID, "nchw"),
+    "stride4": (lambda p: torch_graph(p, Net(stride=4, seed=1)), CAMVID, "nchw"),
+    "nhwc-bgr-unit": (lambda p: torch_graph(p, Nhwc(seed=2), (1, *SIZE, 3)),
+                      contract_from_options(classes="camvid", rgb=False, input_norm="unit"), "nhwc"),
+    "ids": (lambda p: torch_graph(p, Ids(stride=2, seed=4)), CAMVID, "nchw"),
+    "hand-opset13": (hand_graph, contract_from_options(classes="camvid", input_norm="signed"), "nchw"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_wrapped_masks_equal_the_source_argmax(tmp_path, frames, case):
+    make, contract, layout = CASES[case]
+    path = make(tmp_path / "src.onnx")
+    sess = wrapped(path, contract, SIZE if case == "hand-opset13" else None)
+    (inp,) = sess.get_inputs()
+    assert (inp.name, inp.type, inp.shape) == ("frame", "tensor(uint8)", [1, *SIZE, 3])
+    assert [(o.name, o.type) for o in sess.get_outputs()] == [("mask", "tensor(uint8)")]
+    for f in frames:
+        (mask,) = sess.run(None, {"frame": f[None]})
+        assert mask.shape == (1, *SIZE)
+        assert np.mean(mask[0] == reference(path, f, contract, layout)) >= 0.999
+
+
+def test_confidence_output_matches_softmax(tmp_path, frames):
+    path = torch_graph(tmp_path / "src.onnx", Net(stride=4))
+    sess = wrapped(path, CAMVID, confidence=True)
+    assert [o.name for o in sess.get_outputs()] == ["mask", "confidence"]
+    logits_sess = wrapped(path, CAMVID, logits=True)
+    mask, conf = sess.run(None, {"frame": frames[0][None]})
+    (lg,) = logits_sess.run(None, {"frame": frames[0][None]})
+    e = np.exp(lg[0] - lg[0].max(0))
+    expect = np.floor(255 / e.sum(0) + 0.5)
+    assert np.abs(conf[0].astype(int) - expect).max() <= 1
+    assert np.array_equal(mask[0], lg[0].argmax(0))
+
+
+def test_dynamic_graph_takes_any_multiple(tmp_path, frames):
+    path = torch_graph(tmp_path / "src.onnx", Net(stride=4), dynamic=True)
+    c = contract_from_options(classes="camvid", multiple_of=32)
+    sess = wrapped(path, c, (60, 90), dynamic=True)
+    assert sess.get_inputs()[0].shape == ["N", "H", "W", 3]
+    for h, w in ((64, 96), (96, 128)):
+        f = cv2.resize(frames[1], (w, h))
+        (mask,) = sess.run(None, {"frame": np.stack([f, f])})
+        assert mask.shape == (2, h, w)
+        assert np.mean(mask[1] == reference(path, f, c)) >= 0.999
+
+
+def test_node_names_give_layer_names(tmp_path):
+    from unet_edge.export.naming import module_path
+
+    c = contract_from_options(classes="camvid")
+    torch_src = fo.inspect(fo.load(torch_graph(tmp_path / "t.onnx", Net())), c, None)
+    hand_src = fo.inspect(fo.load(hand_graph(tmp_path / "h.onnx")), c, SIZE)
+    for src, expect in ((torch_src, ["stem", "head"]), (hand_src, ["Conv_0", "Conv_2"])):
+        model = fo.deploy_graph(src, c, 17)
+        convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+        assert [module_path(n) for n in convs] == expect
+        assert len({n.name for n in model.graph.node}) == len(model.graph.node)
+
+
+def two_inputs(path):
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two", [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in "ab"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def flat_output(path):
+    torch_graph(path, nn.Sequential(nn.Conv2d(3, CLASSES, 1), nn.Flatten()))
+    return path
+
+
+def three_d_input(path):
+    torch_graph(path, nn.Conv1d(3, CLASSES, 1), (1, 3, 64))
+    return path
+
+
+BAD = {
+    "two inputs": (two_inputs, "has 2 inputs (a, b)"),
+    "no 4-D output": (flat_output, "has no 4-D output"),
+    "wrong class count": (lambda p: torch_graph(p, Net(classes=5)), "outputs 5 classes but --classes gives 11"),
+    "3-D input": (three_d_input, "has 3 dimensions: expected a 4-D image"),
+    "dynamic, no size": (lambda p: torch_graph(p, Net(), dynamic=True), "input size is dynamic"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_graphs_are_one_line_errors(tmp_path, case):
+    make, says = BAD[case]
+    path = make(tmp_path / "bad.onnx")
+    with pytest.raises(UnetEdgeError) as err:
+        fo.deploy_graph(fo.inspect(fo.load(path), CAMVID, None), CAMVID, 17)
+    assert says in str(err.value) and "\n" not in str(err.value)
