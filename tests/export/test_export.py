@@ -172,12 +172,12 @@ def test_corrupt_or_truncated_onnx_gives_a_clear_error(exported, tmp_path):
             read_metadata(path)
 
 
-def test_missing_sidecar_is_named(exported, tmp_path):
+def test_a_lone_export_reads_its_contract_from_metadata_props(exported, tmp_path):
     out, _, _ = exported
     lone = tmp_path / "lone.onnx"
     lone.write_bytes((out / "best.onnx").read_bytes())
-    with pytest.raises(ArtifactError, match="lone.onnx.json: metadata sidecar missing"):
-        load_meta(lone)
+    side, inner = load_meta(out / "best.onnx").raw, load_meta(lone).raw
+    assert {k: v for k, v in side.items() if k != "artifact_sha256"} == inner == read_metadata(lone)
 
 
 def test_runner_rejects_wrong_dtype_and_size(exported):

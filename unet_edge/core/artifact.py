@@ -1,8 +1,10 @@
-"""The artifact contract: everything the runtime knows about a model comes from its sidecar.
+"""The artifact contract: everything the runtime knows about a model comes from its metadata.
 
-Export writes ``<artifact>.json`` beside every ``.onnx`` and ``.engine`` (and the same dict into
-the ONNX ``metadata_props``). ``load_meta`` reads it once into a typed, validated
-``ArtifactMeta``; no reader looks into the raw dict or invents a default for a missing field.
+Export writes ``<artifact>.json`` beside every ``.onnx`` and ``.engine``, and the same dict into
+the ONNX ``metadata_props``, so that a lone ``.onnx`` still runs: ``load_meta`` reads the sidecar,
+or the ONNX file's own copy when no sidecar is beside it, once into a typed, validated
+``ArtifactMeta``. No reader looks into the raw dict or invents a default for a missing field:
+a missing one is an ArtifactError naming the file.
 
 The format is versioned MAJOR (``version``) and MINOR (``version_minor``). A reader accepts any
 minor version of its major one and keeps fields it does not know (``to_dict`` hands them on,
@@ -19,12 +21,13 @@ from typing import Any
 
 from unet_edge.core.errors import ArtifactError
 from unet_edge.core.io import file_sha256, write_json_atomic
+from unet_edge.core.onnx_props import metadata_props
 
-__all__ = ["ArtifactMeta", "EngineInfo", "TensorSpec", "load_meta", "sidecar_path", "write_meta"]
+__all__ = ["ArtifactMeta", "EngineInfo", "TensorSpec", "embedded_meta", "load_meta", "sidecar_path", "write_meta"]
 
 FORMAT = "unet-edge/artifact"
 MAJOR, MINOR = 1, 1  # 1.1: typed contract, "outputs" list beside the 1.0 "output"
-ONNX_KEY = "unet_edge"  # metadata_props key holding the same JSON
+ONNX_KEY = "unet_edge"  # metadata_props key holding the same JSON (without artifact_sha256)
 PRECISIONS = ("fp32", "fp16", "int8")
 INT8_TARGETS = ("tensorrt", "cpu")
 REQUIRED = ("classes", "palette", "input", "precision", "train_input_size")
@@ -175,14 +178,14 @@ def _engine(d: Mapping[str, Any] | None) -> EngineInfo | None:
 
 
 def load_meta(artifact: str | Path, check_hash: bool = True) -> ArtifactMeta:
-    """Read and check the sidecar of ``artifact``; a missing or mismatched one is an ArtifactError."""
+    """Read and check the sidecar of ``artifact``, or the metadata inside a ``.onnx`` that has none
+    beside it; a missing, invalid or mismatched contract is an ArtifactError naming the file."""
     artifact = Path(artifact)
     if not artifact.is_file():
         raise ArtifactError(f"{artifact}: model file not found")
     side = sidecar_path(artifact)
     if not side.is_file():
-        raise ArtifactError(f"{side}: metadata sidecar missing; re-export with 'unet-edge export' "
-                            "(the runtime needs it for classes, palette and input layout)")
+        return embedded_meta(artifact)
     try:
         data = json.loads(side.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -192,6 +195,29 @@ def load_meta(artifact: str | Path, check_hash: bool = True) -> ArtifactMeta:
         raise ArtifactError(f"{side}: sidecar does not match {artifact.name} (sha256 differs); the model was "
                             "replaced after export; re-export or copy the matching .json")
     return meta
+
+
+def embedded_meta(onnx_path: str | Path) -> ArtifactMeta:
+    """The contract that export copied into an ONNX file's ``metadata_props`` (read without onnx).
+    It is the file's own, so there is no hash to check; an engine has no such copy."""
+    onnx_path = Path(onnx_path)
+    side = sidecar_path(onnx_path)
+    if onnx_path.suffix.lower() != ".onnx":
+        raise ArtifactError(f"{side}: metadata sidecar missing; an engine carries no metadata of its own: "
+                            "copy its .json beside it or rebuild it with 'unet-edge build'")
+    try:
+        props = metadata_props(onnx_path)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{onnx_path}: no sidecar beside it and not a readable ONNX file ({exc})") from exc
+    if ONNX_KEY not in props:
+        raise ArtifactError(f"{side}: metadata sidecar missing and {onnx_path.name} carries no unet-edge metadata; "
+                            "re-export with 'unet-edge export' (the runtime needs classes, palette and input layout)")
+    where = f"{onnx_path} (metadata_props)"
+    try:
+        data = json.loads(props[ONNX_KEY])
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{where}: metadata is not valid JSON ({exc})") from exc
+    return ArtifactMeta.from_dict(data, onnx_path, where)
 
 
 def stamp(data: Mapping[str, Any]) -> dict[str, Any]:
