@@ -22,7 +22,8 @@ def checkpoint_meta(ckpt: dict, path: Path, input_size: Sequence[int]) -> Artifa
     data = {"format": FORMAT, "version": MAJOR, "version_minor": MINOR, "classes": ckpt["classes"],
             "palette": ckpt["palette"], "ignore_index": ckpt["ignore_index"], "precision": "fp32",
             "train_input_size": list(ckpt["input_size"]),
-            "input": {"name": "frame", "shape": ["N", h, w, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR"},
+            "input": {"name": "frame", "shape": ["N", h, w, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
+                      "multiple_of": 1},
             "outputs": [{"name": "mask", "shape": ["N", h, w], "dtype": "uint8", "semantics": "class_ids"}]}
     return ArtifactMeta.from_dict(data, path, str(path))
 

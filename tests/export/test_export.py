@@ -36,13 +36,13 @@ def test_metadata_lands_in_sidecar_and_metadata_props(exported, trained_run):
     for name, precision in (("best.onnx", "fp32"), ("best.fp16.onnx", "fp16"), ("best.int8.onnx", "int8")):
         side = load_meta(out / name).raw
         inner = read_metadata(out / name)
-        for key in ("classes", "palette", "ignore_index", "input", "output", "checkpoint_sha256", "versions",
+        for key in ("classes", "palette", "ignore_index", "input", "outputs", "checkpoint_sha256", "versions",
                     "precision", "created"):
             assert side[key] == inner[key], key
         assert side["precision"] == precision
         assert side["input"] == {"name": "frame", "shape": [1, 64, 96, 3], "dtype": "uint8", "layout": "NHWC",
                                  "color": "BGR", "multiple_of": 1}
-        assert side["output"]["semantics"] == "class_ids" and side["output"]["dtype"] == "uint8"
+        assert side["outputs"][0]["semantics"] == "class_ids" and side["outputs"][0]["dtype"] == "uint8"
         assert side["classes"][3] == "Road" and "torch" in side["versions"]
     assert load_meta(out / "best.int8.onnx").raw["int8"]["target"] == "tensorrt"
 
@@ -133,7 +133,7 @@ def test_logits_export_reports_the_max_logit_error(trained_run, tmp_path):
     row = result["verification"][0]
     assert row["max_logit_error"] is not None and row["max_logit_error"] < 1e-3
     meta = load_meta(tmp_path / "best.onnx")
-    assert meta.outputs_logits and meta.raw["output"]["shape"] == [1, 11, 64, 96]
+    assert meta.outputs_logits and meta.output.shape == (1, 11, 64, 96)
 
 
 def test_dynamic_export_runs_at_several_sizes(trained_run, tmp_path):

@@ -17,8 +17,9 @@ from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
 pytestmark = pytest.mark.slow
 META = {"format": "unet-edge/artifact", "version": 1, "classes": ["a", "b", "c", "d"],
-        "palette": [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], "precision": "fp16",
-        "train_input_size": [32, 48], "input": {"name": "frame", "shape": [1, 32, 48, 3], "dtype": "uint8"},
+        "palette": [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], "ignore_index": 255, "precision": "fp16",
+        "train_input_size": [32, 48], "input": {"name": "frame", "shape": [1, 32, 48, 3], "dtype": "uint8",
+                                                "layout": "NHWC", "color": "BGR", "multiple_of": 1},
         "outputs": [{"name": "mask", "shape": [1, 32, 48], "dtype": "uint8", "semantics": "class_ids"}]}
 
 

@@ -62,9 +62,11 @@ def test_build_command_is_the_exact_line():
 
 
 def _meta(tmp_path, engine):
-    data = {"format": FORMAT, "version": 1, "classes": ["road"], "palette": [[128, 64, 128]], "precision": "fp16",
-            "train_input_size": [64, 96], "engine": engine,
-            "input": {"name": "frame", "shape": [1, 64, 96, 3], "dtype": "uint8"},
+    data = {"format": FORMAT, "version": 1, "classes": ["road"], "palette": [[128, 64, 128]], "ignore_index": 255,
+            "precision": "fp16", "train_input_size": [64, 96],
+            "engine": {"source_onnx": "m.onnx", "l4t": None, "dla_core": None, **engine},
+            "input": {"name": "frame", "shape": [1, 64, 96, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
+                      "multiple_of": 1},
             "outputs": [{"name": "mask", "shape": [1, 64, 96], "dtype": "uint8", "semantics": "class_ids"}]}
     return ArtifactMeta.from_dict(data, tmp_path / "m.engine")
 

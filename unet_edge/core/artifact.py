@@ -26,11 +26,14 @@ from unet_edge.core.onnx_props import metadata_props
 __all__ = ["ArtifactMeta", "EngineInfo", "TensorSpec", "embedded_meta", "load_meta", "sidecar_path", "write_meta"]
 
 FORMAT = "unet-edge/artifact"
-MAJOR, MINOR = 1, 1  # 1.1: typed contract, "outputs" list beside the 1.0 "output"
+MAJOR, MINOR = 1, 1  # 1.1: typed contract, a list of outputs
 ONNX_KEY = "unet_edge"  # metadata_props key holding the same JSON (without artifact_sha256)
 PRECISIONS = ("fp32", "fp16", "int8")
 INT8_TARGETS = ("tensorrt", "cpu")
-REQUIRED = ("classes", "palette", "input", "precision", "train_input_size")
+REQUIRED = ("classes", "palette", "ignore_index", "input", "outputs", "precision", "train_input_size")
+INPUT_REQUIRED = ("name", "shape", "dtype", "layout", "color", "multiple_of")
+OUTPUT_REQUIRED = ("name", "shape", "dtype", "semantics")
+ENGINE_REQUIRED = ("tensorrt", "gpu", "compute_capability", "source_onnx", "rebuild", "l4t", "dla_core")
 
 
 def sidecar_path(artifact: str | Path) -> Path:
@@ -46,10 +49,10 @@ class TensorSpec:
     name: str
     shape: tuple[int | str, ...]
     dtype: str
-    semantics: str = ""  # outputs: class_ids | logits | confidence
-    layout: str = ""  # the input: NHWC
-    color: str = ""  # the input: BGR
-    multiple_of: int = 1  # dynamic inputs: height and width must be multiples of this
+    semantics: str = ""  # outputs only: class_ids | logits | confidence
+    layout: str = ""  # the input only: NHWC
+    color: str = ""  # the input only: BGR
+    multiple_of: int = 1  # the input only: height and width must be multiples of this
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ class EngineInfo:
     compute_capability: str
     source_onnx: str
     rebuild: str
-    l4t: str | None = None
-    dla_core: int | None = None
+    l4t: str | None  # None off Jetson
+    dla_core: int | None  # None on the GPU
 
 
 @dataclass(frozen=True)
@@ -113,14 +116,15 @@ class ArtifactMeta:
         if not isinstance(data, Mapping):
             raise ArtifactError(f"{where}: not a unet-edge sidecar (not a JSON object)")
         version = _version(data, where)
-        missing = [k for k in REQUIRED if k not in data]
-        if "outputs" not in data and "output" not in data:
-            missing.append("outputs")
-        if missing:
-            raise ArtifactError(f"{where}: sidecar lacks {', '.join(missing)}; re-export with 'unet-edge export'")
+        _require(data, REQUIRED, where, "")
         try:
-            inp = _tensor(data["input"], "input")
-            outputs = tuple(_tensor(o, "outputs") for o in (data.get("outputs") or [data["output"]]))
+            _require(data["input"], INPUT_REQUIRED, where, "input.")
+            for i, o in enumerate(data["outputs"]):
+                _require(o, OUTPUT_REQUIRED, where, f"outputs[{i}].")
+            if data.get("engine") is not None:
+                _require(data["engine"], ENGINE_REQUIRED, where, "engine.")
+            inp = _tensor(data["input"])
+            outputs = tuple(_tensor(o) for o in data["outputs"])
             classes = tuple(str(c) for c in data["classes"])
             palette = tuple(tuple(int(v) for v in c) for c in data["palette"])
             size = tuple(int(v) for v in data["train_input_size"])
@@ -143,7 +147,7 @@ class ArtifactMeta:
         if bad:
             raise ArtifactError(f"{where}: invalid sidecar: {bad[0]}")
         return cls(path=Path(path), input=inp, outputs=outputs, train_input_size=(size[0], size[1]),
-                   classes=classes, palette=palette, ignore_index=int(data.get("ignore_index", 255)),
+                   classes=classes, palette=palette, ignore_index=int(data["ignore_index"]),
                    precision=data["precision"], int8_target=target, engine=engine,
                    versions=dict(data.get("versions") or {}), version=version, raw=dict(data))
 
@@ -161,7 +165,17 @@ def _version(data: Mapping[str, Any], where: str) -> tuple[int, int]:
     return major, minor
 
 
-def _tensor(d: Mapping[str, Any], what: str) -> TensorSpec:
+def _require(d: Mapping[str, Any], keys: tuple[str, ...], where: str, prefix: str) -> None:
+    """A missing field is named, never defaulted (``l4t`` and ``dla_core`` may be null, not absent)."""
+    if not isinstance(d, Mapping):
+        raise ArtifactError(f"{where}: malformed sidecar field {prefix.rstrip('.') or 'root'} (not an object)")
+    missing = [prefix + k for k in keys if k not in d]
+    if missing:
+        raise ArtifactError(f"{where}: sidecar lacks {', '.join(missing)}; re-export with 'unet-edge export'")
+
+
+def _tensor(d: Mapping[str, Any]) -> TensorSpec:
+    """One input or output; the fields that only the other kind has stay empty."""
     shape = tuple(v if isinstance(v, int) else str(v) for v in d["shape"])
     return TensorSpec(name=str(d["name"]), shape=shape, dtype=str(d["dtype"]), semantics=str(d.get("semantics", "")),
                       layout=str(d.get("layout", "")), color=str(d.get("color", "")),
@@ -169,12 +183,11 @@ def _tensor(d: Mapping[str, Any], what: str) -> TensorSpec:
 
 
 def _engine(d: Mapping[str, Any] | None) -> EngineInfo | None:
-    if not d:
+    if d is None:
         return None
-    return EngineInfo(tensorrt=str(d["tensorrt"]), gpu=str(d.get("gpu", "?")),
-                      compute_capability=str(d.get("compute_capability", "")),
-                      source_onnx=str(d.get("source_onnx", "MODEL.onnx")), rebuild=str(d.get("rebuild", "")),
-                      l4t=d.get("l4t"), dla_core=d.get("dla_core"))
+    return EngineInfo(tensorrt=str(d["tensorrt"]), gpu=str(d["gpu"]), compute_capability=str(d["compute_capability"]),
+                      source_onnx=str(d["source_onnx"]), rebuild=str(d["rebuild"]), l4t=d["l4t"],
+                      dla_core=d["dla_core"])
 
 
 def load_meta(artifact: str | Path, check_hash: bool = True) -> ArtifactMeta:
@@ -221,15 +234,8 @@ def embedded_meta(onnx_path: str | Path) -> ArtifactMeta:
 
 
 def stamp(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` in this format version: marker and version set, ``outputs`` and 1.0's ``output``
-    (the first output, so that format-1.0 runtimes still read the file) both present."""
-    data = dict(data)
-    if "outputs" not in data and "output" in data:
-        data["outputs"] = [data["output"]]
-    if data.get("outputs"):
-        data["output"] = data["outputs"][0]
-    data.update(format=FORMAT, version=MAJOR, version_minor=MINOR)
-    return data
+    """``data`` marked as this format version."""
+    return {**data, "format": FORMAT, "version": MAJOR, "version_minor": MINOR}
 
 
 def write_meta(artifact: str | Path, data: Mapping[str, Any]) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -36,7 +37,6 @@ def test_typed_fields_round_trip(artifact):
     assert meta.precision == "fp16" and meta.int8_target == "cpu" and meta.engine is None
     assert [o.name for o in meta.outputs] == ["mask"] and not meta.outputs_logits
     side = json.loads(sidecar_path(artifact).read_text())
-    assert side["output"] == side["outputs"][0]  # format 1.0 runtimes read "output"
     assert (side["version"], side["version_minor"]) == meta.version == (MAJOR, 1)
 
 
@@ -61,19 +61,12 @@ def test_a_newer_major_version_is_refused_naming_who_wrote_it(artifact):
         load_meta(artifact)
 
 
-def test_format_1_0_sidecars_with_a_single_output_still_load(artifact):
-    data = _data()
-    data["output"] = data.pop("outputs")[0]
-    data.update(format="unet-edge/artifact", version=1)
-    sidecar_path(artifact).write_text(json.dumps(data))
-    assert load_meta(artifact).output.semantics == "class_ids"
-
-
 @pytest.mark.parametrize("change,expect", [
     ({"train_input_size": None}, "malformed sidecar field"),
     ({"precision": "int4"}, "precision 'int4'"),
     ({"palette": [[1, 2, 3]]}, "palette does not give an RGB colour to every class"),
-    ({"input": {"name": "frame", "shape": [1, 64, 96], "dtype": "uint8"}}, "is not NxHxWx3"),
+    ({"input": {"name": "frame", "shape": [1, 64, 96], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
+                "multiple_of": 1}}, "is not NxHxWx3"),
     ({"int8": {"target": "gpu"}}, "int8 target 'gpu'"),
 ])
 def test_invalid_fields_are_one_line_errors(artifact, change, expect):
@@ -85,8 +78,23 @@ def test_invalid_fields_are_one_line_errors(artifact, change, expect):
         load_meta(artifact, check_hash=False)  # ...and never read
 
 
-def test_a_missing_field_is_named_not_defaulted(artifact):
-    data = {**_data(), "format": "unet-edge/artifact", "version": 1}
-    del data["train_input_size"]
-    with pytest.raises(ArtifactError, match="sidecar lacks train_input_size"):
+ENGINE = {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7", "source_onnx": "m.onnx",
+          "rebuild": "unet-edge build m.onnx --precision fp16", "l4t": None, "dla_core": None}
+
+
+@pytest.mark.parametrize("where,key,name", [
+    ((), "train_input_size", "train_input_size"), ((), "ignore_index", "ignore_index"), ((), "outputs", "outputs"),
+    (("input",), "multiple_of", "input.multiple_of"), (("input",), "color", "input.color"),
+    (("outputs", 0), "semantics", "outputs[0].semantics"),
+    (("engine",), "gpu", "engine.gpu"), (("engine",), "source_onnx", "engine.source_onnx"),
+    (("engine",), "l4t", "engine.l4t"),
+])
+def test_a_missing_field_is_named_not_defaulted(artifact, where, key, name):
+    data = {**_data(engine=dict(ENGINE)), "format": "unet-edge/artifact", "version": 1}
+    ArtifactMeta.from_dict(data, artifact)  # complete: reads
+    holder = data
+    for step in where:
+        holder = holder[step]
+    del holder[key]
+    with pytest.raises(ArtifactError, match=rf"m\.onnx\.json: sidecar lacks {re.escape(name)};"):
         ArtifactMeta.from_dict(data, artifact)
