@@ -36,7 +36,7 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
         keep: bool = False, targets: tuple[str, ...] = ("cpu",)) -> dict:
     import torch
 
-    from unet_edge.export.int8_stage import speed
+    from unet_edge.bench.speed import interleaved_ms
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(run / "best.pt")
@@ -55,7 +55,8 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
             tmp.mkdir(exist_ok=True)
         out.update(_int8(run, Path(tmp), "cpu", calib_frames, verify_frames))
         if "int8_error" not in out:
-            fp32_ms, int8_ms = speed(Path(tmp) / "best.onnx", Path(tmp) / "best.int8-cpu.onnx", _frame(), runs=20)
+            fp32_ms, int8_ms = interleaved_ms(Path(tmp) / "best.onnx", Path(tmp) / "best.int8-cpu.onnx", _frame(),
+                                              runs=20)
             out.update(ort_fp32_ms=fp32_ms, ort_int8_ms=int8_ms, int8_speedup=fp32_ms / int8_ms)
         for target in targets[1:]:
             out["trt"] = _int8(run, Path(tmp), target, calib_frames, verify_frames)
@@ -68,7 +69,7 @@ def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: i
 
     from unet_edge.core.errors import ExportError
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
-    from unet_edge.export.int8_stage import int8_path
+    from unet_edge.export.int8.stage import int8_path
 
     t0 = time.monotonic()
     try:
@@ -152,15 +153,15 @@ def main() -> None:
                  for flavour, x in (("cpu", r), ("tensorrt", r.get("trt"))) if x is not None]))
     ratio = None
     if args.latency_vs:
+        from unet_edge.bench.speed import interleaved_ms
         from unet_edge.export.exporter import ExportOptions, export_checkpoint
-        from unet_edge.export.int8_stage import speed
 
         first = Path(args.run[0].split("=", 1)[1].partition(":")[0]) / "export-352x480" / "best.onnx"
         with tempfile.TemporaryDirectory() as tmp:
             export_checkpoint(args.latency_vs, ExportOptions(size=SIZE, out=Path(tmp), verify=False, build=False),
                               print)
             other = next(Path(tmp).glob("*.onnx"))
-            mine_ms, other_ms = speed(first, other, _frame(), runs=20)
+            mine_ms, other_ms = interleaved_ms(first, other, _frame(), runs=20)
         ratio = {"model_ms": mine_ms, "other": str(args.latency_vs), "other_ms": other_ms, "ratio": mine_ms / other_ms}
         print(f"ORT FP32 at 352x480: {mine_ms:.1f} ms vs {other_ms:.1f} ms for {args.latency_vs} "
               f"({mine_ms / other_ms:.2f}x)")

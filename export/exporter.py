@@ -74,10 +74,10 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.fp16 import MAX_ERROR
     from unet_edge.export.frame_sets import synthetic_frames
     from unet_edge.export.graph import DeployModule
-    from unet_edge.export.int8_layers import module_paths
-    from unet_edge.export.int8_stage import int8_path, verification_set, write_int8
+    from unet_edge.export.int8.graph_facts import module_paths
+    from unet_edge.export.int8.stage import Int8Reference, int8_path, write_int8
     from unet_edge.export.onnx_export import export_onnx
-    from unet_edge.export.verify import mask_and_near_ties
+    from unet_edge.export.verify import mask_and_near_ties, verification_set
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
     from unet_edge.torch_runner import TorchRunner
 
@@ -142,7 +142,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
                 export_onnx(sub, source, size, opts.opset, opts.dynamic, opts.simplify, meta)
             reference = None
             if opts.verify:
-                reference = (checked[0], ref_masks(), checked[1], float(np.mean(ties)))
+                reference = Int8Reference(checked[0], ref_masks(), checked[1], float(np.mean(ties)))
             artifacts.append(write_int8(int8_path(out, stem, opts.int8_target), out / f"{stem}.onnx", meta, size,
                                         ckpt, opts, module_paths(model), reference, log, source))
     rows = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -12,6 +14,15 @@ from unet_edge.data import LAYOUT_NAMES, open_dataset
 from unet_edge.data.base import list_images
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
+T = TypeVar("T")
+
+
+def spread(items: Sequence[T], k: int) -> list[T]:
+    """Up to ``k`` of ``items``, evenly spread, first and last included (indices rounded): consecutive
+    video frames would show one scene several times."""
+    if len(items) <= k:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
 
 
 def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "train",
@@ -25,7 +36,7 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
     layout, _, rest = spec.partition(":")
     if layout in LAYOUT_NAMES and rest:
         ds = open_dataset(layout, rest, split, num_classes=num_classes)
-        idx = _spread(len(ds), limit)
+        idx = spread(range(len(ds)), limit)
         frames, labels = [], []
         for i in idx:
             rgb, mask = ds[i]
@@ -38,7 +49,7 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
         if not files:
             raise DataError(f"{path}: no images found")
         frames = []
-        for i in _spread(len(files), limit):
+        for i in spread(range(len(files)), limit):
             img = cv2.imread(str(files[i]), cv2.IMREAD_COLOR)
             if img is None:
                 raise DataError(f"{files[i]}: cannot read image")
@@ -49,18 +60,12 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
     raise ConfigError(f"'{spec}': expected LAYOUT:PATH (camvid, carla, folder), an image folder or a video file")
 
 
-def _spread(n: int, limit: int) -> list[int]:
-    if n <= limit:
-        return list(range(n))
-    return np.linspace(0, n - 1, limit).round().astype(int).tolist()
-
-
 def _video_frames(path: Path, size: tuple[int, int], limit: int) -> list[np.ndarray]:
     if not path.is_file():
         raise DataError(f"{path}: video not found")
     cap = cv2.VideoCapture(str(path))
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or limit
-    keep = set(_spread(total, limit))
+    keep = set(spread(range(total), limit))
     frames, i = [], 0
     while len(frames) < limit:
         ok, frame = cap.read()

@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.errors import ExportError
+from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT, THRESHOLDS
 from unet_edge.metrics import confusion, scores
 
-THRESHOLDS = {"fp32": 0.999, "fp16": 0.995}  # INT8: the --min-agreement target
-DEFAULT_MIN_AGREEMENT = 0.99
-DEFAULT_MAX_MIOU_DROP = 0.005  # 0.5 mIoU points, against labels
 CLASS_DROP = 0.01  # a class whose IoU falls by more than 1 point is named
 # A pixel whose top two FP32 logits lie within 1% of the logits' spread (their std on the frame)
 # is a near-tie: INT8's rounding flips a quarter to a half of them whatever layers stay float (and they
@@ -170,3 +168,19 @@ def enforce(rows: list[Row]) -> None:
                f"loses {-100 * r.miou_delta:.2f} mIoU points (at most {100 * r.max_miou_drop:.2f})")
         raise ExportError(f"{r.artifact} {why} for {r.precision}; use more or better calibration frames, or "
                           "--no-verify to keep it anyway")
+
+
+def verification_set(opts, size: tuple[int, int], ckpt: dict) -> tuple[list[np.ndarray], list[np.ndarray] | None, str]:
+    """The frames every artifact is checked on (and the INT8 search aims at), with labels where
+    they are in the model's classes, and a line naming their source. ``opts``: ExportOptions."""
+    from unet_edge.export.frame_sets import load_frames, synthetic_frames
+
+    if opts.verify_data:
+        frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", ckpt["num_classes"])
+        source = f"{len(frames)} frames of {opts.verify_data}"
+    else:
+        frames, labels, names = synthetic_frames(size, opts.verify_frames)
+        source = f"{len(frames)} synthetic dashcam frames"
+    if labels is not None and names != list(ckpt["classes"]):
+        labels = None  # labels in other classes say nothing about this model's mIoU
+    return frames, labels, source

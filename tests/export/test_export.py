@@ -11,9 +11,9 @@ import pytest
 
 from unet_edge.core.artifact import ArtifactMeta, load_meta, sidecar_path
 from unet_edge.core.errors import ArtifactError, CheckpointError, ConfigError
-from unet_edge.export.int8 import count_qdq
+from unet_edge.export.int8.graph_facts import count_qdq
 from unet_edge.export.onnx_export import read_metadata
-from unet_edge.export.verify import THRESHOLDS
+from unet_edge.export.thresholds import THRESHOLDS
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 from unet_edge.torch_runner import TorchRunner
 

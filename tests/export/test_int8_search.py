@@ -9,8 +9,8 @@ from torch import nn
 
 from unet_edge.core.errors import ExportError
 from unet_edge.export.graph import DeployModule
-from unet_edge.export.int8_layers import layer_names, module_paths
-from unet_edge.export.int8_search import search
+from unet_edge.export.int8.graph_facts import layer_names, module_paths
+from unet_edge.export.int8.search import SearchOptions, search
 from unet_edge.export.onnx_export import export_onnx
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
@@ -69,8 +69,8 @@ def test_layer_names_are_module_paths(hard):
 
 def test_the_search_keeps_the_layer_that_reads_the_huge_range_in_float(hard, tmp_path):
     path, model, frames, ref = hard
-    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.99,
-                          module_paths(model), methods=("minmax",), log=lambda _m: None, equalize_activations=False)
+    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], module_paths(model),
+                          _opts(0.99, equalize_activations=False))
     first = found.tried[0]
     assert first["agreement"] < 0.9  # the default float layers (stem, post, head) do not save it
     assert "mid" in found.float_layers and found.agreement >= 0.99
@@ -80,6 +80,10 @@ def test_the_search_keeps_the_layer_that_reads_the_huge_range_in_float(hard, tmp
     with _runner(tmp_path, path) as r:
         assert np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames[8:], ref[8:])]) == found.agreement
     assert "mid" in {n.split("/")[-2] for n in quant["float_nodes"]}
+
+
+def _opts(min_agreement: float, **kw) -> SearchOptions:
+    return SearchOptions("tensorrt", min_agreement, methods=("minmax",), log=lambda _m: None, **kw)
 
 
 def _runner(tmp_path, fp32):
@@ -92,14 +96,13 @@ def _runner(tmp_path, fp32):
 def test_an_unreachable_target_names_the_best_agreement_and_the_layers_tried(hard, tmp_path):
     path, model, frames, ref = hard
     with pytest.raises(ExportError, match=r"INT8 reaches at best [\d.]+% agreement \(target 100\.0%\).*mid"):
-        search(path, tmp_path / "x.onnx", frames[:8], frames[8:], [255 - m for m in ref[8:]], "tensorrt", 1.0,
-               module_paths(model), methods=("minmax",), max_float_layers=2, log=lambda _m: None,
-               equalize_activations=False)
+        search(path, tmp_path / "x.onnx", frames[:8], frames[8:], [255 - m for m in ref[8:]], module_paths(model),
+               _opts(1.0, max_float_layers=2, equalize_activations=False))
     assert not (tmp_path / "x.onnx").exists()
 
 
 def test_layer_costs_are_the_convs_multiply_adds(hard):
-    from unet_edge.export.int8_layers import layer_macs
+    from unet_edge.export.int8.graph_facts import layer_macs
 
     path, model, _, _ = hard
     macs = {layer: layer_macs(path)[node] for node, layer in layer_names(path, module_paths(model)).items()}
@@ -110,13 +113,12 @@ def test_layer_costs_are_the_convs_multiply_adds(hard):
 def test_the_search_also_holds_the_miou_drop_where_there_are_labels(hard, tmp_path):
     path, model, frames, ref = hard
     with pytest.raises(ExportError, match=r"mIoU -2\.00 pts \(target 50\.0%, mIoU within 0\.50 pts\)"):
-        search(path, tmp_path / "y.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.5,
-               module_paths(model), methods=("minmax",), max_float_layers=1, log=lambda _m: None,
-               miou_drop=lambda _masks: 0.02, max_miou_drop=0.005)
+        search(path, tmp_path / "y.onnx", frames[:8], frames[8:], ref[8:], module_paths(model),
+               _opts(0.5, max_float_layers=1, miou_drop=lambda _masks: 0.02, max_miou_drop=0.005))
 
 
 def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
-    from unet_edge.export.int8_layers import prune
+    from unet_edge.export.int8.search import prune
 
     share = {"stem": 0.01, "a": 0.30, "b": 0.05, "c": 0.02}
     seen = []
@@ -142,7 +144,7 @@ def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
 
 
 def test_layers_are_grouped_by_role_across_the_network():
-    from unet_edge.export.int8_layers import layer_groups
+    from unet_edge.export.int8.graph_facts import layer_groups
 
     layers = ["encoder._conv_stem", "encoder._blocks.0._depthwise_conv", "encoder._blocks.12._depthwise_conv",
               "encoder._blocks.12._project_conv", "decoder.0.convs.1.0", "decoder.3.convs.0.0", "head"]
@@ -157,7 +159,7 @@ def test_a_float_conv_keeps_its_activation_float(hard, tmp_path):
     is rounded once, after the Relu, by the next INT8 op: nothing of ours has to exclude it too."""
     import onnx
 
-    from unet_edge.export.int8 import quantize
+    from unet_edge.export.int8.calibration import quantize
 
     path, _, frames, _ = hard
     stem = next(n for n in onnx.load(str(path)).graph.node if n.op_type == "Conv")
@@ -172,8 +174,8 @@ def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp
     """`pre`'s 10,000-wide channel, divided down and multiplied back into `mid`'s weights, no longer
     takes the whole INT8 range: the default float layers are enough."""
     path, model, frames, ref = hard
-    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], "tensorrt", 0.99,
-                          module_paths(model), methods=("minmax",), log=lambda _m: None)
+    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], module_paths(model),
+                          _opts(0.99))
     plain, equalised = found.tried[0], found.tried[1]
     assert plain["graph"] == "plain" and plain["agreement"] < 0.9
     assert equalised["graph"] == "equalized" and equalised["agreement"] >= 0.99
@@ -189,7 +191,7 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
     import cv2
 
     from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.int8_stage import write_int8
+    from unet_edge.export.int8.stage import Int8Reference, write_int8
 
     path, model, frames, ref = hard
     calib = tmp_path / "calib"
@@ -203,7 +205,7 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
 
     def export(near_ties: float):
         write_int8(tmp_path / "hard.int8.onnx", path, {}, (48, 64), ckpt, opts, module_paths(model),
-                   (frames[8:], unreachable, None, near_ties), lambda _m: None)
+                   Int8Reference(frames[8:], unreachable, None, near_ties), lambda _m: None)
 
     with pytest.raises(ExportError, match=r"INT8 reaches at best .*5\.0% of the FP32 model's pixels are near-ties"):
         export(0.05)
@@ -215,10 +217,11 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
 
 
 def test_wide_models_calibrate_on_fewer_frames_at_once(hard, monkeypatch):
-    from unet_edge.export import int8
+    from unet_edge.export.int8 import calibration as int8
+    from unet_edge.export.int8.graph_facts import activation_bytes
 
     path = hard[0]
-    per_frame = int8.activation_bytes(path)
+    per_frame = activation_bytes(path)
     # stem, pre, mid, post: 8 channels each, head 4, at 48x64, plus the pre-processing tensors
     assert per_frame >= 4 * 48 * 64 * (4 * 8 + 4)
     assert int8.calib_chunk(path) == int8.CALIB_CHUNK  # a small model keeps 4 frames a chunk

@@ -128,7 +128,7 @@ def test_int8_cpu_graph_quantizes_the_depthwise_convs(tmp_path):
     import onnxruntime as ort
 
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
-    from unet_edge.export.int8 import quantize
+    from unet_edge.export.int8.calibration import quantize
 
     ckpt = _checkpoint(tmp_path)
     export_checkpoint(ckpt, ExportOptions(out=tmp_path, verify=False, build=False, size=(64, 96)), lambda _m: None)

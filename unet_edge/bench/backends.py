@@ -95,7 +95,7 @@ class ArtifactCache:
 
     def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
         from unet_edge.export.exporter import ExportOptions, export_checkpoint
-        from unet_edge.export.int8_stage import int8_path
+        from unet_edge.export.int8.stage import int8_path
 
         sub = self.dir / (f"int8-{int8_target}" if precision == "int8" else "float")
         name = {"fp32": f"{self.ckpt.stem}.onnx", "fp16": f"{self.ckpt.stem}.fp16.onnx",

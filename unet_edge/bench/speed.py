@@ -1,0 +1,31 @@
+"""Two ONNX graphs' speed on this CPU, measured side by side so that both see the same machine load."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def interleaved_ms(first: Path, second: Path, frame: np.ndarray, runs: int = 8) -> tuple[float, float]:
+    """Median ms per frame of ``first`` and ``second`` in ONNX Runtime, in alternating blocks. ``second``
+    runs under ``first``'s contract (it may have no sidecar yet: export measures before writing it).
+    Not frame by frame: the idle session's worker threads keep spinning for a while after each run and
+    would slow the other (2x on 2 cores)."""
+    from unet_edge.core.artifact import ArtifactMeta, load_meta
+    from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+
+    contract = ArtifactMeta.from_dict(load_meta(first, check_hash=False).to_dict(), second)
+    times: dict[int, list[float]] = {0: [], 1: []}
+    block = 4
+    with OnnxRuntimeRunner(first) as a, OnnxRuntimeRunner(second, meta=contract) as b:
+        for i in range(2 * max(1, -(-runs // block))):
+            runner = (a, b)[i % 2]
+            time.sleep(0.05)  # let the other session's threads stop spinning
+            for j in range(block + 1):
+                t0 = time.perf_counter()
+                runner.infer(frame)
+                if j:  # the first run of a block wakes the session's threads
+                    times[i % 2].append(1000 * (time.perf_counter() - t0))
+    return float(np.median(times[0])), float(np.median(times[1]))
