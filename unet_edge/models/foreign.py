@@ -1,0 +1,298 @@
+"""Load a segmentation model unet-edge did not train, in one of its PyTorch forms:
+
+- code + weights: ``--model-class MODULE:NAME`` (a class or factory) with ``--model-kwargs JSON``, and a
+  state dict file (.pt/.pth/.safetensors; plain, or under ``state_dict``/``model``/``model_state_dict``),
+  read with ``weights_only=True``;
+- a torch.export program (.pt2, ``torch.export.save``) or a TorchScript file (.ts, or any file
+  ``torch.jit.load`` opens), which carry their own code;
+- a pickled whole ``nn.Module`` (``torch.save(model)``): loading it runs arbitrary code, so it is
+  refused unless the user passes ``--trust-pickle``.
+
+The form is read from the file's content, not its name. Every failure is one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unet_edge.core.errors import CheckpointError, ConfigError, ModelError
+from unet_edge.core.lazy import require
+from unet_edge.models.contract import IOContract
+
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+FORMS = ("state_dict", "torch.export", "torchscript", "pickle")
+SHOW = 3  # keys named in a mismatch message
+DEFAULT_SIZE = (352, 480)  # the export size when neither --size nor the model fixes one
+
+
+@dataclass
+class ForeignSpec:
+    """What the user said about a foreign model (recorded in the sidecar's ``model`` entry)."""
+
+    model_class: str | None = None
+    model_kwargs: dict = field(default_factory=dict)
+    python_path: tuple[str, ...] = ()
+    trust_pickle: bool = False
+    contract: IOContract = field(default_factory=IOContract)
+
+    def to_json(self, source: Path, form: str) -> dict:
+        return {"source": Path(source).name, "form": form, "class": self.model_class,
+                "kwargs": self.model_kwargs, "python_path": list(self.python_path),
+                "contract": self.contract.to_json()}
+
+
+def parse_kwargs(text: str | None) -> dict:
+    """``--model-kwargs``: a JSON object."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--model-kwargs is not JSON ({exc.msg} at character {exc.pos}): {text[:80]}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--model-kwargs must be a JSON object like '{{\"num_classes\": 11}}', got {text[:80]}")
+    return value
+
+
+def file_form(path: Path) -> str:
+    """Which of ``FORMS`` (or ``unet-edge``, a checkpoint of ``unet-edge train``) ``path`` holds."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if _is_safetensors(head):
+        return "state_dict"
+    if head[:2] != b"PK":
+        raise _not_a_model(path, "neither a zip archive (torch.save, TorchScript, torch.export) nor safetensors")
+    try:
+        names = zipfile.ZipFile(path).namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _not_a_model(path, f"damaged zip archive: {exc}") from exc
+    tails = {n.split("/", 1)[1] for n in names if "/" in n}
+    if "archive_format" in tails or "archive_version" in tails:
+        return "torch.export"
+    if "constants.pkl" in tails and any(t.startswith("code/") for t in tails):
+        return "torchscript"
+    if "data.pkl" in tails:
+        return "unet-edge" if _is_unet_edge(path) else "state_dict"  # or a pickle: load_foreign tells
+    raise _not_a_model(path, "a zip archive without a torch payload")
+
+
+def is_foreign(path: str | Path, spec: ForeignSpec | None = None) -> bool:
+    """Whether ``path`` needs the foreign-model route (anything but a ``unet-edge train`` checkpoint)."""
+    if spec is not None and spec.model_class:
+        return True
+    return file_form(Path(path)) != "unet-edge"
+
+
+def load_foreign(path: str | Path, spec: ForeignSpec) -> tuple[Any, str]:
+    """The model in ``path`` (eval mode, on the CPU) and its form."""
+    path = Path(path)
+    form = file_form(path)
+    if form == "unet-edge":
+        raise ConfigError(f"{path}: a 'unet-edge train' checkpoint records its model: drop --model-class")
+    if form in ("torch.export", "torchscript") and spec.model_class:
+        raise ConfigError(f"{path}: a {form} file carries its own code: drop --model-class")
+    torch = require("torch")
+    _extend_path(spec.python_path)
+    if form == "torch.export":
+        try:
+            model = torch.export.load(str(path)).module()
+        except Exception as exc:
+            raise CheckpointError(f"{path}: cannot load the torch.export program: {_first(exc)}") from exc
+        return model, form
+    if form == "torchscript":
+        try:
+            return torch.jit.load(str(path), map_location="cpu").eval(), form
+        except Exception as exc:
+            raise CheckpointError(f"{path}: cannot load the TorchScript file: {_first(exc)}") from exc
+    payload = _read_weights(path, torch)
+    if payload is _PICKLED:
+        if not spec.trust_pickle:
+            raise CheckpointError(
+                f"{path}: a pickled whole model (torch.save(model)) runs arbitrary code when loaded; save its "
+                "weights instead (torch.save(model.state_dict(), 'weights.pt')) and pass --model-class MODULE:NAME, "
+                "or pass --trust-pickle if you trust this file")
+        return _unpickle(path, torch), "pickle"
+    state = state_dict_of(payload, path)
+    if not spec.model_class:
+        raise ConfigError(f"{path}: a state dict holds weights only: pass --model-class MODULE:NAME "
+                          "(and --model-kwargs JSON) to build the model they belong to")
+    model = build_model(spec.model_class, spec.model_kwargs, spec.python_path)
+    load_weights(model, state, path, spec.model_class)
+    return model.eval(), form
+
+
+def open_foreign(path: str | Path, spec: ForeignSpec, size: tuple[int, int] | None = None) -> dict:
+    """A foreign model as the checkpoint-like dict export reads (classes, normalisation, input size),
+    with the wrapped body under ``module`` and what was given under ``model`` (for the sidecar)."""
+    from dataclasses import replace
+
+    from unet_edge.models.foreign_module import wrap
+
+    path = Path(path)
+    raw, form = load_foreign(path, spec)
+    size = tuple(size or spec.contract.size or fixed_size(raw, spec.contract) or DEFAULT_SIZE)
+    body, contract = wrap(raw, replace(spec.contract, size=size), size)
+    spec = replace(spec, contract=contract)
+    name = spec.model_class or f"{form}:{path.name}"
+    return {"arch": f"foreign:{name}", "model_options": dict(spec.model_kwargs), "num_classes": body.num_classes,
+            "classes": list(contract.classes), "palette": [list(c) for c in contract.palette],
+            "ignore_index": contract.ignore_index, "mean": list(contract.unit_mean), "std": list(contract.unit_std),
+            "input_size": list(size), "metrics": None, "model": spec.to_json(path, form), "module": body}
+
+
+def fixed_size(model, contract: IOContract) -> tuple[int, int] | None:
+    """The input size a torch.export program was exported for (its shapes are fixed unless made dynamic)."""
+    graph = getattr(model, "graph", None)
+    for node in getattr(graph, "nodes", ()):
+        val = node.meta.get("val") if node.op == "placeholder" else None
+        shape = getattr(val, "shape", None)
+        if shape is not None and len(shape) == 4 and all(isinstance(d, int) for d in shape):
+            return (shape[2], shape[3]) if contract.layout == "nchw" else (shape[1], shape[2])
+    return None
+
+
+def build_model(class_path: str, kwargs: dict, python_path: tuple[str, ...] = ()):
+    """``MODULE:NAME(**kwargs)``, imported with the current directory and ``python_path`` on sys.path."""
+    torch = require("torch")
+    factory = import_class(class_path, python_path)
+    try:
+        model = factory(**kwargs)
+    except Exception as exc:
+        raise ModelError(f"cannot build {class_path}(**{json.dumps(kwargs)}): {type(exc).__name__}: "
+                         f"{_first(exc)}") from exc
+    if not isinstance(model, torch.nn.Module):
+        raise ModelError(f"{class_path}(...) returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def import_class(class_path: str, python_path: tuple[str, ...] = ()):
+    module_name, sep, attr = class_path.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"--model-class '{class_path}': expected MODULE:NAME, e.g. torchvision.models."
+                          "segmentation:lraspp_mobilenet_v3_large")
+    _extend_path(python_path)
+    from unet_edge.models.torchvision_cpu import prepare
+
+    prepare()  # user code that imports torchvision gets it working beside the CPU torch
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # user code may raise anything at import time
+        where = ", ".join(["the current directory", *python_path])
+        raise ModelError(f"--model-class '{class_path}': cannot import '{module_name}' ({type(exc).__name__}: "
+                         f"{_first(exc)}); searched {where} and the installed packages "
+                         "(add a folder with --python-path DIR)") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ModelError(f"--model-class '{class_path}': module '{module_name}' has no '{attr}'")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ModelError(f"--model-class '{class_path}' is not a class or function")
+    return obj
+
+
+def state_dict_of(payload: Any, path: Path) -> dict:
+    """The state dict in a loaded file: the dict itself, or one under ``STATE_DICT_KEYS``."""
+    torch = require("torch")
+
+    def is_state(d: Any) -> bool:
+        return isinstance(d, dict) and bool(d) and all(isinstance(v, torch.Tensor) for v in d.values())
+
+    if is_state(payload):
+        return payload
+    if isinstance(payload, dict):
+        for key in STATE_DICT_KEYS:
+            if is_state(payload.get(key)):
+                return payload[key]
+        keys = ", ".join(str(k) for k in list(payload)[:6])
+        raise _not_a_model(path, f"a dict without a state dict (keys: {keys}; looked under "
+                                 f"{', '.join(STATE_DICT_KEYS)})")
+    raise _not_a_model(path, f"torch.save of a {type(payload).__name__}, not a state dict")
+
+
+def load_weights(model, state: dict, path: Path, class_path: str) -> None:
+    """``load_state_dict`` with one line naming the first missing, unexpected and mis-shaped keys."""
+    own = model.state_dict()
+    if all(k.startswith("module.") for k in state) and not any(k.startswith("module.") for k in own):
+        state = {k[len("module."):]: v for k, v in state.items()}  # saved from DataParallel/DDP
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {list(state[k].shape)} vs {list(own[k].shape)}" for k in own
+              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    problems = [f"{len(items)} {what} ({', '.join(items[:SHOW])}{', ...' if len(items) > SHOW else ''})"
+                for what, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                                    ("shape mismatches, file vs model", shapes)) if items]
+    if problems:
+        raise CheckpointError(f"{path}: the weights do not fit {class_path}: {'; '.join(problems)}")
+    model.load_state_dict(state)
+
+
+_PICKLED = object()  # a torch.save file that holds more than tensors and containers
+
+
+def _read_weights(path: Path, torch) -> Any:
+    if _is_safetensors(path.open("rb").read(16)):
+        safetensors = require("safetensors.torch")
+        try:
+            return safetensors.load_file(str(path), device="cpu")
+        except Exception as exc:
+            raise CheckpointError(f"{path}: cannot read the safetensors file: {_first(exc)}") from exc
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        if "weights only load failed" in str(exc).lower() or type(exc).__name__ == "UnpicklingError":
+            return _PICKLED
+        raise CheckpointError(f"{path}: cannot read (corrupt or truncated): {_first(exc)}") from exc
+
+
+def _unpickle(path: Path, torch):
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a class that moved or is not importable
+        raise ModelError(f"{path}: cannot unpickle the model ({type(exc).__name__}: {_first(exc)}); "
+                         "put its code on the path with --python-path DIR") from exc
+    if isinstance(obj, dict):
+        obj = next((obj[k] for k in STATE_DICT_KEYS if isinstance(obj.get(k), torch.nn.Module)), obj)
+    if not isinstance(obj, torch.nn.Module):
+        raise _not_a_model(path, f"a pickled {type(obj).__name__}, not a torch.nn.Module")
+    return obj.float().eval()
+
+
+def _is_safetensors(head: bytes) -> bool:
+    # 8-byte little-endian header length, then the JSON header
+    return len(head) > 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
+
+
+def _is_unet_edge(path: Path) -> bool:
+    from unet_edge.models.checkpoint import FORMAT
+
+    torch = require("torch")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return False
+    return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+def _extend_path(dirs: tuple[str, ...]) -> None:
+    for d in [*dirs, "."][::-1]:
+        full = str(Path(d).resolve())
+        if full not in sys.path:
+            sys.path.insert(0, full)
+
+
+def _not_a_model(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"{path}: not a model file ({why}); expected a 'unet-edge train' checkpoint, a state dict "
+                           "(.pt/.pth/.safetensors with --model-class), a torch.export .pt2 or a TorchScript file")
+
+
+def _first(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:200]
