@@ -22,11 +22,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from unet_edge.core.errors import SourceError  # noqa: E402
+from unet_edge.core.media import is_image  # noqa: E402
 from unet_edge.runtime.frame import to_bgr
 
 LIVE_TIMEOUT_MS = 5000
 BUILTIN_SCHEMES = ("v4l2", "rtsp", "rtsps", "csi", "http", "https")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def has_gstreamer() -> bool:
@@ -197,18 +197,18 @@ def open_source(uri: str) -> Source:
         return CaptureSource(pipeline, uri, True, cv2.CAP_GSTREAMER)
     path = Path(uri)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        files = sorted(p for p in path.iterdir() if is_image(p))
         if not files:
             raise SourceError(f"{uri}: folder holds no images")
         return ImageSource(files, uri)
     if any(c in uri for c in "*?["):
-        files = sorted(Path(p) for p in _glob.glob(uri) if Path(p).suffix.lower() in IMAGE_EXTS)
+        files = sorted(Path(p) for p in _glob.glob(uri) if is_image(p))
         if not files:
             raise SourceError(f"{uri}: glob matches no images")
         return ImageSource(files, uri)
     if not path.exists():
         raise SourceError(f"{uri}: no such file, folder, camera or stream")
-    if path.suffix.lower() in IMAGE_EXTS:
+    if is_image(path):
         return ImageSource([path], uri)
     return CaptureSource(str(path), uri, False, cv2.CAP_ANY)
 

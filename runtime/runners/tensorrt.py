@@ -17,10 +17,9 @@ import numpy as np
 from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ArtifactError, EngineError
 from unet_edge.core.lazy import require
+from unet_edge.runtime.cuda import D2H, H2D
 from unet_edge.runtime.engine_check import check_engine, deserialize_failed
 from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
-
-H2D, D2H = 1, 2  # cudaMemcpyKind
 
 
 @dataclass

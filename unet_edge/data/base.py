@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 
 from unet_edge.core.errors import DataError
+from unet_edge.core.media import is_image
 from unet_edge.data.classes import ClassInfo
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SPLITS = ("train", "val", "test", "all")
 
 
@@ -19,7 +19,7 @@ def list_images(folder: Path) -> list[Path]:
     """Image files in ``folder``, sorted by name."""
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if is_image(p) and not p.name.startswith("."))
 
 
 def pair_by_stem(image_dir: Path, mask_dir: Path) -> list[tuple[Path, Path]]:
