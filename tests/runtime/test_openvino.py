@@ -151,3 +151,33 @@ def test_a_dynamic_export_is_compiled_at_the_chosen_size(tmp_path, cache):
         assert np.array_equal(ov.infer(frames), ort.infer(frames))
         with pytest.raises(ConfigError, match="compiled dyn.onnx for 32x48"):
             ov.infer(_frames()[0])
+
+
+def test_bench_rows_for_openvino_f32_and_bf16_with_their_first_run_cost(tiny, cache):
+    from unet_edge.bench.report import tables
+    from unet_edge.bench.suite import BenchConfig, run_bench
+
+    cfg = BenchConfig(model=tiny, backends="all", warmup=1, iters=3, min_seconds=0, provider="openvino")
+    result = run_bench(cfg, log=lambda _m: None)
+    rows = {r["backend"]: r for r in result["rows"]}
+    assert list(rows) == ["onnxruntime", "openvino", "openvino-bf16", "openvino-int8"]
+    assert rows["openvino"]["status"] == "ok" and rows["openvino"]["agreement"] == 1.0
+    assert rows["openvino"]["first_run_ms"] > 0 and rows["openvino"]["load_ms"] > 0
+    assert rows["openvino-int8"]["status"] == "unavailable" and "is fp32" in rows["openvino-int8"]["reason"]
+    bf16 = rows["openvino-bf16"]
+    if supports_bf16("CPU"):
+        assert bf16["precision"] == "bf16" and bf16["agreement"] > 0.9 and bf16["timing"]["p50"] > 0
+    else:
+        assert bf16["status"] == "unavailable" and "bf16" in bf16["reason"]
+    assert tables(result)[0].row_count == 4
+    # the user's compile cache now holds both: a second bench reports the first run's cost beside the load
+    again = {r["backend"]: r for r in run_bench(cfg, log=lambda _m: None)["rows"]}
+    assert again["openvino"]["first_run_ms"] > 0 and again["openvino"]["load_ms"] > 0
+
+
+def test_doctor_reports_openvino_its_devices_and_bf16():
+    from unet_edge.doctor import checks
+
+    item = next(c for c in checks() if c.name == "openvino")
+    assert item.status == "ok" and "OpenVINO 20" in item.detail and "devices: CPU" in item.detail
+    assert ("CPU bf16: yes" if supports_bf16("CPU") else "CPU bf16: no") in item.detail

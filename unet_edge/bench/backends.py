@@ -14,7 +14,12 @@ from unet_edge.core.lazy import installed, missing
 @dataclass(frozen=True)
 class Backend:
     precision: str
-    family: str  # torch | onnxruntime | tensorrt
+    family: str  # torch | onnxruntime | openvino | tensorrt
+    artifact: str = ""  # the export it runs where that is not ``precision`` (bf16 runs the FP32 graph)
+
+    @property
+    def export(self) -> str:
+        return self.artifact or self.precision
 
 
 BACKENDS = {
@@ -22,6 +27,11 @@ BACKENDS = {
     "torch-nchw": Backend("fp32", "torch"),  # PyTorch's default contiguous NCHW: a plain model(x)
     **{f"onnxruntime{suffix}": Backend(p, "onnxruntime") for p, suffix in (("fp32", ""), ("fp16", "-fp16"),
                                                                           ("int8", "-int8"))},
+    # OpenVINO on the same graphs: FP32 at an explicit f32 hint and at bf16 (never OpenVINO's own
+    # default, which is bf16 on an AMX CPU), and the CPU-flavour INT8 graph.
+    "openvino": Backend("fp32", "openvino"),
+    "openvino-bf16": Backend("bf16", "openvino", "fp32"),
+    "openvino-int8": Backend("int8", "openvino"),
     **{f"tensorrt-{p}": Backend(p, "tensorrt") for p in ("fp32", "fp16", "int8")},
 }
 
@@ -38,6 +48,8 @@ class Row:
     miou: float | None = None
     timing: dict | None = None
     stream: dict | None = None
+    load_ms: float | None = None  # activation: session, engine, or OpenVINO's compile (or its cache)
+    first_run_ms: float | None = None  # OpenVINO: a compile without its cache, the cost of a first run
     notes: list[str] = field(default_factory=list)
 
 
@@ -61,11 +73,11 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
             return "needs the training checkpoint (.pt)"
         if not installed("torch"):
             return missing("torch")
-    if family == "onnxruntime":
+    if family in ("onnxruntime", "openvino"):
         if kind == "engine":
             return "a TensorRT engine runs only on TensorRT"
-        if not installed("onnxruntime"):
-            return missing("onnxruntime")
+        if not installed(family):
+            return missing(family)
         if kind == "checkpoint" and not installed("onnx"):
             return missing("onnx")
     if family == "tensorrt":

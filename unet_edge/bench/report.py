@@ -11,6 +11,14 @@ def _f(v, fmt: str = "{:.2f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+def _load(row: dict) -> str:
+    """The activation's ms, and OpenVINO's uncached compile (a first run's cost) where this load was cached."""
+    load, first = row.get("load_ms"), row.get("first_run_ms")
+    if first is not None and load is not None and abs(first - load) > 0.5:
+        return f"{load:.0f} (first {first:.0f})"
+    return _f(load, "{:.0f}")
+
+
 def tables(result: dict):
     """(main table, per-stage table, stream table or None) as rich Tables."""
     from rich.markup import escape
@@ -18,7 +26,8 @@ def tables(result: dict):
 
     main = Table(title=f"unet-edge bench: {result['model']}  (batch {result['batch']}, {result['threads']} CPU "
                        f"threads for every CPU backend, frames: {result['frames']})")
-    for col in ("Backend", "Precision", "Status", "Size MB", "mIoU", "mean", "p50", "p90", "p99 ms", "FPS"):
+    for col in ("Backend", "Precision", "Status", "Size MB", "Agree %", "mIoU", "load ms", "mean", "p50", "p90",
+                "p99 ms", "FPS"):
         main.add_column(col, justify="left" if col in ("Backend", "Precision", "Status") else "right")
     stages = Table(title="per-stage breakdown, median ms (transfers are n/a on CPU backends)")
     for col in ("Backend", "host pre", "H2D", "compute", "D2H", "host post"):
@@ -31,8 +40,9 @@ def tables(result: dict):
     for r in result["rows"]:
         t = r.get("timing") or {}
         status = escape(r["status"] + (f": {r['reason']}" if r["reason"] else ""))
-        main.add_row(r["backend"], r["precision"], status, _f(r["size_mb"], "{:.1f}"), _f(r["miou"], "{:.4f}"),
-                     _f(t.get("mean")), _f(t.get("p50")), _f(t.get("p90")), _f(t.get("p99")),
+        main.add_row(r["backend"], r["precision"], status, _f(r["size_mb"], "{:.1f}"),
+                     _f(None if r.get("agreement") is None else 100 * r["agreement"]), _f(r["miou"], "{:.4f}"),
+                     _load(r), _f(t.get("mean")), _f(t.get("p50")), _f(t.get("p90")), _f(t.get("p99")),
                      _f(t.get("fps"), "{:.1f}"))
         if t:
             s = t["stages"]
@@ -54,6 +64,9 @@ def print_tables(result: dict) -> None:
     for table in tables(result):
         if table is not None:
             console.print(table)
+    for r in result["rows"]:
+        for note in r.get("notes") or []:
+            console.print(f"{r['backend']}: {note}", markup=False)
 
 
 def write_json(result: dict, dest: Path) -> None:
