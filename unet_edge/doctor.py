@@ -44,6 +44,7 @@ def checks() -> list[Check]:
         out.append(Check("gpu", "info", "no NVIDIA GPU found: CPU inference with ONNX Runtime only", cuda_fix))
     out.append(_tensorrt(vers, bool(gpus or jet)))
     out.append(_onnxruntime(vers))
+    out.append(_openvino())
     out.append(_opencv())
     vids = sorted(str(p) for p in Path("/dev").glob("video*"))
     out.append(Check("cameras", "ok" if vids else "info", ", ".join(vids) or "no /dev/video* devices",
@@ -103,6 +104,25 @@ def _onnxruntime(vers: dict) -> Check:
 
     return Check("onnxruntime", "ok", f"ONNX Runtime {ort.__version__}; providers: "
                  f"{', '.join(ort.get_available_providers())}")
+
+
+def _openvino() -> Check:
+    """OpenVINO's version, the devices it reports and whether this CPU computes in bf16."""
+    if not installed("openvino"):
+        return Check("openvino", "info", "OpenVINO not installed: no --provider openvino (Intel CPUs, GPUs, NPUs)",
+                     "pip install 'unet-edge[openvino]'")
+    try:
+        import openvino
+
+        from unet_edge.runtime.runners.openvino import available_devices, supports_bf16
+
+        devices = available_devices()
+        bf16 = "CPU" in devices and supports_bf16("CPU")
+    except Exception as exc:  # a broken install or plugin
+        return Check("openvino", "warn", f"OpenVINO imports but reports no devices: {str(exc).splitlines()[0][:120]}",
+                     "reinstall it: pip install --force-reinstall 'unet-edge[openvino]'")
+    return Check("openvino", "ok", f"OpenVINO {openvino.get_version().split('-')[0]}; devices: "
+                 f"{', '.join(devices) or 'none'}; CPU bf16: {'yes (--precision bf16)' if bf16 else 'no'}")
 
 
 def _opencv() -> Check:
