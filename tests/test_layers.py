@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Source folder -> the package it installs as (pyproject's package-dir).
+# Source folder -> the package it installs as (setup.py's PACKAGE_DIR).
 PACKAGE_DIRS = {"unet_edge": "unet_edge", "runtime": "unet_edge.runtime", "export": "unet_edge.export"}
 
 LAYER_OF = [  # most specific prefix first

@@ -1,7 +1,9 @@
-"""export/ and runtime/ install as unet_edge.export and unet_edge.runtime, editable and as a wheel."""
+"""export/ and runtime/ install as unet_edge.export and unet_edge.runtime, editable and as a wheel,
+and the wheel holds every source file: packages are found, not listed by hand."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -9,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_layers import PACKAGE_DIRS
+
 REPO = Path(__file__).resolve().parents[1]
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md")  # with the source folders
 pytestmark = pytest.mark.slow
 
 PROBE = ("import importlib, pathlib, sys\n"
@@ -41,14 +46,37 @@ def _probe(py: Path, cwd: Path) -> str:
     return proc.stdout.strip()
 
 
-def test_built_wheel_maps_the_subpackages(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
+def _sources() -> set[str]:
+    """Where each source file of the checkout lands in an installed tree."""
+    out = set()
+    for folder, package in PACKAGE_DIRS.items():
+        for path in (REPO / folder).rglob("*.py"):
+            if "__pycache__" not in path.parts:
+                out.add("/".join([*package.split("."), *path.relative_to(REPO / folder).parts]))
+    return out
+
+
+def _clean_copy(dest: Path) -> Path:
+    """The build inputs without a stale build/ folder, whose leftovers setuptools would pack."""
+    for name in BUILD_INPUTS:
+        shutil.copy2(REPO / name, dest / name)
+    for folder in PACKAGE_DIRS:
+        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def test_built_wheel_holds_every_source_file_under_its_package(tmp_path):
+    (tmp_path / "src").mkdir()
+    src = _clean_copy(tmp_path / "src")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(src)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     wheel = next(tmp_path.glob("unet_edge-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "unet_edge/export/__init__.py" in names and "unet_edge/runtime/__init__.py" in names
-    assert not [n for n in names if n.split("/")[0] in ("export", "runtime", "tests", "benchmarks")]
+    names = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    sources = _sources()
+    assert "unet_edge/export/__init__.py" in sources and "unet_edge/runtime/runners/__init__.py" in sources
+    assert sorted(sources - names) == []  # e.g. a new subpackage left out
+    assert sorted(names - sources) == []  # nothing else: no top-level export/ or runtime/, no tests
     py = _venv(tmp_path / "venv")
     _pip(py, str(wheel))
     assert _probe(py, tmp_path) == "export runtime"
