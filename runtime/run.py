@@ -31,6 +31,8 @@ class RunConfig:
     hud: bool = True
     provider: str = "cpu"
     threads: int | None = None
+    device: str | None = None  # OpenVINO's device (--provider openvino)
+    precision: str | None = None  # OpenVINO's inference precision: f32 | bf16
     max_frames: int | None = None
     loop: bool = False
     realtime: bool = False
@@ -90,7 +92,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
     trace = FrameTrace(cfg.trace) if cfg.trace else None
     sources = [open_source(u) for u in uris]
-    seg = Segmenter(cfg.model, cfg.provider, cfg.threads)
+    seg = Segmenter(cfg.model, cfg.provider, cfg.threads, device=cfg.device, precision=cfg.precision)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))

@@ -25,8 +25,12 @@ class Segmenter:
     """
 
     def __init__(self, model: str | Path, provider: str = "cpu", threads: int | None = None,
-                 input_size: tuple[int, int] | None = None) -> None:
-        self.runner = open_runner(model, provider=provider, threads=threads, input_size=input_size)
+                 input_size: tuple[int, int] | None = None, device: str | None = None,
+                 precision: str | None = None) -> None:
+        """``provider="openvino"`` runs an ``.onnx`` with OpenVINO on ``device`` (CPU | GPU | NPU | AUTO)
+        at ``precision`` (f32 | bf16); see ``open_runner``."""
+        self.runner = open_runner(model, provider=provider, threads=threads, input_size=input_size, device=device,
+                                  precision=precision)
         self.runner.activate()
         self.classes, self.palette = self.runner.classes, self.runner.palette
         self.input_size = tuple(self.runner.input_size)

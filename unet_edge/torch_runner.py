@@ -82,11 +82,16 @@ class TorchRunner(Runner):
         return {"mask": mask}, {}
 
 
-def open_model(path: str | Path, provider: str = "cpu", input_size: Sequence[int] | None = None) -> Runner:
-    """A runner for any model file: a checkpoint in eager PyTorch, an artifact through the runtime."""
+def open_model(path: str | Path, provider: str = "cpu", input_size: Sequence[int] | None = None,
+               device: str | None = None, precision: str | None = None) -> Runner:
+    """A runner for any model file: a checkpoint in eager PyTorch, an artifact through the runtime
+    (``device`` and ``precision``: OpenVINO's, for ``provider="openvino"``)."""
     suffix = Path(path).suffix.lower()
     if suffix in CHECKPOINT_SUFFIXES:
+        if provider == "openvino":
+            raise ConfigError(f"{Path(path).name} is a checkpoint: OpenVINO runs its export ('unet-edge export "
+                              f"{path}', then --model best.onnx)")
         return TorchRunner(path, input_size=input_size)
     if suffix == ".onnx" or suffix in ENGINE_SUFFIXES:
-        return open_runner(path, provider=provider, input_size=input_size)
+        return open_runner(path, provider=provider, input_size=input_size, device=device, precision=precision)
     raise ConfigError(f"{path}: unsupported model file type '{suffix}'; expected .pt, .onnx or .engine")

@@ -33,6 +33,8 @@ class ServeConfig:
     max_batch: int = 8
     provider: str = "cpu"
     threads: int | None = None
+    device: str | None = None  # OpenVINO's device (--provider openvino)
+    precision: str | None = None  # OpenVINO's inference precision: f32 | bf16
     queue_delay_us: int = 2000
 
 
@@ -113,7 +115,7 @@ def serve(cfg: ServeConfig, log: Callable[[str], None] = print, ready: Callable[
     if why:
         raise ConfigError(f"unet-edge serve cannot start Triton's Python backend here: {why}")
     prepare_environment()
-    seg = Segmenter(cfg.model, cfg.provider, cfg.threads)
+    seg = Segmenter(cfg.model, cfg.provider, cfg.threads, device=cfg.device, precision=cfg.precision)
     outputs = seg.runner.output_names
     if outputs[0] != "mask":
         raise ConfigError(f"{cfg.model.name} outputs {outputs[0]}; serve a class-id export (not --logits)")
