@@ -139,6 +139,8 @@ def open_foreign(path: str | Path, spec: ForeignSpec, size: tuple[int, int] | No
     path = Path(path)
     raw, form = load_foreign(path, spec)
     size = tuple(size or spec.contract.size or fixed_size(raw, spec.contract) or DEFAULT_SIZE)
+    if form == "torchscript":
+        raw = script_to_graph(raw, spec.contract, size, path)
     body, contract = wrap(raw, replace(spec.contract, size=size), size)
     spec = replace(spec, contract=contract)
     name = spec.model_class or f"{form}:{path.name}"
@@ -146,6 +148,21 @@ def open_foreign(path: str | Path, spec: ForeignSpec, size: tuple[int, int] | No
             "classes": list(contract.classes), "palette": [list(c) for c in contract.palette],
             "ignore_index": contract.ignore_index, "mean": list(contract.unit_mean), "std": list(contract.unit_std),
             "input_size": list(size), "metrics": None, "model": spec.to_json(path, form), "module": body}
+
+
+def script_to_graph(script, contract: IOContract, size: tuple[int, int], path: Path):
+    """A TorchScript module as a torch.export graph module: the ONNX exporter traces, and a ScriptModule
+    called inside a trace is refused ("not part of the active trace"), where a graph module is plain Python."""
+    torch = require("torch")
+    from torch._export.converter import TS2EPConverter  # the converter torch.export ships for TorchScript
+
+    h, w = contract.padded(*size)
+    sample = torch.zeros(1, 3, h, w) if contract.layout == "nchw" else torch.zeros(1, h, w, 3)
+    try:
+        return TS2EPConverter(script, (sample,)).convert().module()
+    except Exception as exc:
+        raise CheckpointError(f"{path}: cannot convert the TorchScript model for export ({type(exc).__name__}: "
+                              f"{_first(exc)}); save a torch.export program (.pt2) instead") from exc
 
 
 def fixed_size(model, contract: IOContract) -> tuple[int, int] | None:

@@ -160,8 +160,7 @@ def output_axis(out: torch.Tensor, contract: IOContract) -> tuple[int | None, in
     if layout is None and n:
         fits = [a for a in (1, 3) if shape[a] == n]
         if not fits:
-            raise ModelError(f"the model outputs {shape}: no axis has the {n} classes --classes gives; "
-                             "pass the class table the model was trained with")
+            contract.check_classes(shape[1 if contract.layout == "nchw" else 3], f"the model (output {shape})")
         layout = "nchw" if fits == [1] or (len(fits) == 2 and contract.layout == "nchw") else "nhwc"
     layout = layout or contract.layout
     axis = 1 if layout == "nchw" else 3
