@@ -1,0 +1,68 @@
+"""``unet-edge export`` of a PyTorch model unet-edge did not train (code + weights, torch.export,
+TorchScript, a trusted pickle): the model becomes a body like any checkpoint's (normalised RGB NCHW
+in, NCHW logits at the input size out; models/foreign_module.py), so the export stages (the deploy
+graph, FP16, INT8 with layer names from module paths, the gate, engines) run unchanged. The gate's
+reference is the same body in eager PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from unet_edge.models.foreign import ForeignSpec, is_foreign, open_foreign
+from unet_edge.torch_runner import TorchRunner, checkpoint_meta
+
+# sidecar keys that say what was given, shared with the foreign ONNX route
+SOURCE_KEYS = ("model_source", "contract")
+
+
+def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int] | None = None,
+                log: Callable[[str], None] = print):
+    """(checkpoint-like dict, BatchNorm-folded body, ``reference(size) -> runner``) of ``path``:
+    a ``unet-edge train`` checkpoint as before, or a foreign model per ``spec``."""
+    from unet_edge.export.fold import fold_batchnorm
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
+
+    path = Path(path)
+    if not is_foreign(path, spec):
+        ckpt = load_checkpoint(path)
+        model = fold_batchnorm(model_from_checkpoint(ckpt, str(path)))
+        return ckpt, model, lambda s: TorchRunner(path, input_size=s)
+    ckpt = open_foreign(path, spec or ForeignSpec(), size)
+    source = ckpt["model"]
+    contract = source["contract"]
+    log(f"{path.name}: {source['form']}{' of ' + source['class'] if source['class'] else ''}, "
+        f"{contract['layout'].upper()} {contract['color'].upper()} input at {ckpt['input_size'][0]}x"
+        f"{ckpt['input_size'][1]}, {ckpt['num_classes']} classes")
+    ckpt["model_source"] = {"kind": source["form"], **{k: v for k, v in source.items()
+                                                      if k not in ("form", "contract")}}
+    ckpt["contract"] = contract
+    return ckpt, fold_batchnorm(ckpt["module"]), lambda s: ForeignRunner(ckpt, path, input_size=s)
+
+
+def source_meta(ckpt: dict) -> dict:
+    """What was given for a foreign model, for the sidecar (empty for a unet-edge checkpoint)."""
+    return {k: ckpt[k] for k in SOURCE_KEYS if k in ckpt}
+
+
+class ForeignRunner(TorchRunner):
+    """A foreign model's wrapped body in eager PyTorch, fed like a checkpoint's (``TorchRunner``)."""
+
+    def __init__(self, ckpt: dict, path: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
+                 layout: str = "nchw") -> None:
+        path = Path(path)
+        self.ckpt = ckpt
+        super(TorchRunner, self).__init__(checkpoint_meta(ckpt, path, input_size or ckpt["input_size"]))
+        self.layout, self.device = layout, device
+        self._model = None
+
+    def _activate(self) -> None:
+        import torch
+
+        from unet_edge.models.normalize import Normalizer
+
+        self._torch = torch
+        self._fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
+        self._model = self.ckpt["module"].to(self.device)
+        self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
