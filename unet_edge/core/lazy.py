@@ -16,6 +16,7 @@ EXTRAS = {
     "tensorrt": ("trt", "TensorRT engines"),
     "openvino": ("openvino", "OpenVINO inference on Intel CPUs, GPUs and NPUs"),
     "matplotlib": ("train", "plots"),
+    "safetensors": ("models", "reading .safetensors weights"),
 }
 
 
