@@ -11,7 +11,8 @@ import numpy as np
 @dataclass
 class Frame:
     """One captured frame of stream ``stream``; ``t_capture`` is time.monotonic() at capture, carried
-    to the display. ``mask`` (and ``confidence`` where the model has it) are at the model's size."""
+    to the display. ``mask`` (and ``confidence`` where the model has it) are at the model's size.
+    ``timings`` holds the ms of each stage it went through (``runtime/stats.py``'s STAGES)."""
 
     index: int
     image: np.ndarray
@@ -21,6 +22,13 @@ class Frame:
     mask: np.ndarray | None = None
     confidence: np.ndarray | None = None
     view: np.ndarray | None = None
+
+
+def to_model_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized (linear) to the model's input ``size`` = (H, W): the only host
+    pre-processing, since colour order, scaling and layout are in the graph."""
+    h, w = size
+    return image if image.shape[:2] == (h, w) else cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def to_bgr(img: np.ndarray) -> np.ndarray:

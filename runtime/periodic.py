@@ -37,6 +37,11 @@ class PeriodicReport:
     def record(self, timings: dict[str, float], latency_ms: float) -> None:
         self.interval.add(timings, latency_ms)
 
+    def observe(self, timings: dict[str, float], latency_ms: float, total: StreamStats) -> None:
+        """One displayed frame, then the report if one is due."""
+        self.record(timings, latency_ms)
+        self.maybe_emit(total)
+
     def maybe_emit(self, total: StreamStats, force: bool = False) -> None:
         now = time.monotonic()
         if now < self.next_at and not force:

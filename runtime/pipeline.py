@@ -1,11 +1,16 @@
-"""The streaming pipeline: capture, resize + infer, and render run on their own threads with small
-bounded queues, so throughput is set by the slowest stage, not the sum of them.
+"""The streaming pipeline: source -> process -> overlay, with the stages on threads joined by
+small bounded queues, so throughput is set by the slowest stage, not the sum of them.
 
-One runner serves one or many sources. Each source keeps its own feed (``runtime/feed.py``):
-newest-frame slot, reconnects and drop counts for live ones, every frame for files. The infer
-loop takes the frames that are ready, round-robin, and with a model whose batch dimension is
-dynamic infers them as one batch (up to ``max_batch``); a stalled or dead source never holds up
-the others.
+Where each stage runs:
+- capture: a thread per source (``runtime/feed.py``): newest-frame slot, reconnects and drop counts
+  for live ones, every frame for files;
+- resize + infer: one thread for every source. It takes the frames that are ready, round-robin,
+  and with a model whose batch dimension is dynamic infers them as one batch (up to
+  ``max_batch``); a stalled or dead source never holds up the others;
+- render, and whatever the caller does with the frame (sinks): the caller's thread, in ``frames()``.
+
+The pipeline alone records a frame's statistics, when the caller comes back for the next frame
+(or stops): its latency is from capture until the caller was done with it.
 """
 
 from __future__ import annotations
@@ -14,15 +19,14 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from unet_edge.runtime.feed import Feed
-from unet_edge.runtime.frame import Frame
-from unet_edge.runtime.render import Renderer
+from unet_edge.runtime.frame import Frame, to_model_size
+from unet_edge.runtime.render import Renderer, Status
 from unet_edge.runtime.sources import Source
 from unet_edge.runtime.stats import StreamStats
 
@@ -40,7 +44,8 @@ class StreamOptions:
 
 
 class Pipeline:
-    """Runs ``runner`` over ``sources``; ``frames()`` yields rendered Frames in the caller's thread."""
+    """Runs ``runner`` over ``sources``; ``frames()`` yields rendered Frames in the caller's thread.
+    Each function in ``observers`` is called as ``fn(frame, latency_ms)`` when a frame is recorded."""
 
     def __init__(self, runner, sources: Source | Sequence[Source], renderer: Renderer | None,
                  opts: StreamOptions | None = None) -> None:
@@ -51,6 +56,7 @@ class Pipeline:
         self.max_batch = max(1, self.opts.max_batch) if self.batching else 1
         self.stats = StreamStats()
         self.stream_stats = [StreamStats() for _ in self.sources]
+        self.observers: list[Callable[[Frame, float], None]] = []
         self.batch_sizes: Counter[int] = Counter()
         self.stop_event = threading.Event()
         self.errors: list[BaseException] = []
@@ -66,7 +72,7 @@ class Pipeline:
             self._arrivals += 1
             self._arrived.notify_all()
 
-    # --- stage 2: gather a batch, resize + infer ------------------------------------------------
+    # --- resize + infer (the infer thread) -----------------------------------------------------
     def _gather(self) -> list[Frame]:
         """Frames that are ready now, one per feed per round, starting after the last feed served."""
         while not self.stop_event.is_set():
@@ -91,15 +97,14 @@ class Pipeline:
         return []
 
     def _infer_loop(self) -> None:
-        h, w = self.runner.input_size
+        size = self.runner.input_size
         try:
             while not self.stop_event.is_set():
                 batch = self._gather()
                 if not batch:
                     break
                 t0 = time.monotonic()
-                images = [f.image if f.image.shape[:2] == (h, w) else
-                          cv2.resize(f.image, (w, h), interpolation=cv2.INTER_LINEAR) for f in batch]
+                images = [to_model_size(f.image, size) for f in batch]
                 t1 = time.monotonic()
                 outs = self.runner.infer_outputs(np.stack(images))
                 t2 = time.monotonic()
@@ -108,7 +113,7 @@ class Pipeline:
                 for i, frame in enumerate(batch):
                     frame.mask = masks[i]
                     frame.confidence = None if conf is None else conf[i]
-                    frame.timings.update(preprocess=1e3 * (t1 - t0) / len(batch), infer=1e3 * (t2 - t1))
+                    frame.timings.update(resize=1e3 * (t1 - t0) / len(batch), infer=1e3 * (t2 - t1))
                     while not self._put(frame):
                         pass
         except BaseException as exc:
@@ -135,7 +140,7 @@ class Pipeline:
         except queue.Full:
             return self.stop_event.is_set()
 
-    # --- stage 3: render (caller's thread) -----------------------------------------------------
+    # --- render (the caller's thread) and the record of each frame ------------------------------
     def frames(self) -> Iterator[Frame]:
         """Start the threads and yield each processed frame (rendered when a renderer is set)."""
         self.feeds = [Feed(i, src, self.opts.loop, self.opts.realtime, self.opts.queue_size, self.opts.max_frames,
@@ -152,7 +157,7 @@ class Pipeline:
         infer.start()
         self.stats = StreamStats()
         self.stream_stats = [StreamStats() for _ in self.sources]
-        last: dict[int, float] = {}
+        self._last_done: dict[int, float] = {}
         try:
             while True:
                 item = self._out_q.get()
@@ -161,12 +166,12 @@ class Pipeline:
                 frame: Frame = item
                 t0 = time.monotonic()
                 if self.renderer is not None:
-                    frame.view = self.renderer.render(frame.image, frame.mask, self.hud(frame), frame.confidence)
+                    frame.view = self.renderer.render(frame.image, frame.mask, self.status(frame), frame.confidence)
                 frame.timings["render"] = 1e3 * (time.monotonic() - t0)
-                if frame.stream in last:
-                    frame.timings["frame_interval"] = 1e3 * (t0 - last[frame.stream])
-                last[frame.stream] = t0
-                yield frame
+                try:
+                    yield frame
+                finally:  # the caller is done with it: came back for the next, or stopped
+                    self._record(frame)
         finally:
             self.stop_event.set()
             for feed in self.feeds:
@@ -185,13 +190,18 @@ class Pipeline:
         self.stats.dropped = sum(f.dropped for f in self.feeds)
         self.stats.reconnects = sum(f.reconnects for f in self.feeds)
 
-    def record(self, frame: Frame) -> float:
-        """Count a frame as displayed now (after the sinks); returns its capture->display latency in ms."""
-        latency = 1e3 * (time.monotonic() - frame.t_capture)
-        self.stats.add(frame.timings, latency)
-        self.stream_stats[frame.stream].add(frame.timings, latency)
+    def _record(self, frame: Frame) -> None:
+        """Count a frame as displayed now, in the run's and its stream's stats; tell the observers."""
+        now = time.monotonic()
+        latency = 1e3 * (now - frame.t_capture)
+        last = self._last_done.get(frame.stream)
+        interval = None if last is None else 1e3 * (now - last)
+        self._last_done[frame.stream] = now
+        self.stats.add(frame.timings, latency, interval)
+        self.stream_stats[frame.stream].add(frame.timings, latency, interval)
         self._update_counts()  # live counts, so periodic reports of endless runs see them
-        return latency
+        for observe in self.observers:
+            observe(frame, latency)
 
     def summary(self) -> dict:
         """The run's stats, per stream too, and the batch sizes used."""
@@ -202,8 +212,8 @@ class Pipeline:
         out["batch_sizes"] = {str(k): v for k, v in sorted(self.batch_sizes.items())}
         return out
 
-    def hud(self, frame: Frame) -> list[str]:
-        s = self.stream_stats[frame.stream]
-        head = f"[{frame.stream}] " if len(self.sources) > 1 else ""
-        return [f"{head}{s.recent_fps():5.1f} FPS  infer {frame.timings.get('infer', 0):.1f} ms",
-                f"{self.runner.backend} {self.runner.precision}  dropped {self.feeds[frame.stream].dropped}"]
+    def status(self, frame: Frame) -> Status:
+        """What the HUD shows for ``frame`` (the renderer formats it)."""
+        return Status(fps=self.stream_stats[frame.stream].recent_fps(), infer_ms=frame.timings.get("infer", 0.0),
+                      backend=self.runner.backend, precision=self.runner.precision,
+                      dropped=self.feeds[frame.stream].dropped, stream=frame.stream if len(self.sources) > 1 else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -20,6 +21,18 @@ def unknown_grey(palette: Sequence[Sequence[int]]) -> tuple[int, int, int]:
     """A grey (RGB) that is not in ``palette`` (CamVid's Sky is already 128,128,128)."""
     used = {tuple(int(v) for v in c) for c in palette}
     return next(g for g in GREYS if g not in used)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the HUD shows about a frame; ``Renderer.hud_lines`` turns it into text."""
+
+    fps: float  # the stream's recent display rate
+    infer_ms: float
+    backend: str
+    precision: str
+    dropped: int
+    stream: int | None = None  # named when several sources share the view
 
 
 class Renderer:
@@ -46,10 +59,17 @@ class Renderer:
             mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
         return cv2.LUT(cv2.merge((mask, mask, mask)), self.lut)
 
-    def render(self, frame: np.ndarray, mask: np.ndarray, hud_lines: Sequence[str] = (),
+    @staticmethod
+    def hud_lines(status: Status) -> list[str]:
+        head = "" if status.stream is None else f"[{status.stream}] "
+        return [f"{head}{status.fps:5.1f} FPS  infer {status.infer_ms:.1f} ms",
+                f"{status.backend} {status.precision}  dropped {status.dropped}"]
+
+    def render(self, frame: np.ndarray, mask: np.ndarray, status: Status | None = None,
                confidence: np.ndarray | None = None) -> np.ndarray:
-        """The view of one frame. With ``confidence`` (uint8, 255 = certain), pixels below
-        ``min_confidence`` are painted as unknown, and the ``confidence`` view is its heat map."""
+        """The view of one frame, with the HUD of ``status`` when given. With ``confidence`` (uint8,
+        255 = certain), pixels below ``min_confidence`` are painted as unknown, and the
+        ``confidence`` view is its heat map."""
         h, w = frame.shape[:2]
         if self.view == "confidence":
             if confidence is None:
@@ -66,8 +86,8 @@ class Renderer:
             out = color
         else:
             out = np.hstack((frame, color))
-        if self.hud and hud_lines:
-            draw_hud(out, hud_lines)
+        if self.hud and status is not None:
+            draw_hud(out, self.hud_lines(status))
         if self.show_legend:
             out = np.vstack((out, self.legend(out.shape[1])))
         return out

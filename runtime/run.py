@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
+from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.pipeline import StreamOptions
-from unet_edge.runtime.recording import open_recorder, parse_save
+from unet_edge.runtime.recording import SaveSpec, open_recorder, parse_save
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.sinks import ServerSink, Sink, WindowSink
+from unet_edge.runtime.sources import Source
 
 
 @dataclass
@@ -73,6 +75,32 @@ def _per_stream(save: str | Path | None, n: int) -> list[str | None]:
     return [str(save).replace("{stream}", str(i)) for i in range(n)]
 
 
+class Outputs:
+    """Where the views go: the sinks every stream shares (window, live view) and each stream's
+    recording, opened at its first frame, once the source is open and its rate known."""
+
+    def __init__(self, sources: list[Source], saves: list[SaveSpec | None]) -> None:
+        self.sources, self.saves = sources, saves
+        self.shared: list[Sink] = []
+        self.recorders: list[Sink | None] = [None] * len(sources)
+
+    def write(self, frame: Frame) -> bool:
+        """Hand ``frame.view`` to its sinks (timed as its ``sinks`` stage); False: a sink asked to stop."""
+        i = frame.stream
+        if self.saves[i] and self.recorders[i] is None:
+            self.recorders[i] = open_recorder(self.saves[i], self.sources[i].fps, self.sources[i].live)
+        t = time.monotonic()
+        sinks = [*self.shared, self.recorders[i]] if self.recorders[i] else self.shared
+        keep = all([s.write(frame.view, i) for s in sinks])  # every sink gets the frame, even after a False
+        frame.timings["sinks"] = 1e3 * (time.monotonic() - t)
+        return keep
+
+    def close(self) -> None:
+        for s in [*self.shared, *self.recorders]:
+            if s is not None:
+                s.close()
+
+
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     """Run the pipeline until the sources end, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats."""
     from unet_edge.runtime.mjpeg import MjpegServer, parse_address
@@ -96,18 +124,21 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))
-    shared: list[Sink] = []
-    recorders: list[Sink | None] = [None] * len(uris)
+    outputs = Outputs(sources, saves)
     interrupted = False
     try:
         if address:
             title = "unet-edge: " + ", ".join(s.display_name for s in sources)
             server = MjpegServer(*address, seg.classes, seg.palette, title=title, token=cfg.serve_token,
                                  streams=len(uris)).start()
-            shared.append(ServerSink(server))
+            outputs.shared.append(ServerSink(server))
             log(f"serving the live view on {server.url}")
         if cfg.show:
-            shared.append(WindowSink(streams=len(uris)))
+            outputs.shared.append(WindowSink(streams=len(uris)))
+        if trace:
+            pipe.observers.append(lambda f, latency: trace.write(f.index, f.t_capture, latency, f.timings, f.stream))
+        if report:
+            pipe.observers.append(lambda f, latency: report.observe(f.timings, latency, pipe.stats))
         log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.backend} {seg.runner.precision}, "
             f"input {seg.input_size[0]}x{seg.input_size[1]}]")
         if len(uris) > 1:
@@ -117,29 +148,14 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                 "(export with --dynamic to batch them)")
         with sigterm_as_interrupt():
             try:
-                for frame in pipe.frames():
-                    i = frame.stream
-                    if saves[i] and recorders[i] is None:  # the source's fps is known once it is open
-                        recorders[i] = open_recorder(saves[i], sources[i].fps, sources[i].live)
-                    t = time.monotonic()
-                    sinks = [*shared, recorders[i]] if recorders[i] else shared
-                    keep = all([s.write(frame.view, i) for s in sinks])
-                    frame.timings["sinks"] = 1e3 * (time.monotonic() - t)
-                    latency = pipe.record(frame)
-                    if trace:
-                        trace.write(frame.index, frame.t_capture, latency, frame.timings, i)
-                    if report:
-                        report.record(frame.timings, latency)
-                        report.maybe_emit(pipe.stats)
-                    if not keep:
+                for frame in pipe.frames():  # source -> process -> overlay (runtime/pipeline.py)
+                    if not outputs.write(frame):  # -> output: window, live view, recordings
                         break
             except KeyboardInterrupt:
                 interrupted = True
                 print("\ninterrupted: finalizing outputs", file=sys.stderr)
     finally:
-        for s in [*shared, *recorders]:
-            if s is not None:
-                s.close()
+        outputs.close()
         seg.close()
         for closing in (report, trace):
             if closing:
@@ -152,7 +168,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
             f"{lat['p50'] or 0:.1f}/{lat['p99'] or 0:.1f} ms  dropped {st['dropped']}  reconnects {st['reconnects']}")
     if len(uris) > 1:
         log("batch sizes used: " + ", ".join(f"{k} x{v}" for k, v in summary["batch_sizes"].items()))
-    for spec, rec in zip(saves, recorders):
+    for spec, rec in zip(saves, outputs.recorders):
         if spec:
             finished = getattr(rec, "finished", None)
             where = spec.path if finished is None else f"{len(finished)} segments in {spec.path}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unet_edge.runtime.frame import Frame, to_bgr
+from unet_edge.runtime.frame import Frame, to_bgr, to_model_size
 from unet_edge.runtime.pipeline import Pipeline, StreamOptions
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.runners import open_runner
@@ -38,9 +38,7 @@ class Segmenter:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """Class ids (uint8) of a BGR frame of any size, at that size."""
         frame = to_bgr(frame)
-        h, w = self.input_size
-        small = frame if frame.shape[:2] == (h, w) else cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
-        mask = self.runner.infer(small)
+        mask = self.runner.infer(to_model_size(frame, self.input_size))
         if mask.shape != frame.shape[:2]:
             mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
         return mask
@@ -63,9 +61,7 @@ class Segmenter:
         renderer = Renderer(self.classes, self.palette, **render_opts) if render else None
         pipe = self.pipeline(list(sources), renderer, StreamOptions(max_frames=max_frames, realtime=realtime,
                                                                     max_batch=max_batch))
-        for frame in pipe.frames():
-            pipe.record(frame)
-            yield frame
+        yield from pipe.frames()
 
     def close(self) -> None:
         """Free the runner; closing twice is harmless."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from collections import deque
 
-STAGES = ("capture", "preprocess", "infer", "render", "sinks")
+# A frame's stages, in order, each in ms in ``Frame.timings``: read from the source, resize to the
+# model's size, the runner's call (its own breakdown is ``Runner.timings``, TIMING_FIELDS), render
+# the view, write it to the sinks.
+STAGES = ("capture", "resize", "infer", "render", "sinks")
 ACCURACY = 0.005  # relative: a reported p99 of 100 ms means 99.5-100.5 ms
 BIN_LIMIT = 1024  # bins per sketch: at 0.5% that spans 1 us to hours before the lowest bins collapse
 
@@ -51,11 +54,12 @@ class StreamStats:
         self.t_end: float | None = None
         self._intervals: deque[float] = deque(maxlen=recent)
 
-    def add(self, timings: dict[str, float], latency_ms: float) -> None:
+    def add(self, timings: dict[str, float], latency_ms: float, interval_ms: float | None = None) -> None:
+        """One frame: its stage times, its capture->display latency and, for the recent FPS, the
+        time since the stream's previous frame was displayed."""
+        if interval_ms is not None:
+            self._intervals.append(interval_ms)
         for k, v in timings.items():
-            if k == "frame_interval":
-                self._intervals.append(v)
-                continue
             if k not in self.stages:
                 self.stages[k] = Percentiles()
             self.stages[k].add(v)

@@ -8,7 +8,7 @@ import pytest
 
 trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed here; engine tests run on a Jetson or "
                                              "GPU box with 'pip install unet-edge[trt]'")
-pytestmark = [pytest.mark.tensorrt, pytest.mark.slow]
+pytestmark = [pytest.mark.tensorrt, pytest.mark.gpu, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,6 @@ def _run(model, cams, frames: int, max_batch: int = 4, slow: float = 0.0):
         counts: Counter[int] = Counter()
         for frame in pipe.frames():
             assert frame.mask.shape == seg.input_size
-            pipe.record(frame)
             counts[frame.stream] += 1
     return pipe, counts
 

@@ -1,8 +1,10 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from unet_edge.core.errors import ConfigError
-from unet_edge.runtime.render import Renderer
+from unet_edge.runtime.render import Renderer, Status
 
 CLASSES = ["a", "b", "c"]
 PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # RGB
@@ -35,7 +37,10 @@ def test_alpha_blends_frame_and_colour():
 
 def test_hud_draws_text_and_unknown_view_is_rejected():
     frame = np.zeros((60, 200, 3), np.uint8)
-    out = Renderer(CLASSES, PALETTE, alpha=0.0).render(frame, np.zeros((60, 200), np.uint8), ["12.0 FPS"])
+    status = Status(fps=12.0, infer_ms=3.26, backend="onnxruntime", precision="int8", dropped=4, stream=1)
+    assert Renderer.hud_lines(status) == ["[1]  12.0 FPS  infer 3.3 ms", "onnxruntime int8  dropped 4"]
+    assert Renderer.hud_lines(replace(status, stream=None))[0] == " 12.0 FPS  infer 3.3 ms"
+    out = Renderer(CLASSES, PALETTE, alpha=0.0).render(frame, np.zeros((60, 200), np.uint8), status)
     assert out[:20].max() > 200
     with pytest.raises(ConfigError, match="unknown view"):
         Renderer(CLASSES, PALETTE, view="heatmap")

@@ -16,8 +16,8 @@ from unet_edge.runtime.stats import StreamStats
 
 def _feed(stats: StreamStats, values: np.ndarray) -> None:
     for v in values:
-        stats.add({"capture": 0.1, "preprocess": 0.5, "infer": float(v), "render": 0.8, "sinks": 0.2,
-                   "frame_interval": 33.0}, float(v) + 5.0)
+        stats.add({"capture": 0.1, "resize": 0.5, "infer": float(v), "render": 0.8, "sinks": 0.2}, float(v) + 5.0,
+                  interval_ms=33.0)
 
 
 def test_memory_does_not_grow_with_the_frame_count():
