@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.options import Size
+from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider, Size
 from unet_edge.core.parse import parse_size
 from unet_edge.models import DEFAULT_ARCH
 
@@ -100,7 +100,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
     run_train(cfg, log=typer.echo)
 
 
-def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt)")],
+def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt), or an export: .onnx or .engine")],
              data: Annotated[Path, typer.Option(help="dataset root")],
              dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
              split: Annotated[str, typer.Option(help="val | test | train | all")] = "val",
@@ -110,13 +110,16 @@ def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt)")],
              json_out: Annotated[Path | None, typer.Option("--json", help="write the scores as JSON")] = None,
              val_fraction: float = 0.1,
              holdout: Annotated[str | None, typer.Option(
-                 help="score the train frames whose names start with this prefix (as train --holdout)")] = None
+                 help="score the train frames whose names start with this prefix (as train --holdout)")] = None,
+             provider: Provider = "cpu",
+             device: OpenVINODevice = None,
+             precision: OpenVINOPrecision = None,
              ) -> None:
     """Score a model on a dataset: mIoU, pixel accuracy, per-class IoU, confusion matrix."""
     from unet_edge.evaluate import evaluate_path, format_report
 
     report = evaluate_path(model, data, dataset, split, parse_size(size) if size else None, save_viz, samples,
-                           json_out, val_fraction, holdout)
+                           json_out, val_fraction, holdout, provider=provider, device=device, precision=precision)
     typer.echo(format_report(report))
 
 

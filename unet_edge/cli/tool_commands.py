@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.options import HiddenDevice, Provider, provider_or_alias
+from unet_edge.cli.options import HiddenDevice, OpenVINODevice, OpenVINOPrecision, Provider, provider_or_alias
 from unet_edge.core.parse import parse_size
 
 
@@ -48,7 +48,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
 
 
 def doctor(json_out: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """Check this box: Python, Jetson/power mode, GPU, TensorRT, ONNX Runtime, OpenCV, cameras, disk."""
+    """Check this box: Python, Jetson/power mode, GPU, TensorRT, ONNX Runtime, OpenVINO, OpenCV, cameras, disk."""
     import json
 
     from unet_edge.doctor import as_json, checks, report
@@ -64,10 +64,12 @@ def serve(model: Annotated[Path, typer.Option(help="exported model: .onnx or .en
           metrics: Annotated[int, typer.Option(help="Prometheus metrics port")] = 8002,
           max_batch: Annotated[int, typer.Option(help="largest batch Triton's dynamic batcher forms")] = 8,
           provider: Provider = "cpu",
-          threads: Annotated[int | None, typer.Option(help="CPU threads for inference")] = None) -> None:
+          threads: Annotated[int | None, typer.Option(help="CPU threads for inference")] = None,
+          device: OpenVINODevice = None,
+          precision: OpenVINOPrecision = None) -> None:
     """Serve a model through NVIDIA Triton Inference Server (HTTP, gRPC, metrics) for tritonclient."""
     from unet_edge.serving.triton import ServeConfig
     from unet_edge.serving.triton import serve as run_serve
 
     run_serve(ServeConfig(model=model, host=host, http=http, grpc=grpc, metrics=metrics, max_batch=max_batch,
-                          provider=provider, threads=threads), log=typer.echo)
+                          provider=provider, threads=threads, device=device, precision=precision), log=typer.echo)
