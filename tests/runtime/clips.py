@@ -1,4 +1,4 @@
-"""Video clips for the runtime tests, written with OpenCV (no dataset, no torch)."""
+"""Video clips and frames for the runtime tests, written with OpenCV (no dataset, no torch)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+CLIP_FRAMES, CLIP_SIZE = 20, (96, 128)
 
-def write_clip(path: Path, fps: float = 30.0, frames: int = 20, size: tuple[int, int] = (72, 96)) -> Path:
-    """An MP4 of ``frames`` frames at ``fps``: a bright bar moving over a gradient, so every frame differs."""
+
+def frame_image(i: int, size: tuple[int, int] = CLIP_SIZE) -> np.ndarray:
+    """Frame ``i``: a bright bar moving over colour gradients, so every frame differs and the tiny
+    model sees several classes in each."""
+    h, w = size
+    base = np.tile(np.linspace(0, 230, w, dtype=np.uint8), (h, 1))
+    img = cv2.merge([base, np.roll(base, 3 * i, axis=1), np.tile(np.linspace(0, 230, h, dtype=np.uint8)[:, None],
+                                                                  (1, w))])
+    x = (i * 5) % w
+    img[:, x:x + 6] = 255
+    return img
+
+
+def write_clip(path: Path, fps: float = 30.0, frames: int = CLIP_FRAMES, size: tuple[int, int] = CLIP_SIZE) -> Path:
+    """An MP4 of ``frames`` frames of ``frame_image`` at ``fps``."""
     h, w = size
     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     assert out.isOpened(), "this OpenCV cannot write mp4v"
-    base = np.tile(np.linspace(0, 200, w, dtype=np.uint8), (h, 1))
     for i in range(frames):
-        img = cv2.merge([base, np.roll(base, i, axis=1), np.full_like(base, 40)])
-        x = (i * 5) % w
-        img[:, x:x + 6] = 255
-        out.write(img)
+        out.write(frame_image(i, size))
     out.release()
     return path

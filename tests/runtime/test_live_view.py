@@ -41,10 +41,10 @@ def _viewer(port: int, parts: int, out: list) -> None:
         conn.close()
 
 
-def test_twenty_viewers_five_stalled_and_a_burst_do_not_stop_the_pipeline(model, synth_dir):
+def test_twenty_viewers_five_stalled_and_a_burst_do_not_stop_the_pipeline(model, clip):
     urls, result = [], {}
     run = threading.Thread(daemon=True, target=lambda: result.update(run_stream(
-        RunConfig(model, str(synth_dir / "clip.mp4"), serve="127.0.0.1:0", max_frames=150, loop=True,
+        RunConfig(model, str(clip), serve="127.0.0.1:0", max_frames=150, loop=True,
                   realtime=True), log=lambda m: urls.append(m) if m.startswith("serving") else None)))
     baseline = threading.active_count()
     run.start()
@@ -112,7 +112,7 @@ def test_loopback_needs_no_token_unless_one_is_given():
         given.stop()
 
 
-def test_the_page_names_the_source_without_its_folder(model, synth_dir):
+def test_the_page_names_the_source_without_its_folder(model, clip):
     urls, pages = [], []
 
     def log(m: str) -> None:
@@ -120,5 +120,5 @@ def test_the_page_names_the_source_without_its_folder(model, synth_dir):
             urls.append(m.rsplit(" ", 1)[1])
             pages.append(_get(int(urls[0].rsplit(":", 1)[1].strip("/")), "/")[1].decode())
 
-    run_stream(RunConfig(model, str(synth_dir / "clip.mp4"), serve="127.0.0.1:0", max_frames=3), log=log)
-    assert "clip.mp4" in pages[0] and str(synth_dir) not in pages[0]
+    run_stream(RunConfig(model, str(clip), serve="127.0.0.1:0", max_frames=3), log=log)
+    assert "clip.mp4" in pages[0] and str(clip.parent) not in pages[0]

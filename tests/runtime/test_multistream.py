@@ -22,16 +22,6 @@ from .http_get import http_get as _get
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def dynamic_model(tmp_path_factory, trained_run):
-    """A dynamic-batch export (batch, height and width are free) of the session model."""
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
-
-    out = tmp_path_factory.mktemp("dyn-model")
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, dynamic=True, verify=False), lambda _m: None)
-    return out / "best.onnx"
-
-
 def _run(model, cams, frames: int, max_batch: int = 4, slow: float = 0.0):
     with Segmenter(model) as seg:
         if slow:  # a model slower than the cameras, so that frames of several are ready together
@@ -86,8 +76,8 @@ def test_a_dead_source_does_not_stall_the_others(dynamic_model):
     assert pipe.feeds[0].reconnects > 0  # still retrying, never in the way
 
 
-def test_per_stream_recordings_and_the_placeholder_rule(model, synth_dir, tmp_path):
-    clip = str(synth_dir / "clip.mp4")
+def test_per_stream_recordings_and_the_placeholder_rule(model, clip, tmp_path):
+    clip = str(clip)
     logs: list[str] = []
     s = run_stream(RunConfig(model, [clip, clip], save=tmp_path / "out_{stream}.mp4"), log=logs.append)
     assert [st["frames"] for st in s["streams"]] == [20, 20]

@@ -19,17 +19,17 @@ from .cameras import FlakyCamera
 pytestmark = pytest.mark.slow
 
 
-def test_segmenter_call_returns_a_mask_at_the_frame_size(model, synth_dir):
-    frame = cv2.imread(str(synth_dir / "images" / "000003.png"))
+def test_segmenter_call_returns_a_mask_at_the_frame_size(model, images):
+    frame = cv2.imread(str(images / "000003.png"))
     with Segmenter(model) as seg:
         mask = seg(frame)
         assert mask.shape == frame.shape[:2] and mask.dtype == np.uint8 and mask.max() < 11
         assert seg(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)).shape == frame.shape[:2]
 
 
-def test_file_stream_delivers_every_frame_with_timings(model, synth_dir):
+def test_file_stream_delivers_every_frame_with_timings(model, clip):
     with Segmenter(model) as seg:
-        frames = list(seg.stream(str(synth_dir / "clip.mp4"), render=True))
+        frames = list(seg.stream(str(clip), render=True))
     assert [f.index for f in frames] == list(range(20))
     f = frames[-1]
     assert f.view.shape == f.image.shape and f.mask.shape == (64, 96)
@@ -68,7 +68,7 @@ def test_live_source_faster_than_the_model_drops_stale_frames(model):
     assert s["latency_ms"]["p99"] <= 5 * infer_p50 + 50, s
 
 
-def test_realtime_file_paces_and_drops(model, synth_dir):
+def test_realtime_file_paces_and_drops(model, clip):
     with Segmenter(model) as seg:
         def infer(x, _f=seg.runner.infer_outputs):
             import time
@@ -77,7 +77,7 @@ def test_realtime_file_paces_and_drops(model, synth_dir):
             return _f(x)
 
         seg.runner.infer_outputs = infer
-        pipe = seg.pipeline(str(synth_dir / "clip.mp4"), None, StreamOptions(realtime=True))
+        pipe = seg.pipeline(str(clip), None, StreamOptions(realtime=True))
         n = sum(1 for _ in pipe.frames())
     assert n < 20 and pipe.stats.dropped > 0
 
@@ -93,14 +93,14 @@ def test_a_camera_that_drops_out_keeps_streaming_and_counts_reconnects(model):
     assert n == 30 and pipe.stats.reconnects == 2
 
 
-def test_streaming_never_imports_torch_or_onnx(model, synth_dir):
+def test_streaming_never_imports_torch_or_onnx(model, clip):
     code = textwrap.dedent(f"""
         import sys
         from unet_edge.runtime import Segmenter
         from unet_edge.runtime.run import RunConfig, run_stream
-        run_stream(RunConfig({str(model)!r}, {str(synth_dir / 'clip.mp4')!r}, max_frames=5), log=lambda m: None)
+        run_stream(RunConfig({str(model)!r}, {str(clip)!r}, max_frames=5), log=lambda m: None)
         with Segmenter({str(model)!r}) as seg:
-            assert len(list(seg.stream({str(synth_dir / 'clip.mp4')!r}, max_frames=3))) == 3
+            assert len(list(seg.stream({str(clip)!r}, max_frames=3))) == 3
         heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxscript'))
         assert not heavy, heavy
         print('TORCH-FREE')
@@ -110,16 +110,16 @@ def test_streaming_never_imports_torch_or_onnx(model, synth_dir):
     assert "TORCH-FREE" in proc.stdout
 
 
-def test_max_frames_counts_yielded_frames(model, synth_dir):
+def test_max_frames_counts_yielded_frames(model, clip):
     with Segmenter(model) as seg:
-        pipe = seg.pipeline(str(synth_dir / "clip.mp4"), None, StreamOptions(max_frames=4))
+        pipe = seg.pipeline(str(clip), None, StreamOptions(max_frames=4))
         assert sum(1 for _ in pipe.frames()) == 4
 
 
-def test_the_pipeline_records_each_frame_once_when_the_caller_is_done_with_it(model, synth_dir):
+def test_the_pipeline_records_each_frame_once_when_the_caller_is_done_with_it(model, clip):
     seen: list[tuple[int, float]] = []
     with Segmenter(model) as seg:
-        pipe = seg.pipeline(str(synth_dir / "clip.mp4"), None, StreamOptions(max_frames=6))
+        pipe = seg.pipeline(str(clip), None, StreamOptions(max_frames=6))
         pipe.observers.append(lambda f, latency: seen.append((f.index, latency)))
         for frame in pipe.frames():
             time.sleep(0.02)  # the caller's sinks: part of the frame's capture->display latency

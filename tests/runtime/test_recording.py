@@ -40,10 +40,10 @@ def _wait_for(cond, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_sigkill_mid_segment_leaves_every_finished_segment_playable(model, synth_dir, tmp_path):
+def test_sigkill_mid_segment_leaves_every_finished_segment_playable(model, clip, tmp_path):
     rec = tmp_path / "rec"
     # the 30 fps clip, looped: every segment holds round(0.2 x 30) = 6 frames of the output video
-    proc = _start(model, str(synth_dir / "clip.mp4"), "--loop", "--save", f"{rec}/", "--segment", "0.2")
+    proc = _start(model, str(clip), "--loop", "--save", f"{rec}/", "--segment", "0.2")
     _wait_for(lambda: len(list(rec.glob(SEGMENT_GLOB))) >= 4)
     os.kill(proc.pid, signal.SIGKILL)  # a power cut: no handler runs
     proc.wait(timeout=30)
@@ -67,9 +67,9 @@ def test_sigterm_finalizes_like_ctrl_c(model, tmp_path):
     assert "finalized after interrupt" in stdout and frame_count(out) > 3 and not partial.exists()
 
 
-def test_keep_holds_only_the_newest_segments(model, synth_dir, tmp_path):
+def test_keep_holds_only_the_newest_segments(model, clip, tmp_path):
     rec = tmp_path / "rec"
-    proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", str(synth_dir / "clip.mp4"), "--loop",
+    proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", str(clip), "--loop",
                            "--max-frames", "60", "--save", f"{rec}/", "--segment", "0.1", "--keep", "3"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -86,14 +86,14 @@ def _tmpfs(path: Path, size_mb: int) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_a_full_disk_ends_the_run_in_one_line_and_keeps_finished_segments(model, synth_dir, tmp_path):
+def test_a_full_disk_ends_the_run_in_one_line_and_keeps_finished_segments(model, clip, tmp_path):
     disk = tmp_path / "disk"
     if not _tmpfs(disk, 12):
         pytest.skip("a small real filesystem needs 'mount -t tmpfs' (root with CAP_SYS_ADMIN), not available here")
     try:
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         (disk / "filler").write_bytes(b"\0" * (free - (8 << 20) - (300 << 10)))  # ~300 KB above the reserve
-        proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", str(synth_dir / "clip.mp4"),
+        proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", str(clip),
                                "--loop", "--save", f"{disk}/rec/", "--segment", "0.1"],
                               capture_output=True, text=True, timeout=120)
         lines = proc.stderr.strip().splitlines()

@@ -17,9 +17,12 @@ import cv2
 import numpy as np
 import pytest
 
+from unet_edge.core.artifact import sidecar_path
 from unet_edge.core.errors import ConfigError, SinkError
 from unet_edge.runtime.mjpeg import MjpegServer, parse_address
 from unet_edge.runtime.run import RunConfig, run_stream
+
+from .tiny_model import tiny_model
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "unet_edge"]
@@ -33,9 +36,9 @@ def count_frames(path) -> int:
     return n
 
 
-def test_save_writes_a_playable_mp4_at_the_source_size(model, synth_dir, tmp_path):
+def test_save_writes_a_playable_mp4_at_the_source_size(model, clip, tmp_path):
     out = tmp_path / "out.mp4"
-    stats = run_stream(RunConfig(model, str(synth_dir / "clip.mp4"), save=out, view="side", legend=True),
+    stats = run_stream(RunConfig(model, str(clip), save=out, view="side", legend=True),
                        log=lambda _m: None)
     assert stats["frames"] == 20 and count_frames(out) == 20
     cap = cv2.VideoCapture(str(out))
@@ -177,8 +180,8 @@ def test_out_of_range_port_is_one_line_on_the_cli(model):
 
 
 @pytest.mark.parametrize("case", ["missing-model", "not-a-model", "no-sidecar", "missing-source", "corrupt-video"])
-def test_run_errors_are_one_line(case, model, synth_dir, tmp_path):
-    src, mdl = str(synth_dir / "clip.mp4"), str(model)
+def test_run_errors_are_one_line(case, model, clip, tmp_path):
+    src, mdl = str(clip), str(model)
     if case == "missing-model":
         mdl, expect = str(tmp_path / "none.onnx"), "model file not found"
     elif case == "not-a-model":
@@ -186,9 +189,9 @@ def test_run_errors_are_one_line(case, model, synth_dir, tmp_path):
         bad.write_bytes(os.urandom(1000))
         shutil.copy(str(model) + ".json", str(bad) + ".json")
         mdl, expect = str(bad), "sidecar does not match bad.onnx"
-    elif case == "no-sidecar":
-        lone = tmp_path / "lone.onnx"
-        shutil.copy(model, lone)
+    elif case == "no-sidecar":  # and no contract in its metadata_props either
+        lone = tiny_model(tmp_path / "lone.onnx", embed=False)
+        sidecar_path(lone).unlink()
         mdl, expect = str(lone), "metadata sidecar missing"
     elif case == "missing-source":
         src, expect = str(tmp_path / "none.mp4"), "no such file, folder, camera or stream"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.options import HiddenDevice, Provider, provider_or_alias
+from unet_edge.cli.options import Provider
 from unet_edge.core.parse import parse_size
 
 
@@ -81,22 +81,15 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
           out: Annotated[Path | None, typer.Option(help="engine path (default: cached beside the ONNX)")] = None,
           max_batch: Annotated[int, typer.Option(help="largest batch of a --dynamic export's profile")] = 4,
           triton: Annotated[Path | None, typer.Option(help="also add the engine to this Triton repository")] = None,
-          fp16: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision fp16")] = False,
-          int8: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision int8")] = False,
-          fp32: Annotated[bool, typer.Option(hidden=True, help="old spelling of --precision fp32")] = False,
           ) -> None:
     """Build a TensorRT engine on this device from an exported ONNX."""
     from unet_edge.core.artifact import PRECISIONS, load_meta
     from unet_edge.core.errors import ConfigError
     from unet_edge.export.builder import build_from_export, siblings
 
-    old = [p for p, on in (("fp16", fp16), ("int8", int8), ("fp32", fp32)) if on]
-    chosen = old + ([precision] if precision else [])
-    if len(set(chosen)) > 1:
-        raise ConfigError(f"choose one precision; got {', '.join(chosen)}")
-    if chosen and chosen[0] not in PRECISIONS:
-        raise ConfigError(f"unknown precision '{chosen[0]}'; choose {', '.join(PRECISIONS)}")
-    precision = chosen[0] if chosen else load_meta(onnx).precision
+    if precision is not None and precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
+    precision = precision or load_meta(onnx).precision
     engine = build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level,
                                max_batch)
     if triton:
@@ -136,13 +129,10 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
                                                                "seconds")] = None,
         stats_json: Annotated[Path | None, typer.Option(help="append one JSON record per report (JSON Lines)")] = None,
         trace: Annotated[Path | None, typer.Option(help="CSV of every displayed frame's timings")] = None,
-        device: HiddenDevice = None,
-        backend: Annotated[str | None, typer.Option(hidden=True, help="old; tensorrt: --provider tensorrt")] = None,
         ) -> None:
     """Stream camera or video frames through an exported model and overlay the class masks."""
     from unet_edge.runtime.run import RunConfig, run_stream
 
-    provider = "tensorrt" if backend == "tensorrt" else provider_or_alias(provider, device)
     run_stream(RunConfig(model=model, source=list(source), show=show, save=save, serve=serve, view=view, alpha=alpha,
                          legend=legend, hud=hud, provider=provider, threads=threads, max_frames=max_frames, loop=loop,
                          realtime=realtime, segment=segment, keep=keep, stats_every=stats_every,

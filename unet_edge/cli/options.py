@@ -15,10 +15,3 @@ OpenVINODevice = Annotated[str | None, typer.Option("--device", help="OpenVINO d
 OpenVINOPrecision = Annotated[str | None, typer.Option("--precision", help="OpenVINO inference precision: f32 "
                                                                            "(default) | bf16 (AMX or AVX512-BF16 "
                                                                            "CPUs)")]
-# Spellings of earlier releases, accepted for one more release but not shown in --help.
-HiddenDevice = Annotated[str | None, typer.Option("--device", hidden=True, help="old name of --provider")]
-
-
-def provider_or_alias(provider: str, device: str | None) -> str:
-    """``--device`` was the old name of ``--provider``; an explicit old spelling still wins."""
-    return device if device is not None else provider

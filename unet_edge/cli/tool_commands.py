@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.options import HiddenDevice, OpenVINODevice, OpenVINOPrecision, Provider, provider_or_alias
+from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
 from unet_edge.core.parse import parse_size
 
 
@@ -26,8 +26,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
           json_out: Annotated[Path | None, typer.Option("--json", help="write results + system as JSON")] = None,
           plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU")] = None,
           cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go")] = None,
-          provider: Provider = "cpu",
-          device: HiddenDevice = None) -> None:
+          provider: Provider = "cpu") -> None:
     """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision."""
     from unet_edge.bench.report import plot as plot_png
     from unet_edge.bench.report import print_tables, write_json
@@ -36,7 +35,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
     cfg = BenchConfig(model=model, backends=backends, size=parse_size(size) if size else None, batch=batch,
                       warmup=warmup, iters=iters, min_seconds=min_seconds, threads=threads, data=data,
                       dataset=dataset, data_limit=data_limit, source=source, stream_frames=stream_frames,
-                      cache_dir=cache_dir, provider=provider_or_alias(provider, device))
+                      cache_dir=cache_dir, provider=provider)
     result = run_bench(cfg, log=typer.echo)
     print_tables(result)
     if json_out:
