@@ -4,12 +4,17 @@
 ``--save DIR/ --segment SECONDS [--keep N]`` writes ``DIR/<start time>_<index>.mp4`` files, as
 dashcams do: each segment is finalized (playable) when the next starts, so a power cut loses at
 most the one being written; ``--keep`` deletes the oldest so a long drive cannot fill the disk.
+
+A live source (or a file played with ``--realtime``) drops the frames the model cannot keep up
+with, so its recording is kept on the wall clock (``WallClock``): a minute of driving plays for a
+minute. A folder that cannot be written is a SinkError before the first frame.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +23,7 @@ import numpy as np
 
 from unet_edge.core.errors import ConfigError, SinkError
 from unet_edge.core.video import VideoWriter
-from unet_edge.runtime.sinks import Sink, VideoSink
+from unet_edge.runtime.sinks import Sink, VideoSink, finalize
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v")
 SEGMENT_GLOB = "[0-9]" * 8 + "-" + "[0-9]" * 6 + "_[0-9]*.mp4"  # 20261122-031500_0003.mp4
@@ -62,16 +67,54 @@ def parse_save(save: str | Path | None, segment: float | None = None, keep: int 
     folder = path if is_dir else path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # Write a file, not just os.access: root "may write" to /proc and to read-only mounts.
+        fd, probe = tempfile.mkstemp(prefix=".unet-edge-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
-        raise ConfigError(f"--save {text}: cannot create {folder} ({exc.strerror})") from exc
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"--save {text}: {folder} is not writable")
+        raise SinkError(f"--save {text}: cannot write in {folder} ({exc.strerror or exc})") from exc
     return SaveSpec(path, segment, keep)
 
 
 def open_recorder(spec: SaveSpec, fps: float, live: bool) -> Sink:
-    """The sink for ``spec``: a VideoSink, or a SegmentedRecorder."""
-    return SegmentedRecorder(spec, fps, live) if spec.segment else VideoSink(spec.path, fps)
+    """The sink for ``spec``: a VideoSink, or a SegmentedRecorder; kept on the wall clock when
+    ``live`` (the source drops frames)."""
+    sink = SegmentedRecorder(spec, fps, live) if spec.segment else VideoSink(spec.path, fps)
+    return WallClock(sink, fps) if live else sink
+
+
+class WallClock(Sink):
+    """Writes a live stream into a video of ``fps`` so that it plays in real time: the video's
+    frame k is the newest frame shown by ``t0 + k / fps``. Where the source dropped frames the
+    previous one is repeated; a frame that arrives before its slot (faster than ``fps``) is skipped."""
+
+    def __init__(self, inner: Sink, fps: float) -> None:
+        self.inner, self.fps = inner, fps if fps and fps > 0 else 30.0
+        self.t0: float | None = None
+        self.written = 0
+        self.last: np.ndarray | None = None
+
+    def write(self, image: np.ndarray, stream: int = 0, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if self.t0 is None:
+            self.t0 = now
+        due = int((now - self.t0) * self.fps) + 1 - self.written  # slots up to and including this one
+        if due <= 0:
+            return True
+        keep = True
+        for _ in range(due - 1):
+            keep = self.inner.write(self.last, stream) and keep
+        keep = self.inner.write(image, stream) and keep
+        self.last, self.written = image, self.written + due
+        return keep
+
+    @property
+    def finished(self) -> list[Path] | None:
+        """The segments finished so far (a SegmentedRecorder's), or None for one file."""
+        return getattr(self.inner, "finished", None)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class SegmentedRecorder(Sink):
@@ -109,7 +152,7 @@ class SegmentedRecorder(Sink):
 
     def _finish(self) -> None:
         writer, self.writer = self.writer, None
-        writer.close()
+        finalize(writer)
         self.finished.append(writer.dest)
         self.index += 1
         if self.spec.keep:

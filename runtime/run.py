@@ -79,8 +79,8 @@ class Outputs:
     """Where the views go: the sinks every stream shares (window, live view) and each stream's
     recording, opened at its first frame, once the source is open and its rate known."""
 
-    def __init__(self, sources: list[Source], saves: list[SaveSpec | None]) -> None:
-        self.sources, self.saves = sources, saves
+    def __init__(self, sources: list[Source], saves: list[SaveSpec | None], realtime: bool = False) -> None:
+        self.sources, self.saves, self.realtime = sources, saves, realtime
         self.shared: list[Sink] = []
         self.recorders: list[Sink | None] = [None] * len(sources)
 
@@ -88,7 +88,8 @@ class Outputs:
         """Hand ``frame.view`` to its sinks (timed as its ``sinks`` stage); False: a sink asked to stop."""
         i = frame.stream
         if self.saves[i] and self.recorders[i] is None:
-            self.recorders[i] = open_recorder(self.saves[i], self.sources[i].fps, self.sources[i].live)
+            src = self.sources[i]  # a paced file drops frames like a camera: its recording keeps time too
+            self.recorders[i] = open_recorder(self.saves[i], src.fps, src.live or self.realtime)
         t = time.monotonic()
         sinks = [*self.shared, self.recorders[i]] if self.recorders[i] else self.shared
         keep = all([s.write(frame.view, i) for s in sinks])  # every sink gets the frame, even after a False
@@ -96,9 +97,16 @@ class Outputs:
         return keep
 
     def close(self) -> None:
+        """Close every sink, then raise the first one's error (a recording that cannot be finalized)."""
+        error: BaseException | None = None
         for s in [*self.shared, *self.recorders]:
             if s is not None:
-                s.close()
+                try:
+                    s.close()
+                except Exception as exc:
+                    error = error or exc
+        if error is not None:
+            raise error
 
 
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
@@ -124,7 +132,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))
-    outputs = Outputs(sources, saves)
+    outputs = Outputs(sources, saves, cfg.realtime)
     interrupted = False
     try:
         if address:
@@ -155,11 +163,13 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                 interrupted = True
                 print("\ninterrupted: finalizing outputs", file=sys.stderr)
     finally:
-        outputs.close()
-        seg.close()
-        for closing in (report, trace):
-            if closing:
-                closing.close()
+        try:
+            outputs.close()
+        finally:
+            seg.close()
+            for closing in (report, trace):
+                if closing:
+                    closing.close()
     summary = pipe.summary()
     log(pipe.stats.table())
     for i, st in enumerate(summary.get("streams", [])):

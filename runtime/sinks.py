@@ -23,7 +23,8 @@ class Sink:
 
 
 class VideoSink(Sink):
-    """MP4 at the source's fps; finalized and playable after Ctrl-C or an error too."""
+    """MP4 at the source's fps, every frame written once; finalized and playable after Ctrl-C or
+    an error too (``recording.WallClock`` keeps a live source's on the clock)."""
 
     def __init__(self, path: str | Path, fps: float) -> None:
         self.writer = VideoWriter(path, fps)
@@ -34,7 +35,16 @@ class VideoSink(Sink):
         return True
 
     def close(self) -> None:
-        self.writer.close()
+        finalize(self.writer)
+
+
+def finalize(writer: VideoWriter) -> None:
+    """Close ``writer``; a folder that vanished or turned read-only meanwhile is one SinkError."""
+    try:
+        writer.close()
+    except OSError as exc:
+        raise SinkError(f"{writer.dest}: cannot finalize the video ({exc.strerror or exc}); "
+                        "was its folder removed or made read-only during the run?") from exc
 
 
 class WindowSink(Sink):

@@ -17,8 +17,10 @@ class FlakyCamera(Source):
     name = "flaky-camera"
 
     def __init__(self, fps: float = 200.0, burst: int = 15, outages: int = 2, total: int = 10_000,
-                 shape=(72, 96, 3)) -> None:
-        self.fps, self.burst, self.outages, self.total, self.shape = fps, burst, outages, total, shape
+                 shape=(72, 96, 3), nominal: float | None = None) -> None:
+        # ``nominal`` is the rate the camera claims (the fps a driver reports); it delivers at ``fps``.
+        self.period, self.fps = 1.0 / fps, nominal or fps
+        self.burst, self.outages, self.total, self.shape = burst, outages, total, shape
         self.opens = 0
         self.served = 0
         self.rng = np.random.default_rng(0)
@@ -32,7 +34,7 @@ class FlakyCamera(Source):
             return False, None
         if self.opens <= self.outages and self.in_burst >= self.burst:
             return False, None
-        time.sleep(1.0 / self.fps)
+        time.sleep(self.period)
         self.in_burst += 1
         self.served += 1
         return True, self.rng.integers(0, 255, self.shape, dtype=np.uint8)

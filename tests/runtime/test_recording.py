@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,8 +13,13 @@ from pathlib import Path
 import cv2
 import pytest
 
-from unet_edge.core.errors import ConfigError
-from unet_edge.runtime.recording import SEGMENT_GLOB, parse_save
+from unet_edge.core.errors import SinkError
+from unet_edge.runtime.recording import SEGMENT_GLOB, WallClock, parse_save
+from unet_edge.runtime.run import RunConfig, run_stream
+from unet_edge.runtime.sinks import Sink
+from unet_edge.runtime.sources import Source, open_source, register_source
+
+from .cameras import FlakyCamera
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "unet_edge"]
@@ -132,5 +138,72 @@ def test_save_spec_grammar(tmp_path):
     assert parse_save(str(tmp_path / "a.mp4")).segment is None
     spec = parse_save(f"{tmp_path}/rec/", 60, 10)
     assert spec.path == tmp_path / "rec" and spec.segment == 60 and spec.keep == 10 and spec.path.is_dir()
-    with pytest.raises(ConfigError, match="not writable|cannot create"):
+    with pytest.raises(SinkError, match="cannot write in /proc/nope/rec"):
         parse_save("/proc/nope/rec/", 5)
+
+
+@pytest.mark.parametrize("save", ["/proc/out.mp4", "/proc/x/out.mp4", "/sys/rec/"])
+def test_an_unwritable_output_folder_is_one_line_before_the_first_frame(model, tmp_path, save):
+    args = ["--segment", "1"] if save.endswith("/") else []
+    proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", "synth://", "--save", save, *args],
+                          capture_output=True, text=True, timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "cannot write in" in lines[0], proc.stderr
+    assert "streaming" not in proc.stdout  # found before the model streamed anything
+
+
+def test_a_folder_removed_during_the_run_is_one_sink_error(model, clip, tmp_path):
+    out = tmp_path / "gone" / "out.mp4"
+
+    class Vanishing(Source):  # a file source whose output folder is deleted mid-run
+        name = "vanishing"
+
+        def __init__(self) -> None:
+            self.inner, self.n = open_source(str(clip)), 0
+
+        def open(self) -> None:
+            self.inner.open()
+
+        def read(self):
+            self.n += 1
+            if self.n == 5:
+                shutil.rmtree(out.parent)
+            return self.inner.read()
+
+    register_source("vanishing", lambda uri: Vanishing())
+    with pytest.raises(SinkError, match="out.mp4: cannot finalize the video"):
+        run_stream(RunConfig(model, "vanishing://", save=out), log=lambda _m: None)
+
+
+@pytest.mark.parametrize("segment", [None, 0.5])
+def test_a_live_recording_plays_for_as_long_as_it_took(model, tmp_path, segment):
+    """A camera that claims 30 fps but delivers 10: the video keeps the wall clock, not 3x speed."""
+    register_source("slowcam", lambda uri: FlakyCamera(fps=10, outages=0, nominal=30, shape=(96, 128, 3)))
+    save = tmp_path / "rec" if segment else tmp_path / "out.mp4"
+    t0 = time.monotonic()
+    run_stream(RunConfig(model, "slowcam://", save=f"{save}/" if segment else save, segment=segment,
+                         max_frames=20), log=lambda _m: None)
+    wall = time.monotonic() - t0
+    files = sorted(save.glob(SEGMENT_GLOB)) if segment else [save]
+    played = sum(frame_count(p) / cv2.VideoCapture(str(p)).get(cv2.CAP_PROP_FPS) for p in files)
+    # 20 frames at their nominal 30 fps would play for 0.67 s of a run of about 2 s
+    assert wall - 0.5 <= played <= wall + 0.1, (played, wall)
+    if segment:
+        assert len(files) >= 3 and all(abs(frame_count(p) / 30 - segment) <= 0.1 for p in files[:-1])
+
+
+def test_the_wall_clock_repeats_over_dropped_frames_and_skips_early_ones():
+    class Kept(Sink):
+        def __init__(self) -> None:
+            self.images: list[str] = []
+
+        def write(self, image, stream: int = 0) -> bool:
+            self.images.append(image)
+            return True
+
+    kept = Kept()
+    clock = WallClock(kept, fps=10)
+    for t, image in [(0.0, "a"), (0.35, "b"), (0.36, "c"), (0.5, "d")]:
+        clock.write(image, now=100 + t)
+    # slots of 0.1 s: a at 0, its repeats over the gap, b at 0.3, c too early for a slot of its own, d at 0.5
+    assert kept.images == ["a", "a", "a", "b", "b", "d"]
