@@ -181,3 +181,32 @@ def test_doctor_reports_openvino_its_devices_and_bf16():
     item = next(c for c in checks() if c.name == "openvino")
     assert item.status == "ok" and "OpenVINO 20" in item.detail and "devices: CPU" in item.detail
     assert ("CPU bf16: yes" if supports_bf16("CPU") else "CPU bf16: no") in item.detail
+
+
+def test_run_takes_provider_openvino_and_its_device_and_precision(tiny, cache, tmp_path):
+    import subprocess
+
+    cli = [sys.executable, "-m", "unet_edge", "run", "--model", str(tiny), "--source", "synth://?size=64x96",
+           "--max-frames", "3", "--provider", "openvino"]
+    proc = subprocess.run([*cli, "--precision", "f32"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "[openvino fp32," in proc.stdout
+    for args, expect in ((["--device", "TPU"], "unknown OpenVINO device 'TPU'"),
+                         (["--precision", "fp8"], "unknown OpenVINO precision 'fp8'")):
+        proc = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and expect in lines[0], proc.stderr
+    proc = subprocess.run([*cli[:-1], "cpu", "--device", "GPU"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 1 and "apply to --provider openvino" in proc.stderr
+
+
+def test_eval_and_serve_open_the_openvino_runner(tiny, cache):
+    from unet_edge.runtime.segmenter import Segmenter
+    from unet_edge.torch_runner import open_model
+
+    assert isinstance(open_model(tiny, provider="openvino", precision="f32"), OpenVINORunner)
+    with pytest.raises(ConfigError, match="OpenVINO runs its export"):
+        open_model(tiny.with_suffix(".pt"), provider="openvino")
+    with Segmenter(tiny, provider="openvino", device="CPU") as seg:  # what serve and run open
+        assert seg.runner.backend == "openvino" and seg(np.zeros((128, 192, 3), np.uint8)).shape == (128, 192)

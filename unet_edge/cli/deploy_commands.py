@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unet_edge.cli.options import Provider
+from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
 from unet_edge.core.parse import parse_size
 
 
@@ -122,6 +122,8 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
         hud: Annotated[bool, typer.Option("--hud/--no-hud")] = True,
         provider: Provider = "cpu",
         threads: Annotated[int | None, typer.Option(help="CPU threads for inference")] = None,
+        device: OpenVINODevice = None,
+        precision: OpenVINOPrecision = None,
         max_frames: int | None = None,
         loop: Annotated[bool, typer.Option(help="restart a file source at its end")] = False,
         realtime: Annotated[bool, typer.Option(help="pace a file like a camera, dropping stale frames")] = False,
@@ -137,4 +139,4 @@ def run(model: Annotated[Path, typer.Option(help="exported model: .onnx or .engi
                          legend=legend, hud=hud, provider=provider, threads=threads, max_frames=max_frames, loop=loop,
                          realtime=realtime, segment=segment, keep=keep, stats_every=stats_every,
                          stats_json=stats_json, serve_token=serve_token, trace=trace, max_batch=max_batch,
-                         min_confidence=min_confidence), log=typer.echo)
+                         min_confidence=min_confidence, device=device, precision=precision), log=typer.echo)

@@ -13,7 +13,8 @@ from unet_edge.core.parse import parse_size
 
 def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or engine")],
           backends: Annotated[str, typer.Option(help="comma list of torch, torch-nchw, onnxruntime, onnxruntime-fp16, "
-                                                     "onnxruntime-int8, tensorrt-fp32/-fp16/-int8, or all")] = "all",
+                                                     "onnxruntime-int8, openvino, openvino-bf16, openvino-int8, "
+                                                     "tensorrt-fp32/-fp16/-int8, or all")] = "all",
           size: Annotated[str | None, typer.Option(help="model input HxW (default: training size)")] = None,
           batch: int = 1, warmup: int = 10, iters: int = 50,
           min_seconds: Annotated[float, typer.Option(help="keep timing at least this long")] = 2.0,
@@ -26,8 +27,10 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
           json_out: Annotated[Path | None, typer.Option("--json", help="write results + system as JSON")] = None,
           plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU")] = None,
           cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go")] = None,
-          provider: Provider = "cpu") -> None:
-    """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision."""
+          provider: Provider = "cpu",
+          device: OpenVINODevice = None) -> None:
+    """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision.
+    With --provider openvino: ONNX Runtime FP32 (the reference), then OpenVINO f32, bf16 and INT8 on --device."""
     from unet_edge.bench.report import plot as plot_png
     from unet_edge.bench.report import print_tables, write_json
     from unet_edge.bench.suite import BenchConfig, run_bench
@@ -35,7 +38,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
     cfg = BenchConfig(model=model, backends=backends, size=parse_size(size) if size else None, batch=batch,
                       warmup=warmup, iters=iters, min_seconds=min_seconds, threads=threads, data=data,
                       dataset=dataset, data_limit=data_limit, source=source, stream_frames=stream_frames,
-                      cache_dir=cache_dir, provider=provider)
+                      cache_dir=cache_dir, provider=provider, device=device)
     result = run_bench(cfg, log=typer.echo)
     print_tables(result)
     if json_out:
