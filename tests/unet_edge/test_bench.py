@@ -83,4 +83,4 @@ def test_bench_an_onnx_file_reports_other_precisions_unavailable(tmp_path, train
 
 def test_unknown_backend_is_rejected():
     with pytest.raises(ConfigError, match="unknown backend"):
-        parse_backends("torch,openvino")
+        parse_backends("torch,tflite")
