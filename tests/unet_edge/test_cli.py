@@ -83,7 +83,7 @@ def test_eval_refuses_a_dataset_with_other_classes(tmp_path, trained_run):
     assert proc.returncode == 1 and "do not match the classes of" in proc.stderr
 
 
-def test_new_spellings_are_shown_and_old_ones_hidden_but_accepted(trained_run, tmp_path):
+def test_only_live_spellings_are_shown_or_accepted(trained_run, tmp_path):
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
     out = tmp_path
@@ -91,13 +91,15 @@ def test_new_spellings_are_shown_and_old_ones_hidden_but_accepted(trained_run, t
     helps = {cmd: run(cmd, "--help").stdout for cmd in ("export", "build", "run", "bench")}
     assert "--int8-target" in helps["export"] and "--target " not in helps["export"]
     assert "--precision" in helps["build"] and "--fp16" not in helps["build"]
-    assert "--provider" in helps["run"] and "--device" not in helps["run"] and "--backend" not in helps["run"]
-    assert "--provider" in helps["bench"] and "--device" not in helps["bench"]
-    # the old spellings still parse: --fp16/--int8 on build, --device on run
-    proc = run("build", str(out / "best.onnx"), "--int8", "--fp16")
-    assert proc.returncode == 1 and proc.stderr.strip() == "unet-edge: error: choose one precision; got fp16, int8"
+    assert "--provider" in helps["run"] and "--backend" not in helps["run"]
+    assert "--provider" in helps["bench"]
+    # 0.1.0 is unreleased: the spellings of its drafts are gone, not hidden
+    for args in (("build", str(out / "best.onnx"), "--int8"), ("build", str(out / "best.onnx"), "--fp32"),
+                 ("run", "--model", str(out / "best.onnx"), "--source", "synth://", "--backend", "tensorrt")):
+        proc = run(*args)
+        assert proc.returncode == 2 and "No such option" in proc.stderr, proc.stderr
     proc = run("build", str(out / "best.onnx"), "--precision", "int4")
     assert proc.returncode == 1 and "unknown precision 'int4'" in proc.stderr
     proc = run("run", "--model", str(out / "best.onnx"), "--source", "synth://?size=64x96", "--max-frames", "2",
-               "--device", "cpu")
+               "--provider", "cpu")
     assert proc.returncode == 0, proc.stderr
