@@ -64,9 +64,8 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
 
 
 def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: int) -> dict:
-    """Export ``run``'s best.pt with one INT8 flavour; what its gate and sidecar say."""
-    import json
-
+    """Export ``run``'s best.pt with one INT8 flavour; what its gate, sidecar and report say."""
+    from unet_edge.core.artifact import load_meta
     from unet_edge.core.errors import ExportError
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
     from unet_edge.export.int8.stage import int8_path
@@ -79,10 +78,10 @@ def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: i
     except ExportError as exc:  # the search's own report: the best reached and the layers tried
         return {"int8_error": str(exc), "export_s": time.monotonic() - t0}
     int8 = next(r for r in res["verification"] if r["precision"] == "int8")
-    sidecar = json.loads(int8_path(out, "best", target).with_suffix(".onnx.json").read_text())
+    path = int8_path(out, "best", target)
+    sidecar, quant = load_meta(path).to_dict(), res["reports"][str(path)]["int8"]
     deltas = {k: v for k, v in (int8["class_iou_delta"] or {}).items() if v is not None}
     worst = min(deltas.items(), key=lambda kv: kv[1]) if deltas else (None, None)
-    quant = sidecar["int8"]
     return {"int8_agreement": int8["agreement"], "int8_miou_delta": int8["miou_delta"], "worst_class": worst,
             "float_layers": sidecar.get("float_layers", []), "int8_method": quant["method"],
             "equalized_activations": len(quant.get("equalized_activations") or []),

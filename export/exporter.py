@@ -77,7 +77,8 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.int8.graph_facts import module_paths
     from unet_edge.export.int8.stage import Int8Reference, int8_path, write_int8
     from unet_edge.export.onnx_export import export_onnx
-    from unet_edge.export.verify import mask_and_near_ties, verification_set
+    from unet_edge.export.report import write_reports
+    from unet_edge.export.verify import enforce, mask_and_near_ties, verification_set
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
     from unet_edge.torch_runner import TorchRunner
 
@@ -98,6 +99,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     if opts.subpixel:
         model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []
+    measured: dict[Path, dict] = {}  # what each stage measured, for the reports
     checked = verification_set(opts, size, ckpt) if opts.verify else None
     cache: list = []
     ties: list[float] = []
@@ -125,11 +127,12 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     emit(out / f"{stem}.onnx", "fp32")
     if opts.fp16:
         frames = checked[0] if checked else synthetic_frames(size, 4)[0]
-        body, fp16 = fp16_body(model, frames[:8], ckpt)
+        body, fp16, drift = fp16_body(model, frames[:8], ckpt)
         kept = fp16["fp32_layers"]
         log(f"FP16: {len(kept)} layers kept in FP32 (overflow, or drift > {100 * MAX_ERROR:.0f}% of their range)"
             + (f": {', '.join(kept)}" if kept else ""))
         emit(out / f"{stem}.fp16.onnx", "fp16", torch.float16, {"fp16": fp16}, body)
+        measured[out / f"{stem}.fp16.onnx"] = {"fp16": {"drift": drift}}
     if opts.int8:
         with tempfile.TemporaryDirectory(dir=out, prefix=".int8-src-") as tmpdir:
             source = None
@@ -143,20 +146,24 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
             reference = None
             if opts.verify:
                 reference = Int8Reference(checked[0], ref_masks(), checked[1], float(np.mean(ties)))
-            artifacts.append(write_int8(int8_path(out, stem, opts.int8_target), out / f"{stem}.onnx", meta, size,
-                                        ckpt, opts, module_paths(model), reference, log, source))
-    rows = []
-    if opts.verify:
-        rows = _verify(ckpt_path, artifacts, size, opts, checked, log, ref_masks())
+            dest = int8_path(out, stem, opts.int8_target)
+            measured[dest] = write_int8(dest, out / f"{stem}.onnx", meta, size, ckpt, opts, module_paths(model),
+                                        reference, log, source)
+            artifacts.append((dest, "int8"))
+    gate = _verify(ckpt_path, artifacts, size, opts, checked, log, ref_masks()) if opts.verify else []
+    rows = [r.to_dict() for r in gate]
+    reports = write_reports(artifacts, measured, rows)  # a failed gate's measurements are kept too
+    enforce(gate)
     model = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
     engines, commands = _engines(artifacts, opts, log)
     return {"artifacts": [str(p) for p, _ in artifacts], "engines": [str(e) for e in engines],
-            "verification": [r.to_dict() for r in rows], "build_commands": commands}
+            "verification": rows, "build_commands": commands, "reports": reports}
 
 
 def fp16_body(model, frames, ckpt: dict):
-    """The half-precision body with FP32 islands where FP16 overflows or drifts, and what was done."""
+    """The half-precision body with FP32 islands where FP16 overflows or drifts, what was done (for
+    the sidecar) and every layer's drift (for the report)."""
     import torch
 
     from unet_edge.export.fp16 import fp32_layers, layer_drift, with_fp32_islands
@@ -169,14 +176,13 @@ def fp16_body(model, frames, ckpt: dict):
 
     report = layer_drift(model, frames, normalize)
     keep = fp32_layers(report)
-    return with_fp32_islands(model, keep), {
-        "route": "half-precision module export", "fp32_ops": ["pre-processing", "ArgMax input"],
-        "fp32_layers": keep, "drift": {n: {"overflow": r["overflow"], "error": round(r["error"], 5)}
-                                       for n, r in report.items()}}
+    drift = {n: {"overflow": r["overflow"], "error": round(r["error"], 5)} for n, r in report.items()}
+    return with_fp32_islands(model, keep), {"route": "half-precision module export", "fp32_ops": [
+        "pre-processing", "ArgMax input"], "fp32_layers": keep}, drift
 
 
 def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log, ref_masks=None):
-    from unet_edge.export.verify import Gate, enforce, format_table, verify
+    from unet_edge.export.verify import Gate, format_table, verify
     from unet_edge.torch_runner import TorchRunner
 
     frames, labels, source = checked
@@ -184,7 +190,6 @@ def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log,
         rows = verify(ref, artifacts, frames, labels, opts.logits, Gate(opts.min_agreement, opts.max_miou_drop),
                       ref_masks)
     log(format_table(rows, source))
-    enforce(rows)
     return rows
 
 

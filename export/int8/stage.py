@@ -13,6 +13,8 @@ from unet_edge.core.artifact import load_meta, write_meta
 from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.sysinfo import PeakRss
 
+CONTRACT = ("target", "activations", "weights")  # what the sidecar keeps of the quantizer's record
+
 
 @dataclass(frozen=True)
 class Int8Reference:
@@ -32,12 +34,12 @@ def int8_path(out: Path, stem: str, target: str) -> Path:
 
 def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modules: list[str],
                reference: Int8Reference | None, log: Callable[[str], None],
-               source: Path | None = None) -> tuple[Path, str]:
-    """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata.
+               source: Path | None = None) -> dict:
+    """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata; returns
+    what the stage measured, for the report (:mod:`unet_edge.export.report`).
 
-    With ``reference`` the float layers are searched until
-    ``opts.min_agreement`` and, with labels, ``opts.max_miou_drop``; without, the default float
-    layers are kept."""
+    With ``reference`` the float layers are searched until ``opts.min_agreement`` and, with labels,
+    ``opts.max_miou_drop``; without, the default float layers are kept."""
     import onnx
 
     from unet_edge.bench.speed import interleaved_ms
@@ -97,7 +99,8 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     # Calibration and search, frames included: the figure a Jetson's shared memory must hold.
     quant["peak_rss_mb"] = {"mb": round(peak.mb), "scope": "int8 stage" if peak.scoped else "process lifetime"}
     log(f"INT8 stage peak memory: {peak.mb / 1e3:.2f} GB" + ("" if peak.scoped else " (process lifetime peak)"))
-    data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", "int8": quant, **extra}
+    data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", **extra,
+            "int8": {k: quant[k] for k in CONTRACT}}
     if source is not None:
         data["subpixel"] = True
     data.pop("artifact_sha256", None)
@@ -114,7 +117,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
         onnx.save_model(model, str(tmp))
     write_meta(dest, data)
     log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, int8 for {opts.int8_target})")
-    return dest, "int8"
+    return {"int8": {k: v for k, v in quant.items() if k not in CONTRACT}}
 
 
 def miou_drop_against(ref: list[np.ndarray], labels: list[np.ndarray], n: int):

@@ -13,6 +13,7 @@ from unet_edge.core.artifact import ArtifactMeta, load_meta, sidecar_path
 from unet_edge.core.errors import ArtifactError, CheckpointError, ConfigError
 from unet_edge.export.int8.graph_facts import count_qdq
 from unet_edge.export.onnx_export import read_metadata
+from unet_edge.export.report import read_report
 from unet_edge.export.thresholds import THRESHOLDS
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 from unet_edge.torch_runner import TorchRunner
@@ -99,12 +100,16 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
 
     opts = ExportOptions(int8=True, int8_target="cpu", calib=str(synth_dir / "images"), calib_frames=32, out=tmp_path,
                          verify_frames=6)
-    export_checkpoint(trained_run / "best.pt", opts, lambda _m: None)
+    result = export_checkpoint(trained_run / "best.pt", opts, lambda _m: None)
     assert activation_zero_point_types(tmp_path / "best.int8-cpu.onnx") == {"uint8"}  # asymmetric for ORT CPU
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
-    assert meta["int8"]["target"] == "cpu" and meta["subpixel"] is True
-    assert 50 < meta["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search, in the sidecar
-    assert 0 <= meta["int8"]["search"]["fp32_near_ties"] < 0.05  # the FP32 masks' fragile share, recorded
+    assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric",
+                            "weights": "int8 symmetric per-channel"} and meta["subpixel"] is True
+    report = read_report(tmp_path / "best.int8-cpu.onnx")  # what export measured: beside, not in, the sidecar
+    assert result["reports"][str(tmp_path / "best.int8-cpu.onnx")] == report
+    assert 50 < report["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search
+    assert 0 <= report["int8"]["search"]["fp32_near_ties"] < 0.05  # the FP32 masks' fragile share, recorded
+    assert report["int8"]["speed"]["int8_ms"] > 0 and report["verification"]["precision"] == "int8"
     assert load_meta(tmp_path / "best.onnx").raw["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
     # CPU flavour: up-sampling quantized end to end, Relu folded into the conv output ranges
     g = onnx.load(str(tmp_path / "best.int8-cpu.onnx")).graph
@@ -114,9 +119,10 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     assert all(producer[n.input[0]] == "Conv" for n in g.node if n.op_type == "Relu")  # only after float convs
     d2s = [n for n in g.node if n.op_type == "DepthToSpace"]
     assert d2s and all(producer[n.input[0]] == "QuantizeLinear" for n in d2s)
-    assert meta["int8"]["int8_depth_to_space"] == len(d2s)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.int8-cpu.onnx", "best.int8-cpu.onnx.json", "best.onnx",
-                                                          "best.onnx.json"]  # no temp source left behind
+    assert report["int8"]["int8_depth_to_space"] == len(d2s)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # no temp source left behind
+        "best.int8-cpu.onnx", "best.int8-cpu.onnx.json", "best.int8-cpu.onnx.report.json", "best.onnx",
+        "best.onnx.json", "best.onnx.report.json"]
     # ...and it is not TensorRT's INT8: building an engine from it is refused before TensorRT is needed
     from unet_edge.export.builder import build_from_export, check_int8_flavour, siblings
 
@@ -245,3 +251,29 @@ def test_subpixel_rewrite_is_exact_and_exports(trained_run, tmp_path):
 
     ops = {n.op_type for n in onnx.load(str(tmp_path / "best.onnx")).graph.node}
     assert "DepthToSpace" in ops and "ConvTranspose" not in ops
+
+
+def test_measurements_go_to_the_report_and_the_contract_to_the_sidecar(exported):
+    out, result, _ = exported
+    for name in ("best.onnx", "best.fp16.onnx", "best.int8.onnx"):
+        side = {k: v for k, v in load_meta(out / name).raw.items() if k != "artifact_sha256"}
+        assert side == read_metadata(out / name)  # the ONNX file carries exactly the contract
+        report = read_report(out / name)
+        assert report["verification"]["passed"] and result["reports"][str(out / name)] == report
+    assert "drift" not in load_meta(out / "best.fp16.onnx").raw["fp16"]
+    assert read_report(out / "best.fp16.onnx")["fp16"]["drift"]
+    assert {"search", "peak_rss_mb", "method"} <= set(read_report(out / "best.int8.onnx")["int8"])
+
+
+def test_export_json_dash_prints_the_reports_on_stdout(trained_run, tmp_path, capsys):
+    from unet_edge.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["export", str(trained_run / "best.pt"), "--out", str(tmp_path), "--verify-frames", "2", "--no-build",
+              "--json", "-"])
+    assert not done.value.code
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # stdout is the JSON alone; the log went to stderr
+    report = result["reports"][str(tmp_path / "best.onnx")]
+    assert report == read_report(tmp_path / "best.onnx") and report["verification"]["precision"] == "fp32"
+    assert "wrote" in captured.err

@@ -23,8 +23,10 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
                                                              "layers stay float until it is met")] = 0.99,
            max_miou_drop: Annotated[float, typer.Option(help="and at most this many mIoU points lost, where the "
                                                              "verification frames have labels")] = 0.5,
-           json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts and the precision "
-                                                                         "gate as JSON")] = None,
+           json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts, the precision gate "
+                                                                         "and each artifact's report as JSON to "
+                                                                         "this file ('-': stdout, the log on "
+                                                                         "stderr)")] = None,
            int8_target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu (ONNX Runtime)")] = "tensorrt",
            target: Annotated[str | None, typer.Option(hidden=True, help="old name of --int8-target")] = None,
            opset: int = 17,
@@ -55,8 +57,13 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
                          verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace,
                          subpixel=subpixel)
-    result = export_checkpoint(checkpoint, opts, log=typer.echo)
-    if json_out:
+    to_stdout = str(json_out) == "-"
+
+    def log(message: str) -> None:
+        typer.echo(message, err=to_stdout)  # stdout holds only the JSON then
+
+    result = export_checkpoint(checkpoint, opts, log=log)
+    if json_out and not to_stdout:
         from unet_edge.core.io import write_json_atomic
 
         write_json_atomic(json_out, result)
@@ -64,12 +71,16 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
         from unet_edge.export.triton_repo import add_model
 
         for artifact in result["artifacts"]:
-            typer.echo(f"triton model {add_model(triton, Path(artifact), 'onnxruntime', triton_max_batch)}")
+            log(f"triton model {add_model(triton, Path(artifact), 'onnxruntime', triton_max_batch)}")
     model = (result["engines"] or result["artifacts"])[0]
-    typer.echo("next:")
-    typer.echo(f"  unet-edge run --model {model} --source VIDEO_OR_CAMERA --save out.mp4")
-    typer.echo(f"  unet-edge bench --model {model}")
-    typer.echo(f"  unet-edge eval --model {model} --data DATA --dataset camvid")
+    log("next:")
+    log(f"  unet-edge run --model {model} --source VIDEO_OR_CAMERA --save out.mp4")
+    log(f"  unet-edge bench --model {model}")
+    log(f"  unet-edge eval --model {model} --data DATA --dataset camvid")
+    if to_stdout:
+        import json
+
+        typer.echo(json.dumps(result, indent=1))
 
 
 def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'unet-edge export'")],

@@ -1,0 +1,40 @@
+"""What export measured, beside each artifact: ``<artifact>.report.json``.
+
+The sidecar (``<artifact>.json``, and the ONNX ``metadata_props``) is the runtime's contract: only what
+running or building the artifact needs. The report holds how export got there: the precision gate's
+row, the FP16 layers' drift, INT8's calibration, search steps, peak memory and speed. Nothing in the
+runtime reads it; ``unet-edge export --json`` returns every report with the artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from unet_edge.core.io import write_json_atomic
+
+
+def report_path(artifact: str | Path) -> Path:
+    """``model.onnx`` -> ``model.onnx.report.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".report.json")
+
+
+def read_report(artifact: str | Path) -> dict:
+    """The report export wrote beside ``artifact``."""
+    return json.loads(report_path(artifact).read_text())
+
+
+def write_reports(artifacts: Iterable[tuple[Path, str]], parts: Mapping[Path, dict],
+                  rows: Iterable[dict]) -> dict[str, dict]:
+    """Write each artifact's report (atomically): its precision, what its stage measured (``parts``)
+    and its precision-gate row (``rows``, None when not verified). Returns them by artifact path."""
+    by_name = {row["artifact"]: row for row in rows}
+    reports = {}
+    for path, precision in artifacts:
+        data = {"artifact": path.name, "precision": precision, **parts.get(path, {}),
+                "verification": by_name.get(path.name)}
+        write_json_atomic(report_path(path), data)
+        reports[str(path)] = data
+    return reports
