@@ -13,20 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core import sysinfo
-from unet_edge.core.artifact import file_sha256, write_meta
+from unet_edge.core.artifact import INT8_TARGETS, file_sha256, write_meta
 from unet_edge.core.errors import ConfigError
+from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT
 
 
 @dataclass
 class ExportOptions:
     fp16: bool = False
     int8: bool = False
-    int8_target: str = "tensorrt"  # INT8 flavour: tensorrt | cpu
+    int8_target: str = INT8_TARGETS[0]  # INT8 flavour: tensorrt | cpu
     calib: str | None = None  # LAYOUT:PATH, an image folder or a video
     calib_frames: int = 500
     calib_method: str | None = None  # None: try minmax, percentile and entropy, keep the best
-    min_agreement: float = 0.99  # INT8 target: pixel agreement with the FP32 model
-    max_miou_drop: float = 0.005  # and at most this mIoU loss where the verification frames have labels
+    min_agreement: float = DEFAULT_MIN_AGREEMENT  # INT8 target: pixel agreement with the FP32 model
+    max_miou_drop: float = DEFAULT_MAX_MIOU_DROP  # and at most this mIoU loss where the frames have labels
     opset: int = 17
     dynamic: bool = False
     simplify: bool = False

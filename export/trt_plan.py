@@ -15,9 +15,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from unet_edge.core.artifact import PRECISIONS
 from unet_edge.core.errors import ConfigError
 
-PRECISIONS = ("fp32", "fp16", "int8")
 STRONG_TYPING_FROM = (10, 12)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unet_edge.core.artifact import INT8_TARGETS
 from unet_edge.core.errors import ExportError
 from unet_edge.export.frame_sets import spread
 from unet_edge.export.int8.calibration import METHODS, quantize
@@ -45,7 +46,7 @@ Score = tuple[float, float]  # (pixel agreement, mIoU drop against labels; 0 wit
 class SearchOptions:
     """What the search aims at and how far it may go."""
 
-    target: str = "tensorrt"  # the INT8 flavour (core.artifact.INT8_TARGETS)
+    target: str = INT8_TARGETS[0]  # the INT8 flavour
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     max_miou_drop: float = DEFAULT_MAX_MIOU_DROP
     # FP32 mIoU minus a graph's, from its masks (where the frames have labels): high agreement can

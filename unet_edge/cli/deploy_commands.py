@@ -8,27 +8,30 @@ from typing import Annotated
 import typer
 
 from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
+from unet_edge.core.artifact import INT8_TARGETS
 from unet_edge.core.parse import parse_size
+from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT
 
 
 def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint (best.pt)")],
            fp16: Annotated[bool, typer.Option(help="also write the mixed-precision FP16 ONNX")] = False,
            int8: Annotated[bool, typer.Option(help="also write an INT8 QDQ ONNX (needs --calib)")] = False,
            calib: Annotated[str | None, typer.Option(help="calibration frames: DIR, VIDEO or LAYOUT:PATH")] = None,
-           calib_dataset: Annotated[str | None, typer.Option(help="alias of --calib for LAYOUT:PATH")] = None,
            calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = 500,
            calib_method: Annotated[str | None, typer.Option(help="minmax | percentile | entropy (default: try "
                                                                  "each, keep the best)")] = None,
            min_agreement: Annotated[float, typer.Option(help="INT8 target: pixel agreement with the FP32 model; "
-                                                             "layers stay float until it is met")] = 0.99,
+                                                             "layers stay float until it is met")
+                                        ] = DEFAULT_MIN_AGREEMENT,
            max_miou_drop: Annotated[float, typer.Option(help="and at most this many mIoU points lost, where the "
-                                                             "verification frames have labels")] = 0.5,
+                                                             "verification frames have labels")
+                                        ] = 100 * DEFAULT_MAX_MIOU_DROP,
            json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts, the precision gate "
                                                                          "and each artifact's report as JSON to "
                                                                          "this file ('-': stdout, the log on "
                                                                          "stderr)")] = None,
-           int8_target: Annotated[str, typer.Option(help="INT8 flavour: tensorrt | cpu (ONNX Runtime)")] = "tensorrt",
-           target: Annotated[str | None, typer.Option(hidden=True, help="old name of --int8-target")] = None,
+           int8_target: Annotated[str, typer.Option(help=f"INT8 flavour: {' | '.join(INT8_TARGETS)} (cpu: ONNX "
+                                                         "Runtime)")] = INT8_TARGETS[0],
            opset: int = 17,
            dynamic: Annotated[bool, typer.Option(help="dynamic batch/height/width (multiples of 16)")] = False,
            simplify: Annotated[bool, typer.Option(help="simplify with onnxslim/onnxsim")] = False,
@@ -49,9 +52,10 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
     """Export a checkpoint to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it."""
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
 
-    opts = ExportOptions(fp16=fp16, int8=int8, int8_target=target or int8_target, calib=calib or calib_dataset,
+    opts = ExportOptions(fp16=fp16, int8=int8, int8_target=int8_target, calib=calib,
                          calib_frames=calib_frames, calib_method=calib_method, min_agreement=min_agreement,
-                         max_miou_drop=max_miou_drop / 100, opset=opset,
+                         max_miou_drop=max_miou_drop / 100,  # points on the command line, a fraction inside
+                         opset=opset,
                          dynamic=dynamic,
                          simplify=simplify, logits=logits, confidence=confidence,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
