@@ -6,9 +6,8 @@ training frames: mIoU and per-class IoU. One forward pass per frame serves every
 
     python benchmarks/logit_adjust.py runs/explore-E/best.pt runs/unetlite-ho/best.pt --alphas 0,0.25,0.5,0.75
 
-``--split val --holdout ''`` scores CamVid val instead (to report, never to choose). ``--write OUT.pt``
-writes the first checkpoint with ``--alpha`` folded into its class head, the way ``unet-edge train``
-saves it (whose best epoch is then chosen on the adjusted scores).
+``--split val --holdout ''`` scores CamVid val instead (to report, never to choose). It only measures:
+the adjusted model is what ``unet-edge train --logit-adjust ALPHA`` saves.
 """
 
 from __future__ import annotations
@@ -61,34 +60,15 @@ def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None)
             "weights": weights.tolist(), "rows": rows}
 
 
-def write(src: Path, dest: Path, alpha: float, holdout: str | None) -> None:
-    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-    from unet_edge.training.logit_adjust import adjusted, class_head, offsets
-
-    ckpt = load_checkpoint(src)
-    shift = offsets(train_weights(holdout, ckpt["num_classes"]), alpha)
-    key = class_head(model_from_checkpoint(ckpt), ckpt["num_classes"])
-    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "created")}  # a best.pt: no resume state
-    meta["train_args"] = {**ckpt["train_args"], "logit_adjust": alpha}
-    save_checkpoint(dest, meta, adjusted(ckpt["state_dict"], key, shift), logit_offsets=shift.tolist(),
-                    adjusted_from=str(src))
-    print(f"wrote {dest} ({key} + [{', '.join(f'{v:+.3f}' for v in shift.tolist())}])")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", type=Path)
     ap.add_argument("--alphas", default="0,0.25,0.5,0.75,1")
     ap.add_argument("--split", default="val")
     ap.add_argument("--holdout", default="0006R0", help="'' for none")
-    ap.add_argument("--write", type=Path, help="write the first checkpoint adjusted by --alpha here")
-    ap.add_argument("--alpha", type=float, default=0.5)
     ap.add_argument("--out", default="logit_adjust")
     args = ap.parse_args()
     holdout = args.holdout or None
-    if args.write:
-        write(args.checkpoints[0], args.write, args.alpha, holdout)
-        return
     alphas = [float(a) for a in args.alphas.split(",")]
     runs = [score(c, alphas, args.split, holdout) for c in args.checkpoints]
     for run in runs:
