@@ -206,3 +206,40 @@ def test_bad_graphs_are_one_line_errors(tmp_path, case):
         fg.deploy_graph(fo.inspect(fo.load(path), CAMVID, (96, 128) if says == OTHER_SIZE else None), CAMVID, 17)
     assert says in str(err.value) and "\n" not in str(err.value)
 
+
+def test_export_writes_self_describing_artifacts_that_stream(tmp_path, frames):
+    from unet_edge.core.artifact import load_meta
+    from unet_edge.export.exporter import ExportOptions
+    from unet_edge.export.foreign_export import export_foreign_onnx
+    from unet_edge.runtime import Segmenter
+
+    path = torch_graph(tmp_path / "segformer_like.onnx", Net(stride=4, seed=5))
+    result = export_foreign_onnx(path, ExportOptions(fp16=True, confidence=True, out=tmp_path / "out",
+                                                     verify_frames=6), CAMVID, lambda _m: None)
+    assert [r["precision"] for r in result["verification"] if r["passed"]] == ["fp32", "fp16"]
+    fp32 = tmp_path / "out" / "segformer_like.onnx"
+    meta = load_meta(fp32)
+    assert meta.classes[0] == "Sky" and [o.name for o in meta.outputs] == ["mask", "confidence"]
+    assert meta.raw["model_source"]["kind"] == "onnx" and meta.raw["contract"]["norm"] == "imagenet"
+    assert meta.raw["model_source"]["output_shape"] == [1, CLASSES, 16, 24]
+    with Segmenter(fp32) as seg:
+        assert np.mean(seg(frames[2]) == reference(path, frames[2], CAMVID)) >= 0.999
+        streamed = list(seg.stream(f"synth://?size={SIZE[0]}x{SIZE[1]}&frames=5", max_frames=5))
+    assert len(streamed) == 5 and streamed[-1].mask.shape == SIZE
+
+
+def test_int8_cpu_of_a_hand_built_graph_passes_the_gate(tmp_path):
+    from unet_edge.export.exporter import ExportOptions
+    from unet_edge.export.foreign_export import export_foreign_onnx
+
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i, f in enumerate(synthetic_frames(SIZE, 16, seed=99)[0]):
+        cv2.imwrite(str(calib / f"{i:02d}.png"), f)
+    c = contract_from_options(classes="camvid", input_norm="signed")
+    result = export_foreign_onnx(hand_graph(tmp_path / "hand.onnx"), ExportOptions(
+        int8=True, int8_target="cpu", calib=str(calib), calib_frames=16, size=SIZE, out=tmp_path / "out",
+        verify_frames=6), c, lambda _m: None)
+    rows = {r["precision"]: r for r in result["verification"]}
+    assert rows["int8"]["passed"] and rows["int8"]["agreement"] >= 0.99
+    assert result["artifacts"][-1].endswith("hand.int8-cpu.onnx")
