@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from unet_edge.core.artifact import ArtifactMeta
-from unet_edge.core.errors import EngineError
+from unet_edge.core.artifact import ArtifactMeta, EngineInfo
+from unet_edge.core.errors import ArtifactError, EngineError
+
+
+def engine_info(meta: ArtifactMeta) -> EngineInfo:
+    """The build facts of an engine's contract; an engine without them is an ArtifactError (no
+    reader guesses a TensorRT version, GPU or source ONNX)."""
+    if meta.engine is None:
+        raise ArtifactError(f"{meta.path}: its metadata has no 'engine' block (TensorRT version, GPU, source "
+                            "ONNX), so it was not written by 'unet-edge build': rebuild it from its ONNX with that")
+    return meta.engine
 
 
 def mismatch(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capability: str) -> str | None:
     """Why the engine described by ``meta`` cannot run here, or None when nothing says it cannot."""
-    eng = meta.engine
-    if eng is None:
-        return None
+    eng = engine_info(meta)
     problems = []
-    if eng.tensorrt and eng.tensorrt != trt_version:
+    if eng.tensorrt != trt_version:
         problems.append(f"TensorRT {eng.tensorrt} (here {trt_version})")
-    if eng.compute_capability and eng.compute_capability != compute_capability:
+    if eng.compute_capability != compute_capability:
         here = compute_capability.replace(".", "")
         problems.append(f"GPU {eng.gpu} sm_{eng.compute_capability.replace('.', '')} (here {gpu} sm_{here})")
     if not problems:
@@ -23,10 +30,7 @@ def mismatch(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capability:
 
 
 def rebuild_hint(meta: ArtifactMeta) -> str:
-    eng = meta.engine
-    cmd = (eng.rebuild if eng and eng.rebuild else
-           f"unet-edge build {eng.source_onnx if eng else 'MODEL.onnx'} --precision {meta.precision}")
-    return f"rebuild it on this device with: {cmd}"
+    return f"rebuild it on this device with: {engine_info(meta).rebuild}"
 
 
 def check_engine(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capability: str) -> None:
@@ -38,7 +42,6 @@ def check_engine(meta: ArtifactMeta, trt_version: str, gpu: str, compute_capabil
 
 def deserialize_failed(meta: ArtifactMeta, trt_version: str, gpu: str) -> EngineError:
     """TensorRT's deserializer returned None: name both sides and the fix."""
-    eng = meta.engine
-    built = f"TensorRT {eng.tensorrt} on {eng.gpu}" if eng else "an unknown TensorRT"
+    eng = engine_info(meta)
     return EngineError(f"{meta.path}: TensorRT {trt_version} on {gpu} cannot load this engine (built with "
-                       f"{built}); {rebuild_hint(meta)}")
+                       f"TensorRT {eng.tensorrt} on {eng.gpu}); {rebuild_hint(meta)}")

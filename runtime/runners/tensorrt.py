@@ -18,7 +18,7 @@ from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ArtifactError, EngineError
 from unet_edge.core.lazy import require
 from unet_edge.runtime.cuda import D2H, H2D
-from unet_edge.runtime.engine_check import check_engine, deserialize_failed
+from unet_edge.runtime.engine_check import check_engine, deserialize_failed, engine_info
 from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 
 
@@ -36,6 +36,7 @@ class TensorRTRunner(Runner):
     def __init__(self, path: str | Path | None = None, zero_copy: bool | None = None,
                  input_size: Sequence[int] | None = None, meta: ArtifactMeta | None = None) -> None:
         super().__init__(resolve_meta(path, meta), input_size)
+        engine_info(self.meta)  # an engine's contract says what built it
         self.zero_copy = zero_copy
         self.stream: int | None = None
         self._ptrs: list[tuple[str, int]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from unet_edge.core.artifact import FORMAT, ArtifactMeta
-from unet_edge.core.errors import ConfigError, EngineError
+from unet_edge.core.errors import ArtifactError, ConfigError, EngineError
 from unet_edge.core.sysinfo import l4t_release
 from unet_edge.export.trt_plan import build_command, engine_cache_key, parse_version, plan_build
 from unet_edge.runtime.engine_check import check_engine, deserialize_failed, mismatch
@@ -81,6 +81,17 @@ def test_engine_from_another_trt_or_gpu_names_both_sides_and_the_fix(tmp_path):
     assert "TensorRT 8.5.2 (here 10.3.0)" in msg and "sm_72 (here Orin sm_87)" in msg
     assert msg.endswith("rebuild it on this device with: unet-edge build m.onnx --fp16")
     assert "cannot load this engine" in str(deserialize_failed(meta, "10.3.0", "Orin"))
+
+
+def test_an_engine_without_its_build_facts_is_refused_before_loading(tmp_path):
+    from dataclasses import replace
+
+    from unet_edge.runtime.runners.tensorrt import TensorRTRunner
+
+    meta = replace(_meta(tmp_path, {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7",
+                                    "rebuild": "unet-edge build m.onnx --precision fp16"}), engine=None)
+    with pytest.raises(ArtifactError, match="m.engine: its metadata has no 'engine' block"):
+        TensorRTRunner(meta=meta)  # no tensorrt import needed: refused at construction
 
 
 def test_trtexec_and_polygraphy_lines_match_the_plan():
