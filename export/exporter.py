@@ -71,14 +71,15 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps."""
     import torch
 
-    from unet_edge.export.fold import deconv_to_subpixel, fold_batchnorm, has_strided_deconv
+    from unet_edge.export.deploy_module import DeployModule
+    from unet_edge.export.fold import fold_batchnorm
     from unet_edge.export.fp16 import MAX_ERROR
     from unet_edge.export.frame_sets import synthetic_frames
-    from unet_edge.export.graph import DeployModule
     from unet_edge.export.int8.graph_facts import module_paths
     from unet_edge.export.int8.stage import Int8Reference, int8_path, write_int8
     from unet_edge.export.onnx_export import export_onnx
     from unet_edge.export.report import write_reports
+    from unet_edge.export.subpixel import deconv_to_subpixel, has_strided_deconv
     from unet_edge.export.verify import enforce, mask_and_near_ties, verification_set
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
     from unet_edge.torch_runner import TorchRunner
@@ -198,7 +199,7 @@ def _engines(artifacts, opts: ExportOptions, log) -> tuple[list[Path], list[str]
     from unet_edge.export.trt_plan import build_command
 
     by_precision = {p: path for path, p in artifacts}
-    if opts.int8_target == "cpu":  # the CPU INT8 flavour is not TensorRT's (see builder.check_int8_flavour)
+    if opts.int8_target == "cpu":  # the CPU INT8 flavour is not TensorRT's (see trt_from_export.check_int8_flavour)
         by_precision.pop("int8", None)
     wanted = [p for p in ("fp16", "int8") if p in by_precision] or ["fp32"]
     try:
@@ -212,7 +213,7 @@ def _engines(artifacts, opts: ExportOptions, log) -> tuple[list[Path], list[str]
         for c in commands:
             log(f"  {c}")
         return [], commands
-    from unet_edge.export.builder import build_from_export
+    from unet_edge.export.trt_from_export import build_from_export
 
     engines = [build_from_export(by_precision, p, None, opts.workspace_gb, None, None, log) for p in wanted]
     return engines, []

@@ -12,7 +12,7 @@ from unet_edge.core.artifact import ONNX_KEY, stamp
 from unet_edge.core.errors import ArtifactError, ExportError
 from unet_edge.core.io import atomic_path
 from unet_edge.core.lazy import require
-from unet_edge.export.graph import DeployModule
+from unet_edge.export.deploy_module import DeployModule
 
 DEFAULT_OPSET = 17  # TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0) parse opsets up to 17
 INPUT, OUTPUT, CONFIDENCE = "frame", "mask", "confidence"

@@ -8,10 +8,10 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from unet_edge.export.fold import deconv_to_subpixel
-from unet_edge.export.graph import DeployModule
+from unet_edge.export.deploy_module import DeployModule
 from unet_edge.export.int8.equalize import equalize
 from unet_edge.export.onnx_export import export_onnx
+from unet_edge.export.subpixel import deconv_to_subpixel
 from unet_edge.models import create
 
 SIZE = (64, 96)

@@ -124,7 +124,7 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
         "best.int8-cpu.onnx", "best.int8-cpu.onnx.json", "best.int8-cpu.onnx.report.json", "best.onnx",
         "best.onnx.json", "best.onnx.report.json"]
     # ...and it is not TensorRT's INT8: building an engine from it is refused before TensorRT is needed
-    from unet_edge.export.builder import build_from_export, check_int8_flavour, siblings
+    from unet_edge.export.trt_from_export import build_from_export, check_int8_flavour, siblings
 
     with pytest.raises(ConfigError, match="--int8-target tensorrt"):
         build_from_export(siblings(tmp_path / "best.int8-cpu.onnx"), "int8", None, 1.0, None, None, lambda _m: None)
@@ -230,7 +230,7 @@ def test_subpixel_rewrite_is_exact_and_exports(trained_run, tmp_path):
     import torch
 
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
-    from unet_edge.export.fold import SubPixelUp, deconv_to_subpixel
+    from unet_edge.export.subpixel import SubPixelUp, deconv_to_subpixel
 
     torch.manual_seed(0)
     deconv = torch.nn.ConvTranspose2d(5, 3, 3, stride=2, padding=1, output_padding=1)

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from unet_edge.core.artifact import ArtifactMeta
+from unet_edge.export.deploy_module import DeployModule
 from unet_edge.export.fp16 import fp32_layers, layer_drift, with_fp32_islands
-from unet_edge.export.graph import DeployModule
 from unet_edge.export.onnx_export import export_onnx
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 

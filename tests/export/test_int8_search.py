@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from unet_edge.core.errors import ExportError
-from unet_edge.export.graph import DeployModule
+from unet_edge.export.deploy_module import DeployModule
 from unet_edge.export.int8.graph_facts import layer_names, module_paths
 from unet_edge.export.int8.search import SearchOptions, search
 from unet_edge.export.onnx_export import export_onnx

@@ -23,7 +23,7 @@ def gpu():
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp_path):
-    from unet_edge.export.builder import build_from_export, siblings
+    from unet_edge.export.trt_from_export import build_from_export, siblings
     from unet_edge.export.verify import Gate
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
     from unet_edge.runtime.runners.tensorrt import TensorRTRunner
@@ -42,7 +42,7 @@ def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp
 
 
 def test_engine_cache_reuses_a_build(exported, gpu):
-    from unet_edge.export.builder import build_from_export, siblings
+    from unet_edge.export.trt_from_export import build_from_export, siblings
 
     out, _, _ = exported
     first = build_from_export(siblings(out / "best.onnx"), "fp16", None, 0.5, None, None, lambda _m: None)

@@ -96,7 +96,7 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
 
     if onnx is None:
         return TensorRTRunner(cfg.model), cfg.model
-    from unet_edge.export.builder import build_from_export, siblings
+    from unet_edge.export.trt_from_export import build_from_export, siblings
 
     engine = build_from_export(siblings(onnx), precision, None, 1.0, None, None, lambda _m: None)
     return TensorRTRunner(engine), engine

@@ -100,7 +100,7 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
     """Build a TensorRT engine on this device from an exported ONNX."""
     from unet_edge.core.artifact import PRECISIONS, load_meta
     from unet_edge.core.errors import ConfigError
-    from unet_edge.export.builder import build_from_export, siblings
+    from unet_edge.export.trt_from_export import build_from_export, siblings
 
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")

@@ -1,4 +1,5 @@
-"""Build a TensorRT engine from an exported ONNX file (runs where ``tensorrt`` imports).
+"""Build one TensorRT engine from one ONNX file per a :class:`BuildPlan`, with its sidecar, and the
+engine cache keyed by all the engine is tied to (runs where ``tensorrt`` imports).
 
 Engines are tied to the GPU, the TensorRT version and the platform: build them on the device.
 """

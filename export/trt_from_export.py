@@ -1,4 +1,5 @@
-"""``unet-edge build``: pick the right ONNX for the installed TensorRT and build (or reuse) an engine."""
+"""``unet-edge build`` from an export: choose, among the graphs exported beside an ONNX, the one the
+installed TensorRT needs for a precision, and build (or reuse) its engine with :mod:`.trt_engine`."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
                       opt_level: int | None = None, max_batch: int = 4) -> Path:
     """Build a ``precision`` engine from the exported graphs in ``by_precision``."""
     check_int8_flavour(by_precision, precision)
-    from unet_edge.export.trt_build import build_engine, cached_build, trt_version
+    from unet_edge.export.trt_engine import build_engine, cached_build, trt_version
     from unet_edge.export.trt_plan import plan_build
 
     plan = plan_build(trt_version(), precision, dla_core)
@@ -44,8 +45,9 @@ def build_from_export(by_precision: dict[str, Path], precision: str, out: Path |
     timing_cache = timing_cache or src.parent / "timing.cache"
     log(f"building {precision} engine from {src.name} (strongly typed: {plan.strongly_typed}, "
         f"flags: {', '.join(plan.builder_flags) or 'none'}, workspace {workspace_gb:g} GB)")
-    fp32 = by_precision.get("fp16")
-    fp32_layers = tuple((load_meta(fp32).to_dict().get("fp16") or {}).get("fp32_layers", [])) if fp32 else ()
+    fp16_onnx = by_precision.get("fp16")  # its sidecar names the layers the FP16 graph keeps in FP32
+    fp32_layers = tuple((load_meta(fp16_onnx).to_dict().get("fp16") or {}).get("fp32_layers", [])) if fp16_onnx \
+        else ()
     kw = dict(workspace_gb=workspace_gb, timing_cache=timing_cache, opt_level=opt_level, max_batch=max_batch, log=log,
               fp32_layers=fp32_layers if precision == "fp16" else ())
     if out is None:
