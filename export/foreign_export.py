@@ -146,10 +146,8 @@ def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Calla
     if opts.subpixel or opts.simplify:
         raise ConfigError(f"{'--subpixel' if opts.subpixel else '--simplify'} applies to unet-edge checkpoints, "
                           "not to a foreign ONNX graph")
-    model = fo.load(path)
-    model.graph.name = model.graph.name or path.name
     multiple = contract.multiple_of
-    src = fo.inspect(model, contract, tuple(opts.size) if opts.size else None, opts.dynamic)
+    src = fo.inspect(fo.load(path), contract, tuple(opts.size) if opts.size else None, opts.dynamic, path.name)
     size = src.size
     log(f"{path.name}: {src.layout.upper()} input '{src.input}' at {size[0]}x{size[1]}, {src.kind} output "
         f"'{src.output}' {list(src.output_shape)} ({src.output_layout.upper()}), opset {src.opset}")

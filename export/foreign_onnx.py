@@ -55,12 +55,13 @@ def _dims(value_info) -> list[int | None]:
             for d in value_info.type.tensor_type.shape.dim]
 
 
-def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: bool = False) -> Source:
+def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: bool = False,
+            name: str | None = None) -> Source:
     """The one image input, its layout and the export size, the logits (or class-id) output and its class
-    axis. Every graph that does not fit is a one-line error."""
+    axis. Every graph that does not fit is a one-line error naming ``name`` (the file)."""
     onnx = require("onnx")
     g = model.graph
-    name = g.name or "the ONNX graph"
+    name = name or g.name or "the ONNX graph"
     inits = {t.name for t in g.initializer}
     inputs = [i for i in g.input if i.name not in inits]
     if len(inputs) != 1:
@@ -96,7 +97,7 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
         raise ExportError(f"{name}: input '{inp.name}' is {kind}: expected a float image")
     src = Source(model, inp.name, elem, layout, (int(want[0]), int(want[1])), dynamic and dims[0] is None,
                  "", "", "", (), opset)
-    _pick_output(src, contract, _probe(model, src), name)
+    _pick_output(src, contract, _probe(model, src, name), name)
     return src
 
 
@@ -104,7 +105,7 @@ def _hw(spatial) -> str:
     return "x".join("?" if s is None else str(s) for s in spatial)
 
 
-def _probe(model, src: Source) -> dict[str, np.ndarray]:
+def _probe(model, src: Source, name: str) -> dict[str, np.ndarray]:
     """Every output of the graph on a zero image at the export size: shapes that shape inference may not
     resolve (sizes computed from Shape), dtypes as ONNX Runtime produces them."""
     ort = require("onnxruntime")
@@ -120,7 +121,7 @@ def _probe(model, src: Source) -> dict[str, np.ndarray]:
         names = [o.name for o in sess.get_outputs()]
         return dict(zip(names, sess.run(names, {src.input: x})))
     except Exception as exc:
-        raise ExportError(f"the ONNX graph does not run at {h}x{w} in ONNX Runtime: "
+        raise ExportError(f"{name} does not run at {h}x{w} in ONNX Runtime: "
                           f"{str(exc).strip().splitlines()[0][:200]}") from exc
 
 

@@ -243,3 +243,16 @@ def test_int8_cpu_of_a_hand_built_graph_passes_the_gate(tmp_path):
     rows = {r["precision"]: r for r in result["verification"]}
     assert rows["int8"]["passed"] and rows["int8"]["agreement"] >= 0.99
     assert result["artifacts"][-1].endswith("hand.int8-cpu.onnx")
+
+
+def test_export_beside_the_source_keeps_it_and_errors_name_the_file(tmp_path):
+    from unet_edge.export.exporter import ExportOptions
+    from unet_edge.export.foreign_export import export_foreign_onnx, is_foreign_onnx
+
+    path = torch_graph(tmp_path / "net.onnx", Net())
+    assert is_foreign_onnx(path)
+    result = export_foreign_onnx(path, ExportOptions(verify_frames=2), CAMVID, lambda _m: None)
+    assert result["artifacts"] == [str(tmp_path / "net.deploy.onnx")] and is_foreign_onnx(path)
+    assert not is_foreign_onnx(tmp_path / "net.deploy.onnx")
+    with pytest.raises(UnetEdgeError, match=r"^two\.onnx has 2 inputs"):
+        export_foreign_onnx(two_inputs(tmp_path / "two.onnx"), ExportOptions(), CAMVID, lambda _m: None)
