@@ -6,7 +6,7 @@ between the same pre- and post-processing the PyTorch deploy graph has: uint8 BG
 Cast, the colour swap the model wants, ``x / std - mean / std`` on the 0-255 scale, the NCHW transpose
 unless the model is NHWC; then the logits to NCHW, resized bilinearly to the input where the model
 outputs them at a stride (as upstream inference does), and ArgMax -> Cast(FLOAT) -> Cast(UINT8) to
-``mask`` (see graph.py for why that chain), with the optional ``confidence``. A graph that already
+``mask`` (deploy_module.py says why that chain), with the optional ``confidence``. A graph that already
 outputs class ids is passed through.
 
 Node names become ``/model/<scope>/<op>`` so that the FP16 and INT8 layer names (naming.module_path)
