@@ -67,12 +67,15 @@ def base_meta(ckpt: dict, ckpt_path: Path, size: tuple[int, int], opts: ExportOp
     }
 
 
-def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[[str], None] = print) -> dict:
-    """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps."""
+def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[[str], None] = print,
+                      spec=None) -> dict:
+    """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps.
+    ``ckpt_path`` may also be a PyTorch model unet-edge did not train, described by ``spec`` (a
+    models.foreign.ForeignSpec; export/foreign_torch.py)."""
     import torch
 
     from unet_edge.export.deploy_module import DeployModule
-    from unet_edge.export.fold import fold_batchnorm
+    from unet_edge.export.foreign_torch import open_source, source_meta
     from unet_edge.export.fp16 import MAX_ERROR
     from unet_edge.export.frame_sets import synthetic_frames
     from unet_edge.export.int8.graph_facts import module_paths
@@ -81,14 +84,11 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.report import write_reports
     from unet_edge.export.subpixel import deconv_to_subpixel, has_strided_deconv
     from unet_edge.export.verify import enforce, mask_and_near_ties, verification_set
-    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
-    from unet_edge.torch_runner import TorchRunner
 
     ckpt_path = Path(ckpt_path)
     if opts.logits and opts.confidence:
         raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
-    ckpt = load_checkpoint(ckpt_path)
-    model = fold_batchnorm(model_from_checkpoint(ckpt, str(ckpt_path)))
+    ckpt, model, reference_runner = open_source(ckpt_path, spec, opts.size, log)
     # The architecture pads inside to its own stride (16 for the seeds' U-Net, 32 for EfficientNet);
     # a dynamic graph asks for that multiple so that no shape-dependent Pad ends up in it.
     multiple = int(getattr(model, "size_multiple", 16))
@@ -97,7 +97,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
         size = tuple(-(-s // multiple) * multiple for s in size)
     out = Path(opts.out or ckpt_path.parent)
     stem = ckpt_path.stem
-    meta = base_meta(ckpt, ckpt_path, size, opts, multiple)
+    meta = {**base_meta(ckpt, ckpt_path, size, opts, multiple), **source_meta(ckpt)}
     if opts.subpixel:
         model = deconv_to_subpixel(model)
     artifacts: list[tuple[Path, str]] = []
@@ -110,7 +110,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
         """The FP32 model's masks on the verification frames, run once for the INT8 search and the gate;
         ``ties`` gets each frame's near-tie share, which explains an INT8 target out of reach."""
         if not cache:
-            with TorchRunner(ckpt_path, input_size=size) as ref:
+            with reference_runner(size) as ref:
                 for frame in checked[0]:
                     mask, share = mask_and_near_ties(ref.logits(frame))
                     cache.append(mask)
@@ -152,7 +152,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
             measured[dest] = write_int8(dest, out / f"{stem}.onnx", meta, size, ckpt, opts, module_paths(model),
                                         reference, log, source)
             artifacts.append((dest, "int8"))
-    gate = _verify(ckpt_path, artifacts, size, opts, checked, log, ref_masks()) if opts.verify else []
+    gate = _verify(reference_runner, artifacts, size, opts, checked, log, ref_masks()) if opts.verify else []
     rows = [r.to_dict() for r in gate]
     reports = write_reports(artifacts, measured, rows)  # a failed gate's measurements are kept too
     enforce(gate)
@@ -183,12 +183,11 @@ def fp16_body(model, frames, ckpt: dict):
         "pre-processing", "ArgMax input"], "fp32_layers": keep}, drift
 
 
-def _verify(ckpt_path: Path, artifacts, size, opts: ExportOptions, checked, log, ref_masks=None):
+def _verify(reference_runner, artifacts, size, opts: ExportOptions, checked, log, ref_masks=None):
     from unet_edge.export.verify import Gate, format_table, verify
-    from unet_edge.torch_runner import TorchRunner
 
     frames, labels, source = checked
-    with TorchRunner(ckpt_path, input_size=size) as ref:
+    with reference_runner(size) as ref:
         rows = verify(ref, artifacts, frames, labels, opts.logits, Gate(opts.min_agreement, opts.max_miou_drop),
                       ref_masks)
     log(format_table(rows, source))

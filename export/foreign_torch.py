@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from unet_edge.core.errors import ConfigError
 from unet_edge.models.foreign import ForeignSpec, is_foreign, open_foreign
 from unet_edge.torch_runner import TorchRunner, checkpoint_meta
 
@@ -26,6 +27,9 @@ def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int
 
     path = Path(path)
     if not is_foreign(path, spec):
+        if spec is not None:
+            raise ConfigError(f"{path.name} is a 'unet-edge train' checkpoint: it records its classes and input "
+                              "contract, so --classes, --rgb/--bgr, --input-norm and the like do not apply")
         ckpt = load_checkpoint(path)
         model = fold_batchnorm(model_from_checkpoint(ckpt, str(path)))
         return ckpt, model, lambda s: TorchRunner(path, input_size=s)

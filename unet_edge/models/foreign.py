@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,9 @@ def script_to_graph(script, contract: IOContract, size: tuple[int, int], path: P
     h, w = contract.padded(*size)
     sample = torch.zeros(1, 3, h, w) if contract.layout == "nchw" else torch.zeros(1, h, w, 3)
     try:
-        return TS2EPConverter(script, (sample,)).convert().module()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one line per unused BatchNorm counter
+            return TS2EPConverter(script, (sample,)).convert().module()
     except Exception as exc:
         raise CheckpointError(f"{path}: cannot convert the TorchScript model for export ({type(exc).__name__}: "
                               f"{_first(exc)}); save a torch.export program (.pt2) instead") from exc
