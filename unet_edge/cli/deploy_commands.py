@@ -12,8 +12,12 @@ from unet_edge.core.artifact import INT8_TARGETS
 from unet_edge.core.parse import parse_size
 from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT
 
+FOREIGN = "A model unet-edge did not train"
 
-def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint (best.pt)")],
+
+def export(checkpoint: Annotated[Path, typer.Argument(
+               metavar="MODEL", help="a training checkpoint (best.pt), a state dict (with --model-class), a "
+                                     "torch.export .pt2, a TorchScript file or a float ONNX graph")],
            fp16: Annotated[bool, typer.Option(help="also write the mixed-precision FP16 ONNX")] = False,
            int8: Annotated[bool, typer.Option(help="also write an INT8 QDQ ONNX (needs --calib)")] = False,
            calib: Annotated[str | None, typer.Option(help="calibration frames: DIR, VIDEO or LAYOUT:PATH")] = None,
@@ -48,9 +52,42 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
            workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = 1.0,
            triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here")] = None,
            triton_max_batch: Annotated[int, typer.Option(help="max_batch_size of --dynamic exports in --triton")
-                                       ] = 8) -> None:
-    """Export a checkpoint to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it."""
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+                                       ] = 8,
+           model_class: Annotated[str | None, typer.Option(
+               help="MODULE:NAME, the class or factory of a state dict MODEL (imported with the current folder "
+                    "and --python-path on sys.path)", rich_help_panel=FOREIGN)] = None,
+           model_kwargs: Annotated[str | None, typer.Option(help="--model-class's arguments as a JSON object",
+                                                            rich_help_panel=FOREIGN)] = None,
+           python_path: Annotated[list[Path] | None, typer.Option(help="a folder put on sys.path (repeatable)",
+                                                                  rich_help_panel=FOREIGN)] = None,
+           trust_pickle: Annotated[bool, typer.Option(help="load a pickled whole model (torch.save(model)): runs "
+                                                           "code from the file", rich_help_panel=FOREIGN)] = False,
+           rgb: Annotated[bool | None, typer.Option("--rgb/--bgr", help="the colour order the model expects "
+                                                                        "(default: rgb)", rich_help_panel=FOREIGN,
+                                                    show_default=False)] = None,
+           input_norm: Annotated[str | None, typer.Option(help="its input scaling: imagenet | unit ([0, 1]) | signed "
+                                                               "([-1, 1]) | none (default: imagenet)",
+                                                          rich_help_panel=FOREIGN)] = None,
+           mean: Annotated[str | None, typer.Option(help="R,G,B mean on the 0-255 scale (instead of --input-norm)",
+                                                    rich_help_panel=FOREIGN)] = None,
+           std: Annotated[str | None, typer.Option(help="R,G,B std on the 0-255 scale", rich_help_panel=FOREIGN)
+                          ] = None,
+           input_layout: Annotated[str | None, typer.Option(help="nchw | nhwc (default: nchw)",
+                                                            rich_help_panel=FOREIGN)] = None,
+           multiple_of: Annotated[int | None, typer.Option(help="pad the input to a multiple of N (cropped back)",
+                                                           rich_help_panel=FOREIGN)] = None,
+           output: Annotated[str | None, typer.Option(help="the output holding the logits or class ids: a name, "
+                                                           "dict key or tuple index", rich_help_panel=FOREIGN)] = None,
+           classes: Annotated[str | None, typer.Option(help="camvid | cityscapes | carla | FILE.json (a list of "
+                                                            "names, optionally with colours)",
+                                                       rich_help_panel=FOREIGN)] = None) -> None:
+    """Export a model to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it.
+
+    MODEL is a checkpoint of 'unet-edge train', or a model trained elsewhere: a state dict with
+    --model-class, a torch.export program, a TorchScript file or a float ONNX graph, described by
+    the options under 'A model unet-edge did not train'."""
+    from unet_edge.cli.model_source import export_model, foreign_spec
+    from unet_edge.export.exporter import ExportOptions
 
     opts = ExportOptions(fp16=fp16, int8=int8, int8_target=int8_target, calib=calib,
                          calib_frames=calib_frames, calib_method=calib_method, min_agreement=min_agreement,
@@ -66,7 +103,10 @@ def export(checkpoint: Annotated[Path, typer.Argument(help="training checkpoint 
     def log(message: str) -> None:
         typer.echo(message, err=to_stdout)  # stdout holds only the JSON then
 
-    result = export_checkpoint(checkpoint, opts, log=log)
+    spec = foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path,
+                        trust_pickle=trust_pickle, rgb=rgb, input_norm=input_norm, mean=mean, std=std,
+                        input_layout=input_layout, size=size, multiple_of=multiple_of, output=output, classes=classes)
+    result = export_model(checkpoint, opts, spec, log)
     if json_out and not to_stdout:
         from unet_edge.core.io import write_json_atomic
 
