@@ -44,45 +44,54 @@ def is_foreign_onnx(path: str | Path) -> bool:
 
 
 class SourceReference:
-    """The user's graph in ONNX Runtime, fed a BGR frame as its contract says, its logits resized
-    bilinearly to the frame (``.logits``) and their argmax (``.mask``; a class-id graph's own ids)."""
+    """The user's graph in ONNX Runtime, fed a BGR frame as its contract says (padded with zeros after
+    normalising where the contract's multiple asks), its logits resized bilinearly to the padded frame
+    and cropped back (``.logits``), and their argmax (``.mask``; a class-id graph's own ids, resized nearest)."""
 
-    def __init__(self, path: Path, src: fo.Source, contract: IOContract) -> None:
+    def __init__(self, path: Path, src: fo.Source) -> None:
         ort = require("onnxruntime")
         from onnx import helper
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         self.sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.src, self.classes = src, list(contract.classes)
-        mean, std = np.asarray(contract.mean, np.float32), np.asarray(contract.std, np.float32)
-        self.rgb = contract.color == "rgb"
+        c = src.contract
+        self.src, self.classes = src, list(c.classes)
+        mean, std = np.asarray(c.mean, np.float32), np.asarray(c.std, np.float32)
+        self.rgb = c.color == "rgb"
         self.mean, self.std = (mean, std) if self.rgb else (mean[::-1], std[::-1])
         self.dtype = helper.tensor_dtype_to_np_dtype(src.input_type)
 
-    def _out(self, frame: np.ndarray) -> np.ndarray:
+    def _out(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """The picked output for one frame (batch dim dropped) and the padded size."""
         x = frame[..., ::-1] if self.rgb else frame
-        x = ((x.astype(np.float32) - self.mean) / self.std)[None]
+        x = (x.astype(np.float32) - self.mean) / self.std
+        h, w = frame.shape[:2]
+        ph, pw = self.src.contract.padded(h, w) if self.src.padded != self.src.size else (h, w)
+        x = np.pad(x, ((0, ph - h), (0, pw - w), (0, 0)))[None]
         if self.src.layout == "nchw":
             x = x.transpose(0, 3, 1, 2)
-        return self.sess.run([self.src.output], {self.src.input: x.astype(self.dtype)})[0][0]
+        return self.sess.run([self.src.output], {self.src.input: x.astype(self.dtype)})[0][0], (ph, pw)
 
     def logits(self, frame: np.ndarray) -> np.ndarray:
         """CxHxW float32 at the frame's size."""
-        hwc = self._out(frame).astype(np.float32)
+        out, (ph, pw) = self._out(frame)
+        hwc = out.astype(np.float32)
         if self.src.output_layout == "nchw":
             hwc = hwc.transpose(1, 2, 0)
+        if hwc.shape[:2] != (ph, pw):  # OpenCV takes at most 512 channels at once
+            hwc = np.concatenate([cv2.resize(hwc[..., i:i + 512], (pw, ph), interpolation=cv2.INTER_LINEAR)
+                                  .reshape(ph, pw, -1) for i in range(0, hwc.shape[2], 512)], axis=2)
         h, w = frame.shape[:2]
-        if hwc.shape[:2] != (h, w):  # OpenCV takes at most 512 channels at once
-            hwc = np.concatenate([cv2.resize(hwc[..., i:i + 512], (w, h), interpolation=cv2.INTER_LINEAR)
-                                  .reshape(h, w, -1) for i in range(0, hwc.shape[2], 512)], axis=2)
-        return hwc.transpose(2, 0, 1)
+        return hwc[:h, :w].transpose(2, 0, 1)
 
     def mask(self, frame: np.ndarray) -> np.ndarray:
         if self.src.kind == "logits":
             return self.logits(frame).argmax(0).astype(np.uint8)
-        ids = self._out(frame).astype(np.float32).squeeze()
-        return cv2.resize(ids, frame.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(np.uint8)
+        out, (ph, pw) = self._out(frame)
+        ids = cv2.resize(out.astype(np.float32).squeeze(), (pw, ph), interpolation=cv2.INTER_NEAREST)
+        h, w = frame.shape[:2]
+        return ids[:h, :w].astype(np.uint8)
 
 
 def foreign_meta(path: Path, src: fo.Source, contract: IOContract, opts, multiple: int) -> dict:
@@ -148,6 +157,7 @@ def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Calla
                           "not to a foreign ONNX graph")
     multiple = contract.multiple_of
     src = fo.inspect(fo.load(path), contract, tuple(opts.size) if opts.size else None, opts.dynamic, path.name)
+    contract = src.contract  # with generic class names where none were given
     size = src.size
     log(f"{path.name}: {src.layout.upper()} input '{src.input}' at {size[0]}x{size[1]}, {src.kind} output "
         f"'{src.output}' {list(src.output_shape)} ({src.output_layout.upper()}), opset {src.opset}")
@@ -159,7 +169,7 @@ def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Calla
     checked = verification_set(opts, size, ckpt) if opts.verify else None
     artifacts: list[tuple[Path, str]] = []
     measured: dict[Path, dict] = {}  # what each stage measured, for the reports
-    ref = SourceReference(path, src, contract)
+    ref = SourceReference(path, src)
 
     def emit(dest: Path, precision: str, graph, extra: dict | None = None) -> None:
         data = {**meta, "precision": precision, **(extra or {})}
@@ -171,14 +181,14 @@ def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Calla
         artifacts.append((dest, precision))
         log(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB, {precision})")
 
-    graph = fg.deploy_graph(src, contract, opts.opset, opts.dynamic, opts.confidence, opts.logits)
+    graph = fg.deploy_graph(src, opts.opset, opts.dynamic, opts.confidence, opts.logits)
     # beside the source, the artifact must not overwrite it
     fp32 = out / (f"{stem}.deploy.onnx" if out.resolve() == path.parent.resolve() else f"{stem}.onnx")
     emit(fp32, "fp32", graph)
     if opts.fp16:
         frames = checked[0] if checked else synthetic_frames(size, ISLAND_FRAMES)[0]
         keep, fp16, peaks = fp16_islands(graph, frames)
-        half = fg.deploy_graph(src, contract, opts.opset, opts.dynamic, opts.confidence, opts.logits, keep)
+        half = fg.deploy_graph(src, opts.opset, opts.dynamic, opts.confidence, opts.logits, keep)
         kept = fp16["fp32_layers"]
         log(f"FP16: {len(kept)} layers kept in FP32 (outside the FP16 range)"
             + (f": {', '.join(kept)}" if kept else ""))

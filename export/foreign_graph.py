@@ -20,17 +20,16 @@ import numpy as np
 from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.lazy import require
 from unet_edge.export.foreign_onnx import Source
-from unet_edge.models.contract import IOContract
 
 PREFIX = "src/"
 MIN_OPSET = 13  # ReduceSum and Squeeze take axes as inputs from 13 on: one form of the wrapper nodes
 INPUT, OUTPUT, CONFIDENCE, LOGITS = "frame", "mask", "confidence", "logits"
 
 
-def deploy_graph(src: Source, contract: IOContract, opset: int, dynamic: bool = False, confidence: bool = False,
-                 logits: bool = False, fp16_keep: list[str] | None = None):
-    """The deploy graph (an ``onnx.ModelProto``) of ``src``. With ``fp16_keep`` (node names of this
-    graph) the user's graph runs in FP16 but for those nodes, the wrapper's nodes in FP32."""
+def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: bool = False, logits: bool = False,
+                 fp16_keep: list[str] | None = None):
+    """The deploy graph (an ``onnx.ModelProto``) of ``src`` under its contract. With ``fp16_keep`` (node
+    names of this graph) the user's graph runs in FP16 but for those nodes, the wrapper's nodes in FP32."""
     onnx = require("onnx")
     from onnx import TensorProto as T
     from onnx import helper, numpy_helper
@@ -46,7 +45,9 @@ def deploy_graph(src: Source, contract: IOContract, opset: int, dynamic: bool = 
     _rename_nodes(g)
     if fp16_keep is not None:
         g = _half(model, fp16_keep).graph
+    contract = src.contract
     h, w = src.size
+    ph, pw = src.padded
     nodes, inits, count = [], [], []
 
     def const(name: str, value) -> str:
@@ -72,6 +73,8 @@ def deploy_graph(src: Source, contract: IOContract, opset: int, dynamic: bool = 
     if np.any(mean != 0) or np.any(std != 1):
         x = node("Mul", [x, const("scale", (1.0 / std).astype(np.float32).reshape(1, 1, 1, 3))])
         x = node("Sub", [x, const("shift", (mean / std).astype(np.float32).reshape(1, 1, 1, 3))])
+    if (ph, pw) != (h, w):  # zeros after normalising (the dataset mean), cropped off the output
+        x = node("Pad", [x, const("pads", np.array([0, 0, 0, 0, 0, ph - h, pw - w, 0], np.int64))])
     if src.layout == "nchw":
         x = node("Transpose", [x], perm=[0, 3, 1, 2])
     node("Cast", [x], PREFIX + src.input, to=src.input_type)
@@ -85,17 +88,19 @@ def deploy_graph(src: Source, contract: IOContract, opset: int, dynamic: bool = 
             axis = 1 if src.output_layout == "nchw" else 3
             y = node("Squeeze", [y, const("/post/class_axis", np.array([axis], np.int64))])
         y = node("Cast", [y], to=T.FLOAT)
-        if (out_h, out_w) != (h, w):  # nearest, as cv2.INTER_NEAREST picks
+        if (out_h, out_w) != (ph, pw):  # nearest, as cv2.INTER_NEAREST picks
             y = node("Resize", [y, "", "", _sizes(node, const, y, src, 0, dynamic, 1)], mode="nearest",
                      coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        y = _crop(node, const, y, src, 1)
         outputs = [(node("Cast", [y], OUTPUT, to=T.UINT8), T.UINT8, False)]
     else:
         y = node("Cast", [y], to=T.FLOAT)  # a float16 or double head: the argmax input is float32
         if src.output_layout == "nhwc":
             y = node("Transpose", [y], perm=[0, 3, 1, 2])
-        if (out_h, out_w) != (h, w):
+        if (out_h, out_w) != (ph, pw):
             sizes = _sizes(node, const, y, src, contract.num_classes, dynamic, 2)
             y = node("Resize", [y, "", "", sizes], mode="linear", coordinate_transformation_mode="half_pixel")
+        y = _crop(node, const, y, src, 2)
         if logits:
             outputs = [(node("Identity", [y], LOGITS), T.FLOAT, True)]
         else:
@@ -123,7 +128,7 @@ def deploy_graph(src: Source, contract: IOContract, opset: int, dynamic: bool = 
 def _sizes(node, const, y: str, src: Source, n: int, dynamic: bool, lead: int) -> str:
     """Resize's ``sizes``: ``y``'s batch (and class) dims, then the frame's height and width. Constant
     where the graph is fully static, so that shape inference (and TensorRT) see every shape."""
-    h, w = src.size
+    h, w = src.padded
     if not dynamic and not src.batch_dynamic:
         return const("/post/sizes", np.array([1, n, h, w][: lead] + [h, w], np.int64))
     keep = node("Slice", [node("Shape", [y]), const("/post/zero", np.array([0], np.int64)),
@@ -134,6 +139,15 @@ def _sizes(node, const, y: str, src: Source, n: int, dynamic: bool, lead: int) -
     else:
         hw = const("/post/hw", np.array([h, w], np.int64))
     return node("Concat", [keep, hw], axis=0)
+
+
+def _crop(node, const, y: str, src: Source, axis: int) -> str:
+    """``y`` cropped back to the export size where the input was padded (height at ``axis``)."""
+    if src.padded == src.size:
+        return y
+    return node("Slice", [y, const("/post/crop_start", np.array([0, 0], np.int64)),
+                          const("/post/crop_end", np.array(src.size, np.int64)),
+                          const("/post/crop_axes", np.array([axis, axis + 1], np.int64))])
 
 
 def _confidence(node, const, y: str, opset: int) -> str:

@@ -26,13 +26,15 @@ class Source:
     input: str
     input_type: int  # TensorProto element type of the input
     layout: str  # nchw | nhwc
-    size: tuple[int, int]  # the export size (H, W)
+    size: tuple[int, int]  # the export size (H, W): the deploy graph's input
+    padded: tuple[int, int]  # the model's input: ``size`` padded to the contract's multiple (cropped back)
     batch_dynamic: bool
     output: str
     kind: str  # logits | ids
     output_layout: str  # nchw | nhwc (logits), the class axis found from the class count
     output_shape: tuple[int, ...]  # at the export size
     opset: int
+    contract: IOContract  # the given one, with generic class names where none were given
 
     def describe(self) -> dict:
         """For the sidecar."""
@@ -84,10 +86,12 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
         raise ConfigError(f"--dynamic: {name} fixes its input at {_hw(spatial)}; export it without --dynamic")
     if want is None:  # the graph's own size, where it fixes one
         want = tuple(s or d for s, d in zip(spatial, DEFAULT_SIZE))
-    want = contract.padded(*want)
+    if dynamic:  # the frames will be multiples: nothing to pad
+        want = contract.padded(*want)
     for s, w, side in zip(spatial, want, ("height", "width")):
         if s is not None and s != w:
             raise ConfigError(f"{name} fixes its input {side} at {s}, not {w}: pass --size {_hw(spatial)} or none")
+    padded = tuple(int(w) if s else int(p) for s, w, p in zip(spatial, want, contract.padded(*want)))
     if dims[0] not in (None, 1):
         raise ExportError(f"{name}: input '{inp.name}' fixes a batch of {dims[0]}: the deploy graph needs 1 or dynamic")
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -95,8 +99,8 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
     if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
         kind = onnx.TensorProto.DataType.Name(elem)
         raise ExportError(f"{name}: input '{inp.name}' is {kind}: expected a float image")
-    src = Source(model, inp.name, elem, layout, (int(want[0]), int(want[1])), dynamic and dims[0] is None,
-                 "", "", "", (), opset)
+    src = Source(model, inp.name, elem, layout, (int(want[0]), int(want[1])), padded, dynamic and dims[0] is None,
+                 "", "", "", (), opset, contract)
     _pick_output(src, contract, _probe(model, src, name), name)
     return src
 
@@ -111,7 +115,7 @@ def _probe(model, src: Source, name: str) -> dict[str, np.ndarray]:
     ort = require("onnxruntime")
     from onnx import helper
 
-    h, w = src.size
+    h, w = src.padded
     shape = (1, 3, h, w) if src.layout == "nchw" else (1, h, w, 3)
     x = np.zeros(shape, helper.tensor_dtype_to_np_dtype(src.input_type))
     opts = ort.SessionOptions()
@@ -150,16 +154,25 @@ def _pick_output(src: Source, contract: IOContract, outs: dict[str, np.ndarray],
             raise ExportError(f"{name}: class-id output '{picked}' {list(value.shape)} has no singleton class axis")
         if value.ndim not in (3, 4):
             raise ExportError(f"{name}: class-id output '{picked}' {list(value.shape)} is not NxHxW")
+        if not contract.classes:
+            raise ConfigError(f"{name}: a graph that outputs class ids needs --classes (their count is not in "
+                              "its output)")
         src.output_layout = "nhwc" if value.ndim == 4 and value.shape[1] != 1 else "nchw"
         return
     if value.ndim != 4:
         raise ExportError(f"{name}: output '{picked}' {list(value.shape)} is not 4-D logits")
-    if not contract.classes:
-        raise ConfigError("a foreign model needs its class table: --classes camvid|cityscapes|carla|FILE.json")
     n = contract.num_classes
     layout = contract.output_layout
-    if layout is None:
+    if layout is None:  # without classes, the model's input layout
         first, last = value.shape[1] == n, value.shape[3] == n
         layout = src.layout if first == last else "nchw" if first else "nhwc"
+    if not contract.classes:  # as for a PyTorch model: generic names, the default palette
+        from dataclasses import replace
+
+        from unet_edge.data.classes import default_palette
+
+        count = int(value.shape[1 if layout == "nchw" else 3])
+        src.contract = replace(contract, classes=tuple(f"class_{i}" for i in range(count)),
+                               palette=tuple(default_palette(count)))
     contract.check_classes(int(value.shape[1] if layout == "nchw" else value.shape[3]), f"{name}'s '{picked}'")
     src.output_layout = layout

@@ -78,25 +78,27 @@ def hand_graph(path, classes: int = CLASSES, opset: int = 13):
     return path
 
 
-def reference(path, frame: np.ndarray, c: IOContract, layout: str = "nchw") -> np.ndarray:
-    """The source graph's class map of a BGR frame, computed outside the wrapper."""
+def reference(path, frame: np.ndarray, c: IOContract, layout: str = "nchw", pad: tuple[int, int] = (0, 0)):
+    """The source graph's class map of a BGR frame, computed outside the wrapper (``pad``: zeros added
+    below and right after normalising, cropped off the resized logits)."""
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rgb = frame[..., ::-1] if c.color == "rgb" else frame
     mean, std = np.array(c.mean), np.array(c.std)
     if c.color == "bgr":
         mean, std = mean[::-1], std[::-1]
-    x = ((rgb.astype(np.float32) - mean) / std).astype(np.float32)[None]
+    x = np.pad(((rgb.astype(np.float32) - mean) / std).astype(np.float32), ((0, pad[0]), (0, pad[1]), (0, 0)))[None]
     out = sess.run(None, {sess.get_inputs()[0].name: x.transpose(0, 3, 1, 2) if layout == "nchw" else x})[0][0]
+    h, w = frame.shape[:2]
     if out.ndim == 2:  # class ids
-        return cv2.resize(out.astype(np.uint8), frame.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(out.astype(np.uint8), (w + pad[1], h + pad[0]), interpolation=cv2.INTER_NEAREST)[:h, :w]
     hwc = out.transpose(1, 2, 0) if layout == "nchw" else out
-    hwc = cv2.resize(hwc, frame.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    hwc = cv2.resize(hwc, (w + pad[1], h + pad[0]), interpolation=cv2.INTER_LINEAR)[:h, :w]
     return hwc.argmax(-1).astype(np.uint8)
 
 
 def wrapped(src_path, c: IOContract, size=None, **kw) -> ort.InferenceSession:
     src = fo.inspect(fo.load(src_path), c, size, kw.get("dynamic", False))
-    model = fg.deploy_graph(src, c, 17, **kw)
+    model = fg.deploy_graph(src, 17, **kw)
     onnx.checker.check_model(model, full_check=True)
     onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -158,6 +160,24 @@ def test_dynamic_graph_takes_any_multiple(tmp_path, frames):
         assert np.mean(mask[1] == reference(path, f, c)) >= 0.999
 
 
+def test_a_size_off_the_multiple_is_padded_and_cropped_back(tmp_path, frames):
+    path = torch_graph(tmp_path / "src.onnx", Net(stride=4), dynamic=True)
+    c = contract_from_options(classes="camvid", multiple_of=32)
+    sess = wrapped(path, c, (60, 90))
+    assert sess.get_inputs()[0].shape == [1, 60, 90, 3]
+    f = cv2.resize(frames[3], (90, 60))
+    (mask,) = sess.run(None, {"frame": f[None]})
+    assert mask.shape == (1, 60, 90)
+    assert np.mean(mask[0] == reference(path, f, c, pad=(4, 6))) >= 0.999
+
+
+def test_without_classes_the_count_comes_from_the_graph(tmp_path):
+    src = fo.inspect(fo.load(torch_graph(tmp_path / "src.onnx", Net(classes=5))), IOContract(), None)
+    assert src.contract.classes == tuple(f"class_{i}" for i in range(5)) and len(src.contract.palette) == 5
+    with pytest.raises(UnetEdgeError, match="class ids needs --classes"):
+        fo.inspect(fo.load(torch_graph(tmp_path / "ids.onnx", Ids())), IOContract(), None)
+
+
 def test_node_names_give_layer_names(tmp_path):
     from unet_edge.export.naming import module_path
 
@@ -165,7 +185,7 @@ def test_node_names_give_layer_names(tmp_path):
     torch_src = fo.inspect(fo.load(torch_graph(tmp_path / "t.onnx", Net())), c, None)
     hand_src = fo.inspect(fo.load(hand_graph(tmp_path / "h.onnx")), c, SIZE)
     for src, expect in ((torch_src, ["stem", "head"]), (hand_src, ["Conv_0", "Conv_2"])):
-        model = fg.deploy_graph(src, c, 17)
+        model = fg.deploy_graph(src, 17)
         convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
         assert [module_path(n) for n in convs] == expect
         assert len({n.name for n in model.graph.node}) == len(model.graph.node)
@@ -203,7 +223,7 @@ def test_bad_graphs_are_one_line_errors(tmp_path, case):
     make, says = BAD.get(case, (lambda p: torch_graph(p, Net()), OTHER_SIZE))
     path = make(tmp_path / "bad.onnx")
     with pytest.raises(UnetEdgeError) as err:
-        fg.deploy_graph(fo.inspect(fo.load(path), CAMVID, (96, 128) if says == OTHER_SIZE else None), CAMVID, 17)
+        fg.deploy_graph(fo.inspect(fo.load(path), CAMVID, (96, 128) if says == OTHER_SIZE else None), 17)
     assert says in str(err.value) and "\n" not in str(err.value)
 
 
