@@ -276,3 +276,23 @@ def test_export_beside_the_source_keeps_it_and_errors_name_the_file(tmp_path):
     assert not is_foreign_onnx(tmp_path / "net.deploy.onnx")
     with pytest.raises(UnetEdgeError, match=r"^two\.onnx has 2 inputs"):
         export_foreign_onnx(two_inputs(tmp_path / "two.onnx"), ExportOptions(), CAMVID, lambda _m: None)
+
+
+def test_cli_exports_a_foreign_graph_and_runs_it(tmp_path, capsys):
+    from unet_edge.cli import main
+
+    path = torch_graph(tmp_path / "keras_like.onnx", Nhwc(seed=6), (1, *SIZE, 3))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as done:
+        main(["export", str(path), "--classes", "camvid", "--bgr", "--input-norm", "unit", "--out", str(out),
+              "--verify-frames", "2"])
+    assert done.value.code == 0, capsys.readouterr().err
+    assert "keras_like.onnx | fp32 | 100.000%" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--model", str(out / "keras_like.onnx"), "--source", f"synth://?size={SIZE[0]}x{SIZE[1]}",
+              "--max-frames", "3", "--provider", "cpu"])
+    assert done.value.code == 0, capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        main(["export", str(two_inputs(tmp_path / "two.onnx")), "--classes", "camvid"])
+    err = capsys.readouterr().err
+    assert done.value.code == 1 and err.startswith("unet-edge: error: two.onnx has 2 inputs") and err.count("\n") == 1
