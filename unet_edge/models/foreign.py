@@ -13,9 +13,7 @@ The form is read from the file's content, not its name. Every failure is one lin
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -25,10 +23,10 @@ from typing import Any
 from unet_edge.core.errors import CheckpointError, ConfigError, ModelError
 from unet_edge.core.lazy import require
 from unet_edge.models.contract import IOContract
+from unet_edge.models.model_class import build_model, extend_path, first_line, load_weights
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 FORMS = ("state_dict", "torch.export", "torchscript", "pickle")
-SHOW = 3  # keys named in a mismatch message
 DEFAULT_SIZE = (352, 480)  # the export size when neither --size nor the model fixes one
 
 
@@ -101,18 +99,18 @@ def load_foreign(path: str | Path, spec: ForeignSpec) -> tuple[Any, str]:
     if form in ("torch.export", "torchscript") and spec.model_class:
         raise ConfigError(f"{path}: a {form} file carries its own code: drop --model-class")
     torch = require("torch")
-    _extend_path(spec.python_path)
+    extend_path(spec.python_path)
     if form == "torch.export":
         try:
             model = torch.export.load(str(path)).module()
         except Exception as exc:
-            raise CheckpointError(f"{path}: cannot load the torch.export program: {_first(exc)}") from exc
+            raise CheckpointError(f"{path}: cannot load the torch.export program: {first_line(exc)}") from exc
         return model, form
     if form == "torchscript":
         try:
             return torch.jit.load(str(path), map_location="cpu").eval(), form
         except Exception as exc:
-            raise CheckpointError(f"{path}: cannot load the TorchScript file: {_first(exc)}") from exc
+            raise CheckpointError(f"{path}: cannot load the TorchScript file: {first_line(exc)}") from exc
     payload = _read_weights(path, torch)
     if payload is _PICKLED:
         if not spec.trust_pickle:
@@ -165,7 +163,7 @@ def script_to_graph(script, contract: IOContract, size: tuple[int, int], path: P
             return TS2EPConverter(script, (sample,)).convert().module()
     except Exception as exc:
         raise CheckpointError(f"{path}: cannot convert the TorchScript model for export ({type(exc).__name__}: "
-                              f"{_first(exc)}); save a torch.export program (.pt2) instead") from exc
+                              f"{first_line(exc)}); save a torch.export program (.pt2) instead") from exc
 
 
 def fixed_size(model, contract: IOContract) -> tuple[int, int] | None:
@@ -177,45 +175,6 @@ def fixed_size(model, contract: IOContract) -> tuple[int, int] | None:
         if shape is not None and len(shape) == 4 and all(isinstance(d, int) for d in shape):
             return (shape[2], shape[3]) if contract.layout == "nchw" else (shape[1], shape[2])
     return None
-
-
-def build_model(class_path: str, kwargs: dict, python_path: tuple[str, ...] = ()):
-    """``MODULE:NAME(**kwargs)``, imported with the current directory and ``python_path`` on sys.path."""
-    torch = require("torch")
-    factory = import_class(class_path, python_path)
-    try:
-        model = factory(**kwargs)
-    except Exception as exc:
-        raise ModelError(f"cannot build {class_path}(**{json.dumps(kwargs)}): {type(exc).__name__}: "
-                         f"{_first(exc)}") from exc
-    if not isinstance(model, torch.nn.Module):
-        raise ModelError(f"{class_path}(...) returned a {type(model).__name__}, not a torch.nn.Module")
-    return model
-
-
-def import_class(class_path: str, python_path: tuple[str, ...] = ()):
-    module_name, sep, attr = class_path.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(f"--model-class '{class_path}': expected MODULE:NAME, e.g. torchvision.models."
-                          "segmentation:lraspp_mobilenet_v3_large")
-    _extend_path(python_path)
-    from unet_edge.models.torchvision_cpu import prepare
-
-    prepare()  # user code that imports torchvision gets it working beside the CPU torch
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # user code may raise anything at import time
-        where = ", ".join(["the current directory", *python_path])
-        raise ModelError(f"--model-class '{class_path}': cannot import '{module_name}' ({type(exc).__name__}: "
-                         f"{_first(exc)}); searched {where} and the installed packages "
-                         "(add a folder with --python-path DIR)") from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ModelError(f"--model-class '{class_path}': module '{module_name}' has no '{attr}'")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ModelError(f"--model-class '{class_path}' is not a class or function")
-    return obj
 
 
 def state_dict_of(payload: Any, path: Path) -> dict:
@@ -237,23 +196,6 @@ def state_dict_of(payload: Any, path: Path) -> dict:
     raise _not_a_model(path, f"torch.save of a {type(payload).__name__}, not a state dict")
 
 
-def load_weights(model, state: dict, path: Path, class_path: str) -> None:
-    """``load_state_dict`` with one line naming the first missing, unexpected and mis-shaped keys."""
-    own = model.state_dict()
-    if all(k.startswith("module.") for k in state) and not any(k.startswith("module.") for k in own):
-        state = {k[len("module."):]: v for k, v in state.items()}  # saved from DataParallel/DDP
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {list(state[k].shape)} vs {list(own[k].shape)}" for k in own
-              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    problems = [f"{len(items)} {what} ({', '.join(items[:SHOW])}{', ...' if len(items) > SHOW else ''})"
-                for what, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                                    ("shape mismatches, file vs model", shapes)) if items]
-    if problems:
-        raise CheckpointError(f"{path}: the weights do not fit {class_path}: {'; '.join(problems)}")
-    model.load_state_dict(state)
-
-
 _PICKLED = object()  # a torch.save file that holds more than tensors and containers
 
 
@@ -263,20 +205,20 @@ def _read_weights(path: Path, torch) -> Any:
         try:
             return safetensors.load_file(str(path), device="cpu")
         except Exception as exc:
-            raise CheckpointError(f"{path}: cannot read the safetensors file: {_first(exc)}") from exc
+            raise CheckpointError(f"{path}: cannot read the safetensors file: {first_line(exc)}") from exc
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         if "weights only load failed" in str(exc).lower() or type(exc).__name__ == "UnpicklingError":
             return _PICKLED
-        raise CheckpointError(f"{path}: cannot read (corrupt or truncated): {_first(exc)}") from exc
+        raise CheckpointError(f"{path}: cannot read (corrupt or truncated): {first_line(exc)}") from exc
 
 
 def _unpickle(path: Path, torch):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a class that moved or is not importable
-        raise ModelError(f"{path}: cannot unpickle the model ({type(exc).__name__}: {_first(exc)}); "
+        raise ModelError(f"{path}: cannot unpickle the model ({type(exc).__name__}: {first_line(exc)}); "
                          "put its code on the path with --python-path DIR") from exc
     if isinstance(obj, dict):
         obj = next((obj[k] for k in STATE_DICT_KEYS if isinstance(obj.get(k), torch.nn.Module)), obj)
@@ -301,18 +243,6 @@ def _is_unet_edge(path: Path) -> bool:
     return isinstance(payload, dict) and payload.get("format") == FORMAT
 
 
-def _extend_path(dirs: tuple[str, ...]) -> None:
-    for d in [*dirs, "."][::-1]:
-        full = str(Path(d).resolve())
-        if full not in sys.path:
-            sys.path.insert(0, full)
-
-
 def _not_a_model(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"{path}: not a model file ({why}); expected a 'unet-edge train' checkpoint, a state dict "
                            "(.pt/.pth/.safetensors with --model-class), a torch.export .pt2 or a TorchScript file")
-
-
-def _first(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:200]
