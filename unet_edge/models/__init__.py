@@ -1,4 +1,11 @@
-"""Model registry: ``create(name, num_classes=..., **options) -> torch.nn.Module``."""
+"""Model registry: ``create(name, num_classes=..., **options) -> torch.nn.Module``.
+
+Other packages add architectures through the ``unet_edge.models`` entry-point group (``name =
+"package.module:Class"``), as video sources are added through ``unet_edge.sources``. A registered
+class is called as the built-in ones are, ``Class(in_channels=3, num_classes=N, **options)``, takes
+normalised RGB NCHW float (ImageNet's mean and std unless it has an ``input_normalization`` attribute
+of (mean, std) on [0, 1]) and returns NCHW logits at the input size.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +28,31 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
 # Input scaling an architecture's pretrained weights expect (mean, std on [0, 1] RGB); the rest use ImageNet's.
 _INPUT_NORM: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     f"unet-efficientnet-{v}": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for v in _LITE}
+_BUILT_IN = frozenset(_REGISTRY)
 IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 DEFAULT_ARCH = "unet-efficientnet-lite0"
+MODEL_GROUP = "unet_edge.models"
+_PLUGINS_READ = False
+
+
+def _plugins(again: bool = False) -> None:
+    """Add the entry points' architectures (built-in names win); reads metadata only, imports nothing.
+    Read once, and ``again`` for a name not found (a package installed since)."""
+    global _PLUGINS_READ
+    if _PLUGINS_READ and not again:
+        return
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=MODEL_GROUP):
+        module, _, attr = ep.value.partition(":")
+        if ep.name not in _REGISTRY and module and attr:
+            _REGISTRY[ep.name] = (module.strip(), attr.strip(), {})
+    _PLUGINS_READ = True
 
 
 def available() -> list[str]:
-    """Names of the registered architectures."""
+    """Names of the registered architectures (built in, and the ``unet_edge.models`` entry points')."""
+    _plugins()
     return sorted(_REGISTRY)
 
 
@@ -39,7 +65,12 @@ def default_options(name: str) -> dict[str, Any]:
 def input_normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) the architecture's inputs are scaled with; recorded in checkpoints, baked in at export."""
     _check(name)
-    return _INPUT_NORM.get(name, IMAGENET_NORM)
+    if name in _INPUT_NORM:
+        return _INPUT_NORM[name]
+    if name in _BUILT_IN:
+        return IMAGENET_NORM
+    norm = getattr(_constructor(name), "input_normalization", None)  # a plug-in's own, where it has one
+    return (tuple(norm[0]), tuple(norm[1])) if norm else IMAGENET_NORM
 
 
 def has_pretrained(name: str) -> bool:
@@ -55,18 +86,32 @@ def register(name: str, module: str, cls: str, **defaults: Any) -> None:
 
 def create(name: str, num_classes: int, in_channels: int = 3, **options: Any):
     """Build architecture ``name`` with ``num_classes`` outputs; options override defaults."""
-    import importlib
-
     _check(name)
-    module, cls, defaults = _REGISTRY[name]
+    defaults = _REGISTRY[name][2]
     opts = {**defaults, **{k: v for k, v in options.items() if v is not None}}
-    ctor: Callable[..., Any] = getattr(importlib.import_module(module), cls)
+    ctor = _constructor(name)
     try:
         return ctor(in_channels=in_channels, num_classes=num_classes, **opts)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"invalid options for architecture '{name}': {exc}") from exc
 
 
+def _constructor(name: str) -> Callable[..., Any]:
+    import importlib
+
+    module, cls, _ = _REGISTRY[name]
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in cls.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:  # a plug-in's import may raise anything
+        raise ModelError(f"architecture '{name}': cannot import {module}:{cls} ({type(exc).__name__}: "
+                         f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''})") from exc
+    return obj
+
+
 def _check(name: str) -> None:
+    if name not in _REGISTRY:
+        _plugins(again=True)
     if name not in _REGISTRY:
         raise ModelError(f"unknown architecture '{name}'; choose one of: {', '.join(available())}")
