@@ -18,7 +18,8 @@ from unet_edge.core.artifact import ArtifactMeta, load_meta
 from unet_edge.core.errors import ConfigError, RunnerError
 
 # Filled after every infer(); None where a stage does not exist (no transfers on a CPU backend).
-TIMING_FIELDS = ("pre_ms", "h2d_ms", "compute_ms", "d2h_ms", "post_ms")
+BACKEND_FIELDS = ("h2d_ms", "compute_ms", "d2h_ms")  # what a backend's _infer may report
+TIMING_FIELDS = ("pre_ms", *BACKEND_FIELDS, "post_ms")
 Stages = dict[str, float | None]
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from unet_edge.runtime.runners.base import BACKEND_FIELDS
+
 
 @dataclass
 class Timing:
@@ -58,7 +60,7 @@ def time_runner(runner, frames: list[np.ndarray], batch: int = 1, warmup: int = 
         pre.append(t1 - t0)
         run.append(t2 - t1)
         post.append(t3 - t2)
-        for k in ("h2d_ms", "compute_ms", "d2h_ms"):
+        for k in BACKEND_FIELDS:
             if runner.timings[k] is not None:
                 stage_acc.setdefault(k, []).append(runner.timings[k])
         total += t3 - t0
