@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
+from unet_edge.cli import model_source as ms
 from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
 from unet_edge.core.artifact import INT8_TARGETS
 from unet_edge.core.parse import parse_size
 from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT
-
-FOREIGN = "A model unet-edge did not train"
 
 
 def export(checkpoint: Annotated[Path, typer.Argument(
@@ -53,39 +52,23 @@ def export(checkpoint: Annotated[Path, typer.Argument(
            triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here")] = None,
            triton_max_batch: Annotated[int, typer.Option(help="max_batch_size of --dynamic exports in --triton")
                                        ] = 8,
-           model_class: Annotated[str | None, typer.Option(
-               help="MODULE:NAME, the class or factory of a state dict MODEL (imported with the current folder "
-                    "and --python-path on sys.path)", rich_help_panel=FOREIGN)] = None,
-           model_kwargs: Annotated[str | None, typer.Option(help="--model-class's arguments as a JSON object",
-                                                            rich_help_panel=FOREIGN)] = None,
-           python_path: Annotated[list[Path] | None, typer.Option(help="a folder put on sys.path (repeatable)",
-                                                                  rich_help_panel=FOREIGN)] = None,
-           trust_pickle: Annotated[bool, typer.Option(help="load a pickled whole model (torch.save(model)): runs "
-                                                           "code from the file", rich_help_panel=FOREIGN)] = False,
-           rgb: Annotated[bool | None, typer.Option("--rgb/--bgr", help="the colour order the model expects "
-                                                                        "(default: rgb)", rich_help_panel=FOREIGN,
-                                                    show_default=False)] = None,
-           input_norm: Annotated[str | None, typer.Option(help="its input scaling: imagenet | unit ([0, 1]) | signed "
-                                                               "([-1, 1]) | none (default: imagenet)",
-                                                          rich_help_panel=FOREIGN)] = None,
-           mean: Annotated[str | None, typer.Option(help="R,G,B mean on the 0-255 scale (instead of --input-norm)",
-                                                    rich_help_panel=FOREIGN)] = None,
-           std: Annotated[str | None, typer.Option(help="R,G,B std on the 0-255 scale", rich_help_panel=FOREIGN)
-                          ] = None,
-           input_layout: Annotated[str | None, typer.Option(help="nchw | nhwc (default: nchw)",
-                                                            rich_help_panel=FOREIGN)] = None,
-           multiple_of: Annotated[int | None, typer.Option(help="pad the input to a multiple of N (cropped back)",
-                                                           rich_help_panel=FOREIGN)] = None,
-           output: Annotated[str | None, typer.Option(help="the output holding the logits or class ids: a name, "
-                                                           "dict key or tuple index", rich_help_panel=FOREIGN)] = None,
-           classes: Annotated[str | None, typer.Option(help="camvid | cityscapes | carla | FILE.json (a list of "
-                                                            "names, optionally with colours)",
-                                                       rich_help_panel=FOREIGN)] = None) -> None:
+           model_class: ms.ModelClass = None,
+           model_kwargs: ms.ModelKwargs = None,
+           python_path: ms.PythonPath = None,
+           trust_pickle: ms.TrustPickle = False,
+           rgb: ms.Rgb = None,
+           input_norm: ms.InputNorm = None,
+           mean: ms.Mean = None,
+           std: ms.Std = None,
+           input_layout: ms.InputLayout = None,
+           multiple_of: ms.MultipleOf = None,
+           output: ms.Output = None,
+           classes: ms.Classes = None) -> None:
     """Export a model to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it.
 
     MODEL is a checkpoint of 'unet-edge train', or a model trained elsewhere: a state dict with
     --model-class, a torch.export program, a TorchScript file or a float ONNX graph, described by
-    the options under 'A model unet-edge did not train'."""
+    the options under 'Your own model'."""
     from unet_edge.cli.model_source import export_model, foreign_spec
     from unet_edge.export.exporter import ExportOptions
 

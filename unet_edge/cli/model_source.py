@@ -5,8 +5,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from unet_edge.core.errors import ConfigError
+
+# The options every command that takes a MODEL shares (export, eval, bench; train a subset), in one panel.
+PANEL = "Your own model"
+ModelClass = Annotated[str | None, typer.Option(
+    help="MODULE:NAME, the class or factory of your model (imported with the current folder and --python-path on "
+         "sys.path); MODEL is then its state dict", rich_help_panel=PANEL)]
+ModelKwargs = Annotated[str | None, typer.Option(help="--model-class's arguments as a JSON object",
+                                                 rich_help_panel=PANEL)]
+PythonPath = Annotated[list[Path] | None, typer.Option(help="a folder put on sys.path (repeatable)",
+                                                       rich_help_panel=PANEL)]
+TrustPickle = Annotated[bool, typer.Option(help="load a pickled whole model (torch.save(model)): runs code from the "
+                                                "file", rich_help_panel=PANEL)]
+Rgb = Annotated[bool | None, typer.Option("--rgb/--bgr", help="the colour order the model expects (default: rgb)",
+                                          rich_help_panel=PANEL, show_default=False)]
+InputNorm = Annotated[str | None, typer.Option(help="its input scaling: imagenet | unit ([0, 1]) | signed ([-1, 1]) | "
+                                                    "none (default: imagenet)", rich_help_panel=PANEL)]
+Mean = Annotated[str | None, typer.Option(help="R,G,B mean on the 0-255 scale (instead of --input-norm)",
+                                          rich_help_panel=PANEL)]
+Std = Annotated[str | None, typer.Option(help="R,G,B std on the 0-255 scale", rich_help_panel=PANEL)]
+InputLayout = Annotated[str | None, typer.Option(help="nchw | nhwc (default: nchw)", rich_help_panel=PANEL)]
+MultipleOf = Annotated[int | None, typer.Option(help="pad the input to a multiple of N (cropped back)",
+                                                rich_help_panel=PANEL)]
+Output = Annotated[str | None, typer.Option(help="the output holding the logits or class ids: a name, dict key or "
+                                                 "tuple index", rich_help_panel=PANEL)]
+Classes = Annotated[str | None, typer.Option(help="camvid | cityscapes | carla | FILE.json (a list of names, "
+                                                  "optionally with colours)", rich_help_panel=PANEL)]
 
 
 def foreign_spec(*, model_class: str | None = None, model_kwargs: str | None = None,
