@@ -1,4 +1,4 @@
-"""unet_edge.runtime: torch-free inference from built artifacts (.onnx, .engine) and their sidecar.
+"""unet_edge.runtime: torch-free inference from built artifacts (.onnx, .engine) and their contract.
 
 Imports are lazy so that ``import unet_edge.runtime`` costs nothing and never pulls torch or onnx.
 """

@@ -1,7 +1,8 @@
 """Runners behind one contract: ``with open_runner(path) as r: mask = r.infer(frame)``.
 
-Each runner is built from a path (its sidecar is read) or from an ``ArtifactMeta`` (``meta=``),
-and is activated with ``activate()`` / ``deactivate()`` or as a context manager (see ``base``).
+Each runner is built from a path (its sidecar, or a lone ``.onnx``'s metadata_props, is read) or
+from an ``ArtifactMeta`` (``meta=``), and is activated with ``activate()`` / ``deactivate()`` or as
+a context manager (see ``base``).
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ Stages = dict[str, float | None]
 
 
 def resolve_meta(path: str | Path | None, meta: ArtifactMeta | None) -> ArtifactMeta:
-    """The contract of a runner built from a path (its sidecar is read) or from an ArtifactMeta
-    (nothing is read: a graph written for a trial needs no sidecar); ``meta.path`` names the file."""
+    """The contract of a runner built from a path (``load_meta``: its sidecar, or a lone ``.onnx``'s
+    metadata_props) or from an ArtifactMeta (nothing is read: a graph written for a trial needs no
+    sidecar); ``meta.path`` names the file."""
     if meta is None:
         if path is None:
             raise ConfigError("a runner needs a model path or its ArtifactMeta")
