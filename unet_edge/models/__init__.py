@@ -52,7 +52,7 @@ def _plugins(again: bool = False) -> None:
 
 def available() -> list[str]:
     """Names of the registered architectures (built in, and the ``unet_edge.models`` entry points')."""
-    _plugins()
+    _plugins(again=True)
     return sorted(_REGISTRY)
 
 
