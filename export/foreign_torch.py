@@ -27,9 +27,7 @@ def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int
 
     path = Path(path)
     if not is_foreign(path, spec):
-        if spec is not None:
-            raise ConfigError(f"{path.name} is a 'unet-edge train' checkpoint: it records its classes and input "
-                              "contract, so --classes, --rgb/--bgr, --input-norm and the like do not apply")
+        check_checkpoint_spec(path, spec)
         ckpt = load_checkpoint(path)
         model = fold_batchnorm(model_from_checkpoint(ckpt, str(path)))
         return ckpt, model, lambda s: TorchRunner(path, input_size=s)
@@ -43,6 +41,21 @@ def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int
                                                       if k not in ("form", "contract")}}
     ckpt["contract"] = contract
     return ckpt, fold_batchnorm(ckpt["module"]), lambda s: ForeignRunner(ckpt, path, input_size=s)
+
+
+def check_checkpoint_spec(path: Path, spec: ForeignSpec | None) -> None:
+    """A ``unet-edge train`` checkpoint takes no model options but ``--python-path`` (for the code of a
+    model trained with ``--model-class``), which is put on sys.path."""
+    from dataclasses import replace
+
+    from unet_edge.models.model_class import extend_path
+
+    if spec is None:
+        return
+    if replace(spec, python_path=()) != ForeignSpec():
+        raise ConfigError(f"{path.name} is a 'unet-edge train' checkpoint: it records its classes and input "
+                          "contract, so --classes, --rgb/--bgr, --input-norm and the like do not apply")
+    extend_path(spec.python_path)
 
 
 def source_meta(ckpt: dict) -> dict:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from unet_edge.cli import model_source as ms
 from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider, Size
 from unet_edge.core.parse import parse_size
 from unet_edge.models import DEFAULT_ARCH
@@ -35,8 +36,9 @@ def synth(out: Annotated[Path, typer.Argument(help="output folder")],
 
 def train(data: Annotated[Path, typer.Option(help="dataset root")],
           dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
-          arch: Annotated[str, typer.Option(help="architecture: unet-efficientnet-lite0 (-lite1, -lite2), "
-                                                 "unet, unet-lite")] = DEFAULT_ARCH,
+          arch: Annotated[str | None, typer.Option(
+              help=f"architecture: unet-efficientnet-lite0 (-lite1, -lite2), unet, unet-lite, or one a package "
+                   f"registers (default: {DEFAULT_ARCH}); or your own with --model-class")] = None,
           pretrained: Annotated[bool | None, typer.Option(
               "--pretrained/--no-pretrained", help="ImageNet encoder (default: on where the arch has one)")] = None,
           width: Annotated[int | None, typer.Option(help="unet/unet-lite base filters; default per arch")] = None,
@@ -78,15 +80,37 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
           max_steps: Annotated[int | None, typer.Option(help="cap steps per epoch (smoke runs)")] = None,
           time_budget: Annotated[float | None, typer.Option(
               "--time", help="minutes to train: the epoch count is fitted to it from the epochs' mean time, "
-                             "after every epoch (overrides --epochs)")] = None) -> None:
+                             "after every epoch (overrides --epochs)")] = None,
+          pretrained_weights: Annotated[Path | None, typer.Option(
+              help="a state dict to start from (.pt/.pth/.safetensors, or a best.pt)")] = None,
+          model_class: ms.ModelClass = None,
+          model_kwargs: ms.ModelKwargs = None,
+          python_path: ms.PythonPath = None,
+          rgb: ms.Rgb = None,
+          input_norm: ms.InputNorm = None,
+          mean: ms.Mean = None,
+          std: ms.Std = None,
+          input_layout: ms.InputLayout = None,
+          multiple_of: ms.MultipleOf = None,
+          output: ms.Output = None) -> None:
     """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun.
 
-    Every option left out comes from the architecture's recipe (printed at the start).
+    Every option left out comes from the architecture's recipe (printed at the start). Your own
+    nn.Module trains with --model-class MODULE:NAME --model-kwargs JSON, fed as its input contract
+    says ('Your own model'); its checkpoints record the class, kwargs and contract for export,
+    eval and bench.
     """
+    from unet_edge.core.errors import ConfigError
     from unet_edge.core.parse import parse_ints, parse_range
     from unet_edge.training import TrainConfig
     from unet_edge.training import train as run_train
 
+    spec = ms.foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path, rgb=rgb,
+                           input_norm=input_norm, mean=mean, std=std, input_layout=input_layout,
+                           multiple_of=multiple_of, output=output)
+    if spec is not None and not spec.model_class:
+        raise ConfigError("--model-kwargs, --python-path and the input-contract options describe a --model-class "
+                          "model: pass --model-class MODULE:NAME")
     cfg = TrainConfig(data=str(data), dataset=dataset, arch=arch, width=width, batchnorm=batchnorm,
                       decoder=parse_ints(decoder_channels, "--decoder-channels") if decoder_channels else None,
                       size=parse_size(size) if size else None, epochs=epochs, batch=batch, lr=lr,
@@ -96,6 +120,9 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
                       bf16=bf16, workers=workers,
                       out=str(out), resume=resume, seed=seed, device=device, amp=amp, num_classes=num_classes,
                       val_fraction=val_fraction, max_steps=max_steps, time=time_budget,
+                      pretrained_weights=str(pretrained_weights) if pretrained_weights else None,
+                      **({"model_class": spec.model_class, "model_kwargs": spec.model_kwargs,
+                          "python_path": spec.python_path, "contract": spec.contract.to_json()} if spec else {}),
                       **({"scale": parse_range(scale, "--scale")} if scale else {}))
     run_train(cfg, log=typer.echo)
 

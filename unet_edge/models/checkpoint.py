@@ -63,8 +63,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> torch.nn.Module:
-    """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
+    """Rebuild the model a checkpoint describes and load its weights (eval mode); one trained with
+    ``--model-class`` is re-created from the class, kwargs and input contract it records."""
     from unet_edge.models import create
+
+    if ckpt.get("model_source"):
+        from unet_edge.models.model_class import body_from_checkpoint
+
+        return body_from_checkpoint(ckpt, source)
 
     model = create(ckpt["arch"], num_classes=ckpt["num_classes"], **ckpt["model_options"])
     try:

@@ -128,6 +128,19 @@ def load_foreign(path: str | Path, spec: ForeignSpec) -> tuple[Any, str]:
     return model.eval(), form
 
 
+def read_state_dict(path: str | Path) -> dict:
+    """The state dict in a weights file (``--pretrained-weights``): .pt/.pth/.safetensors, plain or
+    under ``STATE_DICT_KEYS`` (a checkpoint of ``unet-edge train`` too), read with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    payload = _read_weights(path, require("torch"))
+    if payload is _PICKLED:
+        raise CheckpointError(f"{path}: a pickled whole model, not weights; save them with "
+                              "torch.save(model.state_dict(), 'weights.pt')")
+    return state_dict_of(payload, path)
+
+
 def open_foreign(path: str | Path, spec: ForeignSpec, size: tuple[int, int] | None = None) -> dict:
     """A foreign model as the checkpoint-like dict export reads (classes, normalisation, input size),
     with the wrapped body under ``module`` and what was given under ``model`` (for the sidecar)."""

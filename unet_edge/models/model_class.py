@@ -86,3 +86,39 @@ def extend_path(dirs: tuple[str, ...]) -> None:
 def first_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def trainable_body(model, contract, size: tuple[int, int], info, class_path: str):
+    """``model`` wrapped to the body contract (models/foreign_module.py) for training on a dataset of
+    ``info``'s classes, and the contract to record: the classes, ``size`` and the logits' layout found."""
+    from dataclasses import replace
+
+    from unet_edge.models.foreign_module import wrap
+
+    body, found = wrap(model.eval(), replace(contract, classes=(), palette=()), size)
+    if body.num_classes != info.num_classes:
+        raise ModelError(f"{class_path} outputs {body.num_classes} classes but the dataset has {info.num_classes}: "
+                         "give the model that many in --model-kwargs (e.g. '{\"num_classes\": "
+                         f"{info.num_classes}}}')")
+    layout = None if body.class_axis is None else ("nchw" if body.class_axis == 1 else "nhwc")
+    recorded = replace(found.with_classes(info), size=tuple(size), output_layout=layout,
+                       output_kind="ids" if layout is None else "logits")
+    return body, recorded
+
+
+def body_from_checkpoint(ckpt: dict, source: str = "checkpoint"):
+    """The body of a checkpoint of ``unet-edge train --model-class``: the class re-created from the
+    recorded class path, kwargs and python path, its weights loaded, wrapped per the recorded contract."""
+    from unet_edge.models.contract import IOContract
+    from unet_edge.models.foreign_module import ContractModule
+
+    src = ckpt["model_source"]
+    contract = IOContract.from_json(ckpt["contract"])
+    try:
+        model = build_model(src["class"], dict(src.get("kwargs") or {}), tuple(src.get("python_path") or ()))
+    except (ModelError, ConfigError) as exc:
+        raise ModelError(f"{source}: was trained with --model-class {src['class']}, which cannot be re-created "
+                         f"here: {exc}") from exc
+    load_weights(model, ckpt["state_dict"], Path(source), src["class"])
+    axis = None if contract.output_kind == "ids" else (1 if contract.output_layout != "nhwc" else 3)
+    return ContractModule(model.eval(), contract, int(ckpt["num_classes"]), axis).eval()

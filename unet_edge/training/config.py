@@ -8,6 +8,8 @@ from pathlib import Path
 from unet_edge.core.errors import ConfigError
 from unet_edge.models import DEFAULT_ARCH
 
+FOREIGN = "foreign:"  # the arch of a --model-class run: "foreign:MODULE:NAME"
+
 
 @dataclass
 class TrainConfig:
@@ -15,7 +17,7 @@ class TrainConfig:
 
     data: str
     dataset: str = "camvid"
-    arch: str = DEFAULT_ARCH
+    arch: str | None = None  # a registered architecture (default DEFAULT_ARCH); "foreign:CLASS" with model_class
     width: int | None = None
     batchnorm: bool | None = None
     decoder: tuple[int, ...] | None = None  # EfficientNet U-Nets: decoder channels at strides 16, 8, 4, 2
@@ -48,21 +50,37 @@ class TrainConfig:
     time: float | None = None  # minutes: epochs are set from the first epoch's time to fit (overrides epochs)
     mean: tuple[float, float, float] | None = None  # input scaling: the architecture's own when None
     std: tuple[float, float, float] | None = None
+    # A model of the user's own (--model-class MODULE:NAME, a class or factory) instead of ``arch``: its
+    # kwargs, the folders its code is imported from, and its input contract (IOContract.to_json; RGB,
+    # ImageNet scaling, NCHW when None), whose normalisation becomes ``mean``/``std``.
+    model_class: str | None = None
+    model_kwargs: dict | None = None
+    python_path: tuple[str, ...] = ()
+    contract: dict | None = None
+    pretrained_weights: str | None = None  # a state dict to start from (any model)
 
     def __post_init__(self) -> None:
         from unet_edge.models import available, has_pretrained, input_normalization
         from unet_edge.training.losses import LOSSES
         from unet_edge.training.recipes import recipe
 
-        if self.arch not in available():
-            raise ConfigError(f"unknown architecture '{self.arch}'; choose one of: {', '.join(available())}")
+        if self.model_class:
+            self._foreign()
+        else:
+            self.arch = self.arch or DEFAULT_ARCH
+            if self.arch not in available():
+                raise ConfigError(f"unknown architecture '{self.arch}'; choose one of: {', '.join(available())}")
         for key, value in recipe(self.arch).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
-        if self.pretrained and not has_pretrained(self.arch):
-            raise ConfigError(f"--pretrained: architecture '{self.arch}' has no pretrained encoder")
+        if self.pretrained and (self.model_class or not has_pretrained(self.arch)):
+            raise ConfigError(f"--pretrained: architecture '{self.arch}' has no pretrained encoder"
+                              + ("; start from a state dict with --pretrained-weights FILE" if self.model_class
+                                 else ""))
+        if self.pretrained_weights and not Path(self.pretrained_weights).is_file():
+            raise ConfigError(f"--pretrained-weights {self.pretrained_weights}: file not found")
         if self.decoder is not None:
-            if not has_pretrained(self.arch):
+            if self.model_class or not has_pretrained(self.arch):
                 raise ConfigError(f"--decoder-channels: architecture '{self.arch}' has no EfficientNet decoder; "
                                   "use --width")
             if len(self.decoder) != 4 or min(self.decoder) < 1:
@@ -70,8 +88,15 @@ class TrainConfig:
             self.decoder = tuple(int(c) for c in self.decoder)
         if self.bf16 == "auto":
             self.bf16 = cpu_has_bf16()
-        mean, std = input_normalization(self.arch)
-        self.mean, self.std = tuple(self.mean or mean), tuple(self.std or std)
+        if self.model_class:
+            from unet_edge.models.contract import IOContract
+
+            contract = IOContract.from_json(self.contract) if self.contract else IOContract()
+            # exactly what export's deploy graph applies; the contract, not ``mean``/``std``, says it
+            self.mean, self.std = contract.unit_mean, contract.unit_std
+        else:
+            mean, std = input_normalization(self.arch)
+            self.mean, self.std = tuple(self.mean or mean), tuple(self.std or std)
         self.size, self.scale = tuple(self.size), tuple(self.scale)
         if self.epochs < 1 or self.batch < 1:
             raise ConfigError("--epochs and --batch must be at least 1")
@@ -91,6 +116,22 @@ class TrainConfig:
             raise ConfigError("--ema is a decay in [0, 1) (0 turns it off)")
         if not Path(self.data).exists():
             raise ConfigError(f"{self.data}: dataset folder not found")
+
+    def _foreign(self) -> None:
+        """Checks and settles the fields of a ``--model-class`` run."""
+        if self.arch and self.arch != FOREIGN + self.model_class:
+            raise ConfigError("--arch and --model-class both name the model: pass one of them")
+        given = [name for name, value in (("--width", self.width), ("--batchnorm", self.batchnorm))
+                 if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: options of the built-in U-Nets; give the model's own options "
+                              "in --model-kwargs")
+        self.arch = FOREIGN + self.model_class
+        self.model_kwargs = dict(self.model_kwargs or {})
+        # Recorded resolved, with the working directory the code was imported from, so that export, eval
+        # and bench import it from any other directory.
+        dirs = [str(Path(p).resolve()) for p in [*self.python_path, "."]]
+        self.python_path = tuple(dict.fromkeys(dirs))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,7 +17,6 @@ from unet_edge.data import open_dataset
 from unet_edge.data.base import median_frequency_weights, rare_classes
 from unet_edge.data.transforms import EvalTransform, TrainTransform
 from unet_edge.metrics import scores
-from unet_edge.models import create, default_options
 from unet_edge.models.checkpoint import build_meta, load_checkpoint, save_checkpoint
 from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
@@ -25,6 +24,7 @@ from unet_edge.training.config import TrainConfig
 from unet_edge.training.loader import TorchSegDataset, default_workers, make_loader
 from unet_edge.training.logit_adjust import adjusted, class_head, offsets
 from unet_edge.training.losses import SegLoss
+from unet_edge.training.model import build_model, source_meta
 from unet_edge.training.optim import Ema, param_groups
 from unet_edge.training.progress import Progress
 
@@ -57,11 +57,8 @@ class Trainer:
         self.train_ds = open_dataset(cfg.dataset, cfg.data, "train", **opts)
         self.val_ds = open_dataset(cfg.dataset, cfg.data, "val", **opts)
         self.info = self.train_ds.info
-        chosen = {"width": cfg.width, "batchnorm": cfg.batchnorm, "decoder": cfg.decoder}
-        self.model_options = {**default_options(cfg.arch), **{k: v for k, v in chosen.items() if v is not None}}
-        model = create(cfg.arch, num_classes=self.info.num_classes, **self.model_options)
-        if cfg.pretrained and not cfg.resume:
-            self.log(f"encoder initialised from ImageNet ({model.load_pretrained()} tensors)")
+        # the input contract of a --model-class model (None for an architecture), recorded in the checkpoints
+        model, self.model_options, self.contract = build_model(cfg, self.info, self.log)
         model = model.to(self.d.device)
         if self.d.world_size > 1 and self.d.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -82,7 +79,7 @@ class Trainer:
         self.criterion = SegLoss(cfg.loss, weights, self.info.ignore_index)
         # Validated and saved with the class head's bias adjusted; trained (and resumed) without it.
         self.offset = offsets(weights, cfg.logit_adjust) if weights is not None and cfg.logit_adjust else None
-        self.head_key = class_head(self.model, self.info.num_classes) if self.offset is not None else ""
+        self.head_key = class_head(self._own(self.model), self.info.num_classes) if self.offset is not None else ""
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale))
         self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
         steps = self.steps_per_epoch * cfg.epochs
@@ -94,10 +91,16 @@ class Trainer:
         # The size the model is meant to run at: what it was validated at (export and eval default to it).
         self.meta = build_meta(cfg.arch, self.model_options, self.info, cfg.mean, cfg.std, self.val_size,
                                cfg.to_dict())
+        if self.contract is not None:
+            self.meta.update(source_meta(cfg, self.model_options, self.contract, self.val_size))
         self.history: list[dict] = []
         self.start_epoch, self.best = 0, -1.0
         if cfg.resume:
             self._resume()
+
+    def _own(self, model: nn.Module) -> nn.Module:
+        """The user's module inside the wrapper of a --model-class run (its state dict is what is saved)."""
+        return model.model if self.contract is not None else model
 
     def _loaders(self) -> None:
         cfg, d = self.cfg, self.d
@@ -128,7 +131,7 @@ class Trainer:
                                   f"not {self.cfg.arch} {self.model_options}; resume with the same --arch/--width")
         if "optimizer" not in ckpt:
             raise CheckpointError(f"{path}: holds no optimiser state; cannot resume from it")
-        self.model.load_state_dict(ckpt.get("raw_state_dict", ckpt["state_dict"]))
+        self._own(self.model).load_state_dict(ckpt.get("raw_state_dict", ckpt["state_dict"]))
         self.opt.load_state_dict(ckpt["optimizer"])
         self.sched.load_state_dict(ckpt["scheduler"])
         if self.cfg.time is not None:  # the epoch count --time chose when the run started
@@ -279,11 +282,11 @@ class Trainer:
         metrics = {k: row[k] for k in ("miou", "pixel_acc", "mean_acc", "iou", "epoch")}
         # The EMA weights are the model: they are what best.pt holds and what export bakes in.
         saved = self.ema.model if self.ema is not None else self.model
-        state = {k: v.detach().cpu() for k, v in saved.state_dict().items()}
+        state = {k: v.detach().cpu() for k, v in self._own(saved).state_dict().items()}
         tags = {}  # what both checkpoints carry beside the weights
         extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
         if self.ema is not None or self.offset is not None:  # what --resume trains on
-            extra["raw_state_dict"] = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+            extra["raw_state_dict"] = {k: v.detach().cpu() for k, v in self._own(self.model).state_dict().items()}
         if self.offset is not None:
             state = adjusted(state, self.head_key, self.offset)
             tags["logit_offsets"] = self.offset.tolist()
