@@ -94,6 +94,40 @@ def test_lovasz_on_hard_predictions_is_one_minus_the_mean_iou_of_the_labelled_cl
     assert lovasz(soft, torch.full_like(target, 255)) == 0
 
 
+def _lovasz_by_autograd(logits, target, ignore_index):
+    """Lovász-softmax as Berman et al. write it: sorted errors times the Jaccard increments, through autograd."""
+    n = logits.shape[1]
+    probs = logits.float().softmax(1).permute(0, 2, 3, 1).reshape(-1, n)
+    labels = target.reshape(-1)
+    valid = (labels != ignore_index) & (labels < n)
+    probs, labels = probs[valid], labels[valid]
+    losses = []
+    for c in labels.unique():
+        fg = (labels == c).float()
+        errors, order = (fg - probs[:, c]).abs().sort(descending=True)
+        fg_sorted = fg[order]
+        jaccard = 1 - (fg_sorted.sum() - fg_sorted.cumsum(0)) / (fg_sorted.sum() + (1 - fg_sorted).cumsum(0))
+        losses.append((errors * torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])).sum())
+    return torch.stack(losses).mean()
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_lovasz_matches_the_autograd_definition_in_value_and_gradient(channels_last):
+    gen = torch.Generator().manual_seed(1)
+    target = torch.randint(0, 5, (3, 20, 24), generator=gen)  # class 5 of 6 never labelled
+    target[1, :4] = 255
+    logits = torch.randn(3, 6, 20, 24, generator=gen)
+    if channels_last:
+        logits = logits.contiguous(memory_format=torch.channels_last)
+    ours, theirs = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    value = LovaszSoftmax(ignore_index=255)(ours, target)
+    expected = _lovasz_by_autograd(theirs, target, 255)
+    value.backward()
+    expected.backward()
+    assert value.item() == pytest.approx(expected.item(), abs=1e-6)
+    assert torch.allclose(ours.grad, theirs.grad, atol=1e-7)
+
+
 def test_ohem_trains_on_the_hard_pixels_only():
     target = torch.zeros(1, 4, 4, dtype=torch.long)
     logits = torch.zeros(1, 2, 4, 4)
