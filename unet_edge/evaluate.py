@@ -51,11 +51,12 @@ def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
 def evaluate_path(model: Path, data: Path, layout: str, split: str, size: tuple[int, int] | None,
                   save_viz: Path | None, samples: int, json_out: Path | None, val_fraction: float = 0.1,
                   holdout: str | None = None, provider: str = "cpu", device: str | None = None,
-                  precision: str | None = None) -> dict:
-    """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
-    from unet_edge.torch_runner import open_model
+                  precision: str | None = None, spec=None) -> dict:
+    """The ``unet-edge eval`` command: open the model (any MODEL form; ``spec`` a models.foreign.ForeignSpec
+    for one unet-edge did not train) and dataset, score, write outputs."""
+    from unet_edge.export.any_model import open_any
 
-    runner = open_model(model, provider=provider, input_size=size, device=device, precision=precision)
+    runner = open_any(model, provider=provider, input_size=size, device=device, precision=precision, spec=spec)
     ds = open_dataset(layout, data, split, holdout=holdout, num_classes=len(runner.classes),
                       val_fraction=val_fraction)
     check_classes(ds, runner.classes, str(model))

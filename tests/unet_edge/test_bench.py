@@ -49,7 +49,7 @@ def test_unavailable_backends_say_why(bench_result):
         for name in ("tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8"):
             assert rows[name]["status"] == "unavailable"
             assert "tensorrt is not installed" in rows[name]["reason"]
-    assert unavailable_reason("torch", "onnx") == "needs the training checkpoint (.pt)"
+    assert unavailable_reason("torch", "onnx").startswith("needs a PyTorch model (a checkpoint, a state dict")
     assert unavailable_reason("onnxruntime", "engine") == "a TensorRT engine runs only on TensorRT"
 
 
@@ -76,7 +76,7 @@ def test_bench_an_onnx_file_reports_other_precisions_unavailable(tmp_path, train
     result = run_bench(BenchConfig(model=tmp_path / "best.onnx", backends="torch,onnxruntime,onnxruntime-fp16",
                                    iters=5, warmup=1, min_seconds=0), log=lambda _m: None)
     status = {r["backend"]: (r["status"], r["reason"]) for r in result["rows"]}
-    assert status["torch"] == ("unavailable", "needs the training checkpoint (.pt)")
+    assert status["torch"][0] == "unavailable" and status["torch"][1].startswith("needs a PyTorch model")
     assert status["onnxruntime"][0] == "ok"
     assert status["onnxruntime-fp16"][0] == "unavailable" and "is fp32" in status["onnxruntime-fp16"][1]
 

@@ -70,7 +70,7 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
     family = BACKENDS[backend].family
     if family == "torch":
         if kind != "checkpoint":
-            return "needs the training checkpoint (.pt)"
+            return "needs a PyTorch model (a checkpoint, a state dict, a .pt2 or a TorchScript file)"
         if not installed("torch"):
             return missing("torch")
     if family in ("onnxruntime", "openvino"):
@@ -78,7 +78,7 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
             return "a TensorRT engine runs only on TensorRT"
         if not installed(family):
             return missing(family)
-        if kind == "checkpoint" and not installed("onnx"):
+        if kind in ("checkpoint", "foreign-onnx") and not installed("onnx"):
             return missing("onnx")
     if family == "tensorrt":
         if not installed("tensorrt"):
@@ -96,17 +96,20 @@ EXPORT_REV = 3  # bump when exported graphs change, so cached artifacts are re-e
 
 
 class ArtifactCache:
-    """Exports a checkpoint on demand into a cache folder keyed by its sha256 and input size."""
+    """Exports a model on demand into a cache folder keyed by its sha256, the options that describe a
+    model unet-edge did not train (``spec``) and the input size."""
 
     def __init__(self, ckpt: Path, size: tuple[int, int] | None, calib: str | None, root: Path | None,
-                 log, subpixel: bool = False) -> None:
+                 log, subpixel: bool = False, spec=None) -> None:
         self.ckpt, self.size, self.calib, self.log, self.subpixel = ckpt, size, calib, log, subpixel
-        digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]
+        self.spec = spec
+        digest = hashlib.sha256(ckpt.read_bytes() + (repr(spec).encode() if spec else b"")).hexdigest()[:12]
         tag = (f"{size[0]}x{size[1]}" if size else "native") + ("-subpixel" if subpixel else "") + f"-r{EXPORT_REV}"
         self.dir = (root or cache_root()) / f"{ckpt.stem}-{digest}-{tag}"
 
     def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
-        from unet_edge.export.exporter import ExportOptions, export_checkpoint
+        from unet_edge.export.any_model import export_any
+        from unet_edge.export.exporter import ExportOptions
         from unet_edge.export.int8.stage import int8_path
 
         sub = self.dir / (f"int8-{int8_target}" if precision == "int8" else "float")
@@ -121,5 +124,5 @@ class ArtifactCache:
                              calib=self.calib, calib_frames=300, size=self.size, out=sub, verify=False, build=False,
                              subpixel=self.subpixel)
         self.log(f"exporting {precision} ONNX into {sub}")
-        export_checkpoint(self.ckpt, opts, log=lambda _m: None)
+        export_any(self.ckpt, opts, self.spec, lambda _m: None)
         return path

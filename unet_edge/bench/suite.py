@@ -31,6 +31,7 @@ class BenchConfig:
     provider: str = "cpu"  # ONNX Runtime's; "openvino": ONNX Runtime FP32 as the reference, then OpenVINO's rows
     subpixel: bool = False
     device: str | None = None  # OpenVINO's device for the openvino rows (default CPU)
+    spec: object | None = None  # a models.foreign.ForeignSpec: a model unet-edge did not train
 
 
 # ``--provider openvino``: the rows that compare OpenVINO with ONNX Runtime FP32 on this box.
@@ -38,8 +39,11 @@ OPENVINO_ROWS = ("onnxruntime", "openvino", "openvino-bf16", "openvino-int8")
 
 
 def _kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return {".pt": "checkpoint", ".pth": "checkpoint", ".onnx": "onnx"}.get(suffix, "engine")
+    """checkpoint (any PyTorch MODEL), foreign-onnx (exported like a checkpoint), onnx or engine."""
+    from unet_edge.export.any_model import kind
+
+    what = kind(path)
+    return "checkpoint" if what == "torch" else what
 
 
 def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
@@ -66,12 +70,12 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
     if family == "torch":
         import torch
 
-        from unet_edge.torch_runner import TorchRunner
+        from unet_edge.export.any_model import open_reference
 
         torch.set_num_threads(threads)
         layout = "nchw" if name == "torch-nchw" else "channels_last"
-        return TorchRunner(cfg.model, input_size=cfg.size, layout=layout), cfg.model
-    if kind == "checkpoint":
+        return open_reference(cfg.model, cfg.spec, cfg.size, layout), cfg.model
+    if kind in ("checkpoint", "foreign-onnx"):
         onnx = cache.onnx(export, "tensorrt" if family == "tensorrt" else "cpu")
     elif kind == "onnx":
         from unet_edge.core.artifact import load_meta
@@ -112,11 +116,18 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     kind = _kind(cfg.model)
     if not cfg.model.is_file():
         raise ConfigError(f"{cfg.model}: model file not found")
+    if kind == "foreign-onnx":
+        from unet_edge.export.any_model import onnx_contract
+
+        onnx_contract(cfg.model, cfg.spec)  # the code options are refused here, not in every row
+    if cfg.spec is not None and kind in ("onnx", "engine"):
+        raise ConfigError(f"{cfg.model.name} is an export of unet-edge: its sidecar records its classes and input "
+                          "contract, so the model options do not apply")
     threads = cfg.threads or usable_cores()
     frames, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
-    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel) if kind == "checkpoint" \
-        else None
+    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel, cfg.spec) \
+        if kind in ("checkpoint", "foreign-onnx") else None
     rows, reference = [], None
     for name in names:
         precision = BACKENDS[name].precision

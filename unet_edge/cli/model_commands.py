@@ -127,7 +127,9 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
     run_train(cfg, log=typer.echo)
 
 
-def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt), or an export: .onnx or .engine")],
+def evaluate(model: Annotated[Path, typer.Option(help="a checkpoint (.pt), an export (.onnx, .engine), or a model "
+                                                    "trained elsewhere: a state dict (with --model-class), a "
+                                                    "torch.export .pt2, a TorchScript file or a float ONNX graph")],
              data: Annotated[Path, typer.Option(help="dataset root")],
              dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
              split: Annotated[str, typer.Option(help="val | test | train | all")] = "val",
@@ -141,12 +143,32 @@ def evaluate(model: Annotated[Path, typer.Option(help="checkpoint (.pt), or an e
              provider: Provider = "cpu",
              device: OpenVINODevice = None,
              precision: OpenVINOPrecision = None,
+             model_class: ms.ModelClass = None,
+             model_kwargs: ms.ModelKwargs = None,
+             python_path: ms.PythonPath = None,
+             trust_pickle: ms.TrustPickle = False,
+             rgb: ms.Rgb = None,
+             input_norm: ms.InputNorm = None,
+             mean: ms.Mean = None,
+             std: ms.Std = None,
+             input_layout: ms.InputLayout = None,
+             multiple_of: ms.MultipleOf = None,
+             output: ms.Output = None,
+             classes: ms.Classes = None,
              ) -> None:
-    """Score a model on a dataset: mIoU, pixel accuracy, per-class IoU, confusion matrix."""
+    """Score a model on a dataset: mIoU, pixel accuracy, per-class IoU, confusion matrix.
+
+    A model trained elsewhere runs as its own project runs it, described by the options under
+    'Your own model' (as for export)."""
     from unet_edge.evaluate import evaluate_path, format_report
 
+    spec = ms.foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path,
+                           trust_pickle=trust_pickle, rgb=rgb, input_norm=input_norm, mean=mean, std=std,
+                           input_layout=input_layout, size=size, multiple_of=multiple_of, output=output,
+                           classes=classes)
     report = evaluate_path(model, data, dataset, split, parse_size(size) if size else None, save_viz, samples,
-                           json_out, val_fraction, holdout, provider=provider, device=device, precision=precision)
+                           json_out, val_fraction, holdout, provider=provider, device=device, precision=precision,
+                           spec=spec)
     typer.echo(format_report(report))
 
 

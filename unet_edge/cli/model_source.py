@@ -1,5 +1,5 @@
 """The options that describe a model unet-edge did not train (its code, weights and input/output
-contract), and the export route for each form of MODEL."""
+contract), shared by the commands that take a MODEL, and the ForeignSpec they give."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from unet_edge.core.errors import ConfigError
 
 # The options every command that takes a MODEL shares (export, eval, bench; train a subset), in one panel.
 PANEL = "Your own model"
@@ -59,17 +57,7 @@ def foreign_spec(*, model_class: str | None = None, model_kwargs: str | None = N
 
 
 def export_model(path: Path, opts, spec, log: Callable[[str], None]) -> dict:
-    """Export any MODEL: a foreign ONNX graph by graph surgery, anything else through PyTorch."""
-    from unet_edge.export.foreign_export import export_foreign_onnx, is_foreign_onnx
+    """Export any MODEL (export/any_model.py)."""
+    from unet_edge.export.any_model import export_any
 
-    if is_foreign_onnx(path):
-        from unet_edge.models.foreign import ForeignSpec
-
-        spec = spec or ForeignSpec()
-        if spec.model_class or spec.model_kwargs or spec.python_path or spec.trust_pickle:
-            raise ConfigError(f"{path.name}: an ONNX graph carries its own code: drop --model-class, --model-kwargs, "
-                              "--python-path and --trust-pickle")
-        return export_foreign_onnx(path, opts, spec.contract, log)
-    from unet_edge.export.exporter import export_checkpoint
-
-    return export_checkpoint(path, opts, log=log, spec=spec)
+    return export_any(path, opts, spec, log)

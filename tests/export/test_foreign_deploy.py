@@ -1,0 +1,191 @@
+"""A model unet-edge did not train, past the FP32 export: FP16 and INT8 through the precision gate,
+``unet-edge run`` streaming a clip through its artifact, an NHWC model on the PyTorch route, and
+``eval`` and ``bench`` taking the same MODEL forms as export (the PyTorch ones as the eager reference)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from unet_edge.cli import main  # noqa: E402
+
+SIZE = (64, 96)
+LRASPP = "torchvision.models.segmentation:lraspp_mobilenet_v3_large"
+TV_KW = {"weights": None, "weights_backbone": None, "num_classes": 11}
+USER_CODE = '''import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    """NCHW logits at stride 2."""
+
+    def __init__(self, num_classes=11):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, num_classes, 1))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class NhwcNet(TinyNet):
+    """Keras-style: NHWC in, NHWC logits out."""
+
+    def forward(self, x):
+        return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+'''
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """``unet-edge ARGS`` in this process: (exit code, stdout, stderr's last line)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
+        main(list(args))
+    lines = err.getvalue().strip().splitlines()
+    return exc.value.code, out.getvalue(), lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from unet_edge.export.frame_sets import synthetic_frames
+
+    return synthetic_frames(SIZE, 6)[0]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A small labelled folder dataset (CamVid classes) and its dashcam clip."""
+    from unet_edge.synth.writer import write_synth
+
+    out = tmp_path_factory.mktemp("synth") / "data"
+    write_synth(out, frames=12, size=SIZE, seed=5, clip_frames=8, workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def user_code(tmp_path_factory):
+    """The module ``deploy_user`` (TinyNet, NhwcNet), importable for the module's tests."""
+    import sys
+
+    folder = tmp_path_factory.mktemp("code")
+    (folder / "deploy_user.py").write_text(USER_CODE)
+    sys.path.insert(0, str(folder))
+    import deploy_user
+
+    yield deploy_user
+    sys.path.remove(str(folder))
+    sys.modules.pop("deploy_user", None)
+
+
+@pytest.fixture(scope="module")
+def lraspp(tmp_path_factory):
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("the models extra is not installed")
+    from unet_edge.models.torchvision_cpu import import_torchvision
+
+    torch.manual_seed(0)
+    model = import_torchvision().models.segmentation.lraspp_mobilenet_v3_large(**TV_KW).eval()
+    path = tmp_path_factory.mktemp("lraspp") / "lraspp.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def lraspp_options() -> tuple[str, ...]:
+    return ("--model-class", LRASPP, "--model-kwargs", json.dumps(TV_KW), "--classes", "camvid")
+
+
+@pytest.mark.slow
+def test_lraspp_fp16_and_int8_pass_the_gate_then_run_streams(lraspp, data, tmp_path):
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    from unet_edge.export.frame_sets import synthetic_frames
+
+    for i, f in enumerate(synthetic_frames(SIZE, 8, seed=11)[0]):
+        cv2.imwrite(str(calib / f"{i:02d}.png"), f)
+    out = tmp_path / "exp"
+    rc, _, err = cli("export", str(lraspp), *lraspp_options(), "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(out),
+                     "--fp16", "--int8", "--int8-target", "cpu", "--calib", str(calib), "--calib-frames", "8",
+                     "--verify-data", str(calib), "--verify-frames", "6", "--no-build",
+                     "--json", str(tmp_path / "r.json"))
+    assert rc == 0, err  # a precision that fails the gate fails the export
+    result = json.loads((tmp_path / "r.json").read_text())
+    metas = {a: json.loads(Path(a + ".json").read_text()) for a in result["artifacts"]}
+    names = {m["precision"]: a for a, m in metas.items()}
+    assert set(names) == {"fp32", "fp16", "int8"}
+    meta = metas[names["int8"]]
+    assert meta["model_source"]["class"] == LRASPP and meta["int8"]["target"] == "cpu"
+    rc, _, err = cli("run", "--model", names["int8"], "--source", str(data / "clip.mp4"), "--save",
+                     str(tmp_path / "out.mp4"), "--no-hud")
+    assert rc == 0, err
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    cap.release()
+
+
+def test_nhwc_model_on_the_pytorch_route(user_code, frames, tmp_path):
+    torch.manual_seed(1)
+    model = user_code.NhwcNet().eval()
+    torch.save(model.state_dict(), tmp_path / "nhwc.pt")
+    rc, _, err = cli("export", str(tmp_path / "nhwc.pt"), "--model-class", "deploy_user:NhwcNet", "--input-layout",
+                     "nhwc", "--input-norm", "unit", "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(tmp_path),
+                     "--verify-frames", "4", "--no-build")
+    assert rc == 0, err
+    meta = json.loads((tmp_path / "nhwc.onnx.json").read_text())
+    assert meta["contract"]["layout"] == "nhwc"
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "nhwc.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.from_numpy(np.stack(frames)[..., ::-1].astype(np.float32) / 255.0)
+    with torch.inference_mode():
+        logits = model(x).permute(0, 3, 1, 2)
+        ref = torch.nn.functional.interpolate(logits, size=SIZE, mode="bilinear", align_corners=False).argmax(1)
+    got = np.stack([sess.run(None, {"frame": f[None]})[0][0] for f in frames])
+    assert (got == ref.numpy()).mean() >= 0.999
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.onnx's TorchScript exporter, on purpose
+def test_eval_and_bench_take_every_model_form(user_code, lraspp, data, tmp_path):
+    size = ("--size", f"{SIZE[0]}x{SIZE[1]}")
+    on_data = ("--data", str(data), "--dataset", "folder", "--split", "all", *size)
+    rc, out, err = cli("eval", "--model", str(lraspp), *lraspp_options(), *on_data)
+    assert rc == 0 and "[torch fp32]" in out, err
+
+    torch.manual_seed(2)
+    model = user_code.TinyNet().eval()
+    weights, onnx = tmp_path / "tiny.pt", tmp_path / "tiny.onnx"
+    torch.save(model.state_dict(), weights)
+    with torch.inference_mode():
+        torch.onnx.export(model, torch.zeros(1, 3, *SIZE), str(onnx), input_names=["x"], output_names=["out"],
+                          dynamo=False)
+    tiny = ("--model-class", "deploy_user:TinyNet", "--classes", "camvid")
+    scores = {}
+    for name, model_args in (("torch", (str(weights), *tiny)), ("onnx", (str(onnx), "--classes", "camvid"))):
+        rc, out, err = cli("eval", "--model", *model_args, *on_data, "--json", str(tmp_path / f"{name}.json"))
+        assert rc == 0, err
+        scores[name] = json.loads((tmp_path / f"{name}.json").read_text())["scores"]["miou"]
+    assert abs(scores["torch"] - scores["onnx"]) < 0.01
+
+    for model_args in ((str(weights), *tiny), (str(onnx), "--classes", "camvid")):
+        rc, _, err = cli("bench", "--model", *model_args, "--backends", "torch,onnxruntime", *size, "--iters", "2",
+                         "--warmup", "1", "--min-seconds", "0", "--cache-dir", str(tmp_path / "cache"),
+                         "--json", str(tmp_path / "b.json"))
+        assert rc == 0, err
+        rows = {r["backend"]: r for r in json.loads((tmp_path / "b.json").read_text())["rows"]}
+        assert rows["onnxruntime"]["status"] == "ok"
+        assert rows["torch"]["status"] == ("ok" if model_args[0] == str(weights) else "unavailable")
+    assert rows["onnxruntime"]["agreement"] is not None
+
+    rc, _, err = cli("eval", "--model", str(weights), *on_data)
+    assert rc == 1 and "--model-class" in err
+    rc, _, err = cli("bench", "--model", str(onnx), "--model-class", "deploy_user:TinyNet", "--backends", "onnxruntime")
+    assert rc == 1 and "carries its own code" in err
