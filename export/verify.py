@@ -3,7 +3,8 @@
 Per artifact: pixel agreement with the FP32 model, mIoU and per-class IoU of its masks against the
 FP32 masks, and where the frames have labels in the model's classes, the change in mIoU and in
 each class's IoU against the labels. A small class can collapse while the mean barely moves, so
-the classes whose IoU drops by more than a point are named.
+the classes whose IoU drops by more than a point are named, and fail a reduced precision. What
+passes is decided by :mod:`unet_edge.export.criterion` (accuracy with labels, agreement without).
 """
 
 from __future__ import annotations
@@ -14,25 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.errors import ExportError
-from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT, THRESHOLDS
+from unet_edge.export.criterion import Criterion, Gate, Score, Scorer, resized
+from unet_edge.export.thresholds import DEFAULT_MAX_CLASS_DROP, DEFAULT_MAX_MIOU_DROP
 from unet_edge.metrics import confusion, scores
 
-CLASS_DROP = 0.01  # a class whose IoU falls by more than 1 point is named
+CLASS_DROP = DEFAULT_MAX_CLASS_DROP  # a class whose IoU falls by more than this is named
 # A pixel whose top two FP32 logits lie within 1% of the logits' spread (their std on the frame)
 # is a near-tie: INT8's rounding flips a quarter to a half of them whatever layers stay float (and they
 # hold 80% of the disagreement of a no-BN U-Net's INT8). BN-trained models have 0.2-0.6% of them; the
 # no-BN U-Nets here, after 4 epochs or 27, 3-6%, and 2% once the median-frequency class weights' push
 # was half taken back (training/logit_adjust.py).
 NEAR_TIE = 0.01
-
-
-@dataclass(frozen=True)
-class Gate:
-    min_agreement: float = DEFAULT_MIN_AGREEMENT
-    max_miou_drop: float = DEFAULT_MAX_MIOU_DROP
-
-    def threshold(self, precision: str) -> float:
-        return THRESHOLDS.get(precision, self.min_agreement)
 
 
 @dataclass
@@ -48,13 +41,23 @@ class Row:
     drops: list[str] = field(default_factory=list)
     max_logit_error: float | None = None
     max_miou_drop: float = DEFAULT_MAX_MIOU_DROP
+    criterion: str = "agreement"  # accuracy: mIoU and every class against labels, agreement a floor
+    max_class_drop: float = DEFAULT_MAX_CLASS_DROP
+    worst_class: str | None = None  # against labels: the class that lost the most IoU
+    worst_class_delta: float | None = None
+
+    @property
+    def judged_by(self) -> Criterion:
+        return Criterion(self.threshold, self.max_miou_drop if self.criterion == "accuracy" else None,
+                         self.max_class_drop)
+
+    @property
+    def score(self) -> Score:
+        return Score(self.agreement, self.miou_delta, self.class_iou_delta)
 
     @property
     def passed(self) -> bool:
-        ok = self.agreement >= self.threshold
-        if self.precision != "fp32" and self.miou_delta is not None:
-            ok = ok and -self.miou_delta <= self.max_miou_drop
-        return ok
+        return self.judged_by.meets(self.score)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
@@ -92,28 +95,24 @@ def mask_and_near_ties(logits: np.ndarray) -> tuple[np.ndarray, float]:
 
 def scores_at_labels(masks: list[np.ndarray], labels: list[np.ndarray], n: int):
     """Scores of ``masks`` against ``labels`` at the labels' resolution (masks resized nearest)."""
-    import cv2
-
-    return _scores([cv2.resize(m, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_NEAREST)
-                    for m, lab in zip(masks, labels)], labels, n)
+    return _scores(resized(masks, labels), labels, n)
 
 
 def compare(name: str, precision: str, outs: list[np.ndarray], ref: list[np.ndarray], labels: list | None,
             classes: list[str], gate: Gate) -> Row:
-    """Score masks ``outs`` against the FP32 masks ``ref`` (and ``labels`` where given)."""
+    """Score masks ``outs`` against the FP32 masks ``ref`` (and ``labels`` where given), judged by
+    ``gate``'s criterion for ``precision``."""
     n = len(classes)
-    agree = pixel_agreement(outs, ref)
+    score = Scorer(ref, labels, classes).score(outs)
+    criterion = gate.criterion(precision, bool(labels))
     vs_ref = _scores(outs, ref, n)
-    row = Row(name, precision, agree, gate.threshold(precision), vs_ref.miou,
+    row = Row(name, precision, score.agreement, criterion.min_agreement, vs_ref.miou,
               {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, vs_ref.iou)},
-              max_miou_drop=gate.max_miou_drop)
+              max_miou_drop=gate.max_miou_drop, criterion=criterion.name, max_class_drop=gate.max_class_drop)
     if labels:
-        mine = scores_at_labels(outs, labels, n)
-        base = scores_at_labels(ref, labels, n)
-        row.miou_delta = mine.miou - base.miou
-        row.class_iou_delta = {c: (None if np.isnan(a) or np.isnan(b) else float(a - b))
-                               for c, a, b in zip(classes, mine.iou, base.iou)}
-        row.drops = [c for c, d in row.class_iou_delta.items() if d is not None and d < -CLASS_DROP]
+        row.miou_delta, row.class_iou_delta = score.miou_delta, score.class_delta
+        row.worst_class, row.worst_class_delta = score.worst
+        row.drops = [c for c, d in row.class_iou_delta.items() if d is not None and d < -gate.max_class_drop]
     else:  # no labels: a class the FP32 model finds that this artifact no longer agrees on
         row.drops = [c for c, v in row.class_iou_vs_fp32.items() if v is not None and v < 1 - CLASS_DROP]
     return row
@@ -147,14 +146,17 @@ def verify(torch_runner, artifacts: list[tuple[Path, str]], frames: list[np.ndar
 def format_table(rows: list[Row], source: str) -> str:
     """The markdown table printed after export."""
     lines = [f"precision gate against PyTorch FP32 on {source}:", "",
-             "| artifact | precision | pixel agreement | mIoU vs FP32 | mIoU change (labels) | classes down > 1 pt "
-             "| max logit error | status |", "|---|---|---|---|---|---|---|---|"]
+             "| artifact | precision | criterion | pixel agreement | mIoU vs FP32 | mIoU change (labels) "
+             "| worst class | classes down > limit | max logit error | status |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         delta = "n/a" if r.miou_delta is None else f"{100 * r.miou_delta:+.2f} pts"
+        worst = "n/a" if r.worst_class is None else f"{r.worst_class} {100 * r.worst_class_delta:+.2f} pts"
         err = "n/a" if r.max_logit_error is None else f"{r.max_logit_error:.3g}"
         status = "ok" if r.passed else "FAIL"
-        lines.append(f"| {r.artifact} | {r.precision} | {100 * r.agreement:.3f}% (>= {100 * r.threshold:.1f}%) | "
-                     f"{r.miou_vs_fp32:.4f} | {delta} | {', '.join(r.drops) or '-'} | {err} | {status} |")
+        lines.append(f"| {r.artifact} | {r.precision} | {r.criterion} | {100 * r.agreement:.3f}% "
+                     f"(>= {100 * r.threshold:.1f}%) | {r.miou_vs_fp32:.4f} | {delta} | {worst} | "
+                     f"{', '.join(r.drops) or '-'} | {err} | {status} |")
     return "\n".join(lines)
 
 
@@ -163,9 +165,13 @@ def enforce(rows: list[Row]) -> None:
     bad = [r for r in rows if not r.passed]
     if bad:
         r = bad[0]
-        why = (f"agrees with PyTorch on only {100 * r.agreement:.2f}% of pixels (needs {100 * r.threshold:.1f}%)"
-               if r.agreement < r.threshold else
-               f"loses {-100 * r.miou_delta:.2f} mIoU points (at most {100 * r.max_miou_drop:.2f})")
+        slack = r.judged_by.slacks(r.score)
+        failing = min(slack, key=lambda k: slack[k])
+        why = {"agreement": f"agrees with PyTorch on only {100 * r.agreement:.2f}% of pixels "
+                            f"(needs {100 * r.threshold:.1f}%)",
+               "mIoU": f"loses {-100 * (r.miou_delta or 0.0):.2f} mIoU points (at most {100 * r.max_miou_drop:.2f})",
+               "class": f"loses {-100 * (r.worst_class_delta or 0.0):.2f} IoU points of {r.worst_class} "
+                        f"(at most {100 * r.max_class_drop:.2f})"}[failing]
         raise ExportError(f"{r.artifact} {why} for {r.precision}; use more or better calibration frames, or "
                           "--no-verify to keep it anyway")
 
