@@ -15,7 +15,7 @@ import numpy as np
 from unet_edge.core import sysinfo
 from unet_edge.core.artifact import INT8_TARGETS, file_sha256, write_meta
 from unet_edge.core.errors import ConfigError
-from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT
+from unet_edge.export.thresholds import DEFAULT_MAX_CLASS_DROP, DEFAULT_MAX_MIOU_DROP, DEFAULT_SEARCH_MINUTES
 
 
 @dataclass
@@ -26,8 +26,12 @@ class ExportOptions:
     calib: str | None = None  # LAYOUT:PATH, an image folder or a video
     calib_frames: int = 500
     calib_method: str | None = None  # None: try minmax, percentile and entropy, keep the best
-    min_agreement: float = DEFAULT_MIN_AGREEMENT  # INT8 target: pixel agreement with the FP32 model
-    max_miou_drop: float = DEFAULT_MAX_MIOU_DROP  # and at most this mIoU loss where the frames have labels
+    # INT8: pixel agreement with the FP32 model, a floor beside accuracy where the verification frames
+    # have labels, the criterion without (None: DEFAULT_AGREEMENT_FLOOR or DEFAULT_MIN_AGREEMENT)
+    min_agreement: float | None = None
+    max_miou_drop: float = DEFAULT_MAX_MIOU_DROP  # with labels: at most this mIoU lost (a fraction)
+    max_class_drop: float = DEFAULT_MAX_CLASS_DROP  # and at most this IoU lost by any class
+    int8_search_minutes: float = DEFAULT_SEARCH_MINUTES  # the float-layer search's budget, calibration apart
     opset: int = 17
     dynamic: bool = False
     simplify: bool = False
@@ -72,8 +76,11 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     """Export a checkpoint per ``opts``; returns the artifacts, the verification rows and next steps.
     ``ckpt_path`` may also be a PyTorch model unet-edge did not train, described by ``spec`` (a
     models.foreign.ForeignSpec; export/foreign_torch.py)."""
+    import time
+
     import torch
 
+    from unet_edge.core.errors import Int8Rejected
     from unet_edge.export.deploy_module import DeployModule
     from unet_edge.export.foreign_torch import open_source, source_meta
     from unet_edge.export.fp16 import MAX_ERROR
@@ -85,6 +92,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
     from unet_edge.export.subpixel import deconv_to_subpixel, has_strided_deconv
     from unet_edge.export.verify import enforce, mask_and_near_ties, verification_set
 
+    t0 = time.monotonic()
     ckpt_path = Path(ckpt_path)
     if opts.logits and opts.confidence:
         raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
@@ -135,6 +143,7 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
             + (f": {', '.join(kept)}" if kept else ""))
         emit(out / f"{stem}.fp16.onnx", "fp16", torch.float16, {"fp16": fp16}, body)
         measured[out / f"{stem}.fp16.onnx"] = {"fp16": {"drift": drift}}
+    rejected = None
     if opts.int8:
         with tempfile.TemporaryDirectory(dir=out, prefix=".int8-src-") as tmpdir:
             source = None
@@ -149,12 +158,18 @@ def export_checkpoint(ckpt_path: str | Path, opts: ExportOptions, log: Callable[
             if opts.verify:
                 reference = Int8Reference(checked[0], ref_masks(), checked[1], float(np.mean(ties)))
             dest = int8_path(out, stem, opts.int8_target)
-            measured[dest] = write_int8(dest, out / f"{stem}.onnx", meta, size, ckpt, opts, module_paths(model),
-                                        reference, log, source)
+            try:
+                measured[dest] = write_int8(dest, out / f"{stem}.onnx", meta, size, ckpt, opts,
+                                            module_paths(model), reference, log, source)
+            except Int8Rejected as miss:  # verified and reported like the others, then raised
+                rejected, dest, measured[miss.path] = miss, miss.path, miss.measured
             artifacts.append((dest, "int8"))
     gate = _verify(reference_runner, artifacts, size, opts, checked, log, ref_masks()) if opts.verify else []
     rows = [r.to_dict() for r in gate]
-    reports = write_reports(artifacts, measured, rows)  # a failed gate's measurements are kept too
+    # a failed gate's measurements are kept too
+    reports = write_reports(artifacts, measured, rows, time.monotonic() - t0)
+    if rejected is not None:
+        raise rejected
     enforce(gate)
     model = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
@@ -184,12 +199,12 @@ def fp16_body(model, frames, ckpt: dict):
 
 
 def _verify(reference_runner, artifacts, size, opts: ExportOptions, checked, log, ref_masks=None):
-    from unet_edge.export.verify import Gate, format_table, verify
+    from unet_edge.export.criterion import gate_of
+    from unet_edge.export.verify import format_table, verify
 
     frames, labels, source = checked
     with reference_runner(size) as ref:
-        rows = verify(ref, artifacts, frames, labels, opts.logits, Gate(opts.min_agreement, opts.max_miou_drop),
-                      ref_masks)
+        rows = verify(ref, artifacts, frames, labels, opts.logits, gate_of(opts), ref_masks)
     log(format_table(rows, source))
     return rows
 

@@ -12,6 +12,7 @@ agreement with it checks the surgery too.
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -140,15 +141,18 @@ def fp16_islands(fp32, frames: list[np.ndarray]) -> tuple[list[str], dict, dict]
 
 def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Callable[[str], None] = print) -> dict:
     """Export a foreign ONNX graph per ``opts`` (ExportOptions); returns what export_checkpoint returns."""
+    from unet_edge.core.errors import Int8Rejected
     from unet_edge.core.io import atomic_path
+    from unet_edge.export.criterion import gate_of
     from unet_edge.export.exporter import _engines
     from unet_edge.export.frame_sets import synthetic_frames
     from unet_edge.export.int8.stage import Int8Reference, int8_path, write_int8
     from unet_edge.export.onnx_export import check, set_metadata
     from unet_edge.export.report import write_reports
-    from unet_edge.export.verify import Gate, enforce, format_table, mask_and_near_ties, verification_set, verify
+    from unet_edge.export.verify import enforce, format_table, mask_and_near_ties, verification_set, verify
 
     onnx = require("onnx")
+    t0 = time.monotonic()
     path = Path(path)
     if opts.logits and opts.confidence:
         raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
@@ -204,18 +208,24 @@ def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Calla
                 mask, share = ref.mask(frame), 0.0
             ref_masks.append(mask)
             ties.append(share)
+    rejected = None
     if opts.int8:
         reference = Int8Reference(checked[0], ref_masks, checked[1], float(np.mean(ties))) if checked else None
         dest = int8_path(out, fp32.name[: -len(".onnx")], opts.int8_target)
-        measured[dest] = write_int8(dest, fp32, meta, size, ckpt, opts, [], reference, log)
+        try:
+            measured[dest] = write_int8(dest, fp32, meta, size, ckpt, opts, [], reference, log)
+        except Int8Rejected as miss:  # verified and reported like the others, then raised
+            rejected, dest, measured[miss.path] = miss, miss.path, miss.measured
         artifacts.append((dest, "int8"))
     gate = []
     if checked:
-        gate = verify(ref, artifacts, checked[0], checked[1], opts.logits, Gate(opts.min_agreement, opts.max_miou_drop),
-                      ref_masks)
+        gate = verify(ref, artifacts, checked[0], checked[1], opts.logits, gate_of(opts), ref_masks)
         log(format_table(gate, checked[2]).replace("against PyTorch FP32", f"against {path.name} in ONNX Runtime"))
     rows = [r.to_dict() for r in gate]
-    reports = write_reports(artifacts, measured, rows)  # a failed gate's measurements are kept too
+    # a failed gate's measurements are kept too
+    reports = write_reports(artifacts, measured, rows, time.monotonic() - t0)
+    if rejected is not None:
+        raise rejected
     enforce(gate)
     engines, commands = _engines(artifacts, opts, log)
     return {"artifacts": [str(p) for p, _ in artifacts], "engines": [str(e) for e in engines],

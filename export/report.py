@@ -26,14 +26,29 @@ def read_report(artifact: str | Path) -> dict:
     return json.loads(report_path(artifact).read_text())
 
 
+def summary(precision: str, part: dict, row: dict | None, export_seconds: float | None) -> dict:
+    """The report's headline: flavour, criterion, agreement, mIoU change, worst class and its change,
+    float layers and their MACs share (INT8), and the export's seconds up to the report."""
+    row = row or {}
+    return {"flavour": precision, "float_layers": None, "float_macs_share": None, **part.get("summary", {}),
+            "criterion": row.get("criterion"), "passed": row.get("passed"), "agreement": row.get("agreement"),
+            "miou_change": row.get("miou_delta"), "worst_class": row.get("worst_class"),
+            "worst_class_change": row.get("worst_class_delta"),
+            "export_seconds": None if export_seconds is None else round(export_seconds, 1)}
+
+
 def write_reports(artifacts: Iterable[tuple[Path, str]], parts: Mapping[Path, dict],
-                  rows: Iterable[dict]) -> dict[str, dict]:
-    """Write each artifact's report (atomically): its precision, what its stage measured (``parts``)
-    and its precision-gate row (``rows``, None when not verified). Returns them by artifact path."""
+                  rows: Iterable[dict], export_seconds: float | None = None) -> dict[str, dict]:
+    """Write each artifact's report (atomically): its precision, its :func:`summary`, what its stage
+    measured (``parts``) and its precision-gate row (``rows``, None when not verified). Returns them by
+    artifact path."""
     by_name = {row["artifact"]: row for row in rows}
     reports = {}
     for path, precision in artifacts:
-        data = {"artifact": path.name, "precision": precision, **parts.get(path, {}),
+        part = dict(parts.get(path, {}))
+        head = summary(precision, part, by_name.get(path.name), export_seconds)
+        part.pop("summary", None)
+        data = {"artifact": path.name, "precision": precision, "summary": head, **part,
                 "verification": by_name.get(path.name)}
         write_json_atomic(report_path(path), data)
         reports[str(path)] = data

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from unet_edge.core.errors import ExportError
+from unet_edge.core.errors import Int8Rejected
+from unet_edge.export.criterion import Criterion, Score, Scorer
 from unet_edge.export.deploy_module import DeployModule
 from unet_edge.export.int8.graph_facts import layer_names, module_paths
 from unet_edge.export.int8.search import SearchOptions, search
@@ -69,8 +70,8 @@ def test_layer_names_are_module_paths(hard):
 
 def test_the_search_keeps_the_layer_that_reads_the_huge_range_in_float(hard, tmp_path):
     path, model, frames, ref = hard
-    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], module_paths(model),
-                          _opts(0.99, equalize_activations=False))
+    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], _scorer(ref[8:]),
+                          module_paths(model), _opts(0.99, equalize_activations=False))
     first = found.tried[0]
     assert first["agreement"] < 0.9  # the default float layers (stem, post, head) do not save it
     assert "mid" in found.float_layers and found.agreement >= 0.99
@@ -80,10 +81,16 @@ def test_the_search_keeps_the_layer_that_reads_the_huge_range_in_float(hard, tmp
     with _runner(tmp_path, path) as r:
         assert np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames[8:], ref[8:])]) == found.agreement
     assert "mid" in {n.split("/")[-2] for n in quant["float_nodes"]}
+    assert found.met and found.path == tmp_path / "hard.int8.onnx"
+    assert "mid" in found.float_ms and found.float_ms["mid"] > 0  # the layers that gain are timed
 
 
 def _opts(min_agreement: float, **kw) -> SearchOptions:
-    return SearchOptions("tensorrt", min_agreement, methods=("minmax",), log=lambda _m: None, **kw)
+    return SearchOptions("tensorrt", Criterion(min_agreement), methods=("minmax",), log=lambda _m: None, **kw)
+
+
+def _scorer(ref, labels=None) -> Scorer:
+    return Scorer(ref, labels, ["a", "b", "c", "d"])
 
 
 def _runner(tmp_path, fp32):
@@ -93,12 +100,21 @@ def _runner(tmp_path, fp32):
     return OnnxRuntimeRunner(tmp_path / "hard.int8.onnx")
 
 
-def test_an_unreachable_target_names_the_best_agreement_and_the_layers_tried(hard, tmp_path):
+def test_an_unreachable_target_keeps_the_best_graph_found_apart(hard, tmp_path):
     path, model, frames, ref = hard
-    with pytest.raises(ExportError, match=r"INT8 reaches at best [\d.]+% agreement \(target 100\.0%\).*mid"):
-        search(path, tmp_path / "x.onnx", frames[:8], frames[8:], [255 - m for m in ref[8:]], module_paths(model),
-               _opts(1.0, max_float_layers=2, equalize_activations=False))
-    assert not (tmp_path / "x.onnx").exists()
+    _, found = search(path, tmp_path / "x.onnx", frames[:8], frames[8:], _scorer([255 - m for m in ref[8:]]),
+                      module_paths(model), _opts(1.0, max_float_layers=2, equalize_activations=False))
+    assert not found.met and found.exhausted is None
+    assert not (tmp_path / "x.onnx").exists() and found.path == tmp_path / "x.rejected.onnx" and found.path.is_file()
+    assert "mid" in [s["layer"] for s in found.tried if "layer" in s]  # the layers tried are in the steps
+
+
+def test_the_budget_covers_the_search_not_the_calibration(hard, tmp_path):
+    path, model, frames, ref = hard
+    _, found = search(path, tmp_path / "b.onnx", frames[:8], frames[8:], _scorer(ref[8:]), module_paths(model),
+                      _opts(0.99, max_seconds=0.0, equalize_activations=False))
+    assert found.tried[0]["method"] == "minmax"  # calibrated all the same
+    assert not found.met and found.exhausted.startswith("measuring the layers' sensitivity (0 of")
 
 
 def test_layer_costs_are_the_convs_multiply_adds(hard):
@@ -110,36 +126,44 @@ def test_layer_costs_are_the_convs_multiply_adds(hard):
     assert macs["head"] == 4 * 8 * 48 * 64
 
 
+class _LosesTwoPoints(Scorer):
+    def score(self, masks, idx=None) -> Score:
+        s = super().score(masks, idx)
+        return Score(s.agreement, -0.02, {"a": -0.02, "b": 0.0})
+
+
 def test_the_search_also_holds_the_miou_drop_where_there_are_labels(hard, tmp_path):
     path, model, frames, ref = hard
-    with pytest.raises(ExportError, match=r"mIoU -2\.00 pts \(target 50\.0%, mIoU within 0\.50 pts\)"):
-        search(path, tmp_path / "y.onnx", frames[:8], frames[8:], ref[8:], module_paths(model),
-               _opts(0.5, max_float_layers=1, miou_drop=lambda _masks: 0.02, max_miou_drop=0.005))
+    _, found = search(path, tmp_path / "y.onnx", frames[:8], frames[8:], _LosesTwoPoints(ref[8:], None, "abcd"),
+                      module_paths(model), SearchOptions("tensorrt", Criterion(0.5, 0.005), ("minmax",),
+                                                         max_float_layers=1, log=lambda _m: None))
+    assert not found.met and found.path.name == "y.rejected.onnx"
+    assert Criterion(0.5, 0.005).says(found.score).endswith("mIoU -2.00 pts, worst class a -2.00 pts")
 
 
 def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
-    from unet_edge.export.int8.search import prune
+    from unet_edge.export.int8.prune import prune
 
     share = {"stem": 0.01, "a": 0.30, "b": 0.05, "c": 0.02}
     seen = []
 
     def without(layers):  # the target holds while b is float: a and c were taken on noise
         seen.append(layers)
-        return (0.995, 0.0, True) if "b" in layers else (0.98, 0.0, False)
+        return (Score(0.995), True) if "b" in layers else (Score(0.98), False)
 
     steps = []
-    chosen, agreement, _ = prune(["stem", "a", "b", "c"], ["stem"], share, without, (0.996, 0.0), steps,
-                                 log=lambda _m: None)
-    assert chosen == ["stem", "b"] and agreement == 0.995
+    chosen, score = prune(["stem", "a", "b", "c"], ["stem"], share, without, Score(0.996), steps,
+                          log=lambda _m: None)
+    assert chosen == ["stem", "b"] and score.agreement == 0.995
     assert [s["back_to_int8"] for s in steps] == ["a", "b", "c"]  # costliest first
     assert [s["kept"] for s in steps] == [False, True, False]
     assert seen[1] == ["stem", "c"]  # b is tried with a already back in INT8
-    assert prune(["stem", "a"], ["stem"], share, without, (0.99, 0.0), [])[0] == ["stem", "a"]
+    assert prune(["stem", "a"], ["stem"], share, without, Score(0.99), [])[0] == ["stem", "a"]
     # a default float layer that costs 2% of the MACs or more is tried last
     steps = []
     share["head"] = 0.04
-    chosen, _, _ = prune(["stem", "head", "a", "b"], ["stem", "head"], share, without, (0.996, 0.0), steps,
-                         log=lambda _m: None)
+    chosen, _ = prune(["stem", "head", "a", "b"], ["stem", "head"], share, without, Score(0.996), steps,
+                      log=lambda _m: None)
     assert [s["back_to_int8"] for s in steps] == ["a", "b", "head"] and chosen == ["stem", "b"]
 
 
@@ -174,8 +198,8 @@ def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp
     """`pre`'s 10,000-wide channel, divided down and multiplied back into `mid`'s weights, no longer
     takes the whole INT8 range: the default float layers are enough."""
     path, model, frames, ref = hard
-    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], ref[8:], module_paths(model),
-                          _opts(0.99))
+    quant, found = search(path, tmp_path / "hard.int8.onnx", frames[:8], frames[8:], _scorer(ref[8:]),
+                          module_paths(model), _opts(0.99))
     plain, equalised = found.tried[0], found.tried[1]
     assert plain["graph"] == "plain" and plain["agreement"] < 0.9
     assert equalised["graph"] == "equalized" and equalised["agreement"] >= 0.99
@@ -207,13 +231,16 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
         write_int8(tmp_path / "hard.int8.onnx", path, {}, (48, 64), ckpt, opts, module_paths(model),
                    Int8Reference(frames[8:], unreachable, None, near_ties), lambda _m: None)
 
-    with pytest.raises(ExportError, match=r"INT8 reaches at best .*5\.0% of the FP32 model's pixels are near-ties"):
+    with pytest.raises(Int8Rejected, match=r"misses the agreement criterion .*5\.0% of the FP32 model's pixels "
+                                           "are near-ties"):
         export(0.05)
     opts.min_agreement = 0.9  # 10% may differ: 5% near-ties do not explain the miss, so they go unmentioned
-    with pytest.raises(ExportError, match="INT8 reaches at best") as err:
+    with pytest.raises(Int8Rejected, match="misses the agreement criterion") as err:
         export(0.05)
-    assert "near-ties" not in str(err.value)
-    assert not (tmp_path / "hard.int8.onnx").exists()  # nothing half-written
+    assert "near-ties" not in str(err.value) and "\n" not in str(err.value)
+    assert err.value.path == tmp_path / "hard.int8.rejected.onnx" and "hard.int8.rejected.onnx" in str(err.value)
+    assert not (tmp_path / "hard.int8.onnx").exists()  # nothing under the artifact's name
+    assert (tmp_path / "hard.int8.rejected.onnx.json").is_file()  # the rejected graph runs: it has its sidecar
 
 
 def test_wide_models_calibrate_on_fewer_frames_at_once(hard, monkeypatch):

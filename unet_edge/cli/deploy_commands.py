@@ -11,7 +11,13 @@ from unet_edge.cli import model_source as ms
 from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
 from unet_edge.core.artifact import INT8_TARGETS
 from unet_edge.core.parse import parse_size
-from unet_edge.export.thresholds import DEFAULT_MAX_MIOU_DROP, DEFAULT_MIN_AGREEMENT
+from unet_edge.export.thresholds import (
+    DEFAULT_AGREEMENT_FLOOR,
+    DEFAULT_MAX_CLASS_DROP,
+    DEFAULT_MAX_MIOU_DROP,
+    DEFAULT_MIN_AGREEMENT,
+    DEFAULT_SEARCH_MINUTES,
+)
 
 
 def export(checkpoint: Annotated[Path, typer.Argument(
@@ -23,12 +29,18 @@ def export(checkpoint: Annotated[Path, typer.Argument(
            calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = 500,
            calib_method: Annotated[str | None, typer.Option(help="minmax | percentile | entropy (default: try "
                                                                  "each, keep the best)")] = None,
-           min_agreement: Annotated[float, typer.Option(help="INT8 target: pixel agreement with the FP32 model; "
-                                                             "layers stay float until it is met")
-                                        ] = DEFAULT_MIN_AGREEMENT,
-           max_miou_drop: Annotated[float, typer.Option(help="and at most this many mIoU points lost, where the "
-                                                             "verification frames have labels")
+           min_agreement: Annotated[float | None, typer.Option(
+               help="INT8: pixel agreement with the FP32 model (a fraction). Where the verification frames have "
+                    f"labels, a floor beside accuracy (default {DEFAULT_AGREEMENT_FLOOR}); without, the criterion "
+                    f"(default {DEFAULT_MIN_AGREEMENT})", show_default=False)] = None,
+           max_miou_drop: Annotated[float, typer.Option(help="INT8 and FP16, where the verification frames have "
+                                                             "labels: at most this many mIoU points lost")
                                         ] = 100 * DEFAULT_MAX_MIOU_DROP,
+           max_class_drop: Annotated[float, typer.Option(help="and no class's IoU down by more than this many "
+                                                              "points")] = 100 * DEFAULT_MAX_CLASS_DROP,
+           int8_search_minutes: Annotated[float, typer.Option(help="budget of INT8's float-layer search "
+                                                                   "(calibration not counted)")
+                                          ] = DEFAULT_SEARCH_MINUTES,
            json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts, the precision gate "
                                                                          "and each artifact's report as JSON to "
                                                                          "this file ('-': stdout, the log on "
@@ -75,6 +87,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(
     opts = ExportOptions(fp16=fp16, int8=int8, int8_target=int8_target, calib=calib,
                          calib_frames=calib_frames, calib_method=calib_method, min_agreement=min_agreement,
                          max_miou_drop=max_miou_drop / 100,  # points on the command line, a fraction inside
+                         max_class_drop=max_class_drop / 100, int8_search_minutes=int8_search_minutes,
                          opset=opset,
                          dynamic=dynamic,
                          simplify=simplify, logits=logits, confidence=confidence,

@@ -39,6 +39,15 @@ class ExportError(UnetEdgeError):
     """Export, quantization or verification failed."""
 
 
+class Int8Rejected(ExportError):
+    """INT8 missed the precision gate's criterion: the best graph found was kept at ``path`` (a
+    ``.rejected.onnx``, with its sidecar), ``measured`` is what its stage measured, for its report."""
+
+    def __init__(self, message: str, path, measured: dict) -> None:
+        super().__init__(message)
+        self.path, self.measured = path, measured
+
+
 class ArtifactError(UnetEdgeError):
     """An exported model or its sidecar is missing, corrupt, mismatched or from a newer format."""
 
