@@ -4,9 +4,10 @@ How they combine into a criterion: :mod:`unet_edge.export.criterion`."""
 
 THRESHOLDS = {"fp32": 0.999, "fp16": 0.995}  # pixel agreement; INT8's is --min-agreement
 DEFAULT_MIN_AGREEMENT = 0.99  # INT8 without labels: pixel agreement with the FP32 model is the criterion
-# INT8 with labels: agreement is only a floor beside accuracy; accuracy-neutral INT8 graphs agree at
-# 98-99% (benchmarks/README.md, "INT8 gate"), so the floor stops a graph gone wrong, not rounding
-DEFAULT_AGREEMENT_FLOOR = 0.97
+# INT8 with labels: agreement is only a floor beside accuracy, set just under the agreement of the
+# accuracy-neutral INT8 graphs measured (benchmarks/README.md, "INT8 gate"): it stops a graph gone
+# wrong where the labels do not look (void pixels), not the rounding of near-ties
+DEFAULT_AGREEMENT_FLOOR = 0.95
 DEFAULT_MAX_MIOU_DROP = 0.005  # at most 0.5 mIoU points lost against labels
 DEFAULT_MAX_CLASS_DROP = 0.01  # and no class's IoU down by more than 1 point
 DEFAULT_SEARCH_MINUTES = 30.0  # INT8's float-layer search, calibration not counted
