@@ -287,7 +287,7 @@ def test_cli_exports_a_foreign_graph_and_runs_it(tmp_path, capsys):
         main(["export", str(path), "--classes", "camvid", "--bgr", "--input-norm", "unit", "--out", str(out),
               "--verify-frames", "2"])
     assert done.value.code == 0, capsys.readouterr().err
-    assert "keras_like.onnx | fp32 | 100.000%" in capsys.readouterr().out
+    assert "keras_like.onnx | fp32 | agreement | 100.000%" in capsys.readouterr().out
     with pytest.raises(SystemExit) as done:
         main(["run", "--model", str(out / "keras_like.onnx"), "--source", f"synth://?size={SIZE[0]}x{SIZE[1]}",
               "--max-frames", "3", "--provider", "cpu"])
