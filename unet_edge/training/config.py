@@ -34,7 +34,8 @@ class TrainConfig:
     ema: float | None = None  # weight EMA decay; 0 turns it off
     pretrained: bool | None = None  # ImageNet encoder, for architectures that have one
     holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
-    bf16: bool | str | None = None  # bfloat16 autocast on the CPU: True, False or "auto"
+    bf16: bool | str | None = None  # bfloat16 autocast on the CPU: True, False or "auto" (measured: training/speed.py)
+    channels_last: bool | None = None  # the step's memory format; None: channels_last on the CPU for built-in archs
     val_at_frame_size: bool | None = None  # validate at the frames' own size rather than the crop size
     scale: tuple[float, float] | None = None  # random rescale range before the crop
     jitter: float = 0.25
@@ -86,8 +87,8 @@ class TrainConfig:
             if len(self.decoder) != 4 or min(self.decoder) < 1:
                 raise ConfigError("--decoder-channels takes 4 positive counts, for strides 16, 8, 4 and 2")
             self.decoder = tuple(int(c) for c in self.decoder)
-        if self.bf16 == "auto":
-            self.bf16 = cpu_has_bf16()
+        if self.bf16 == "auto" and not cpu_has_bf16():
+            self.bf16 = False  # otherwise the trainer times both (training/speed.py)
         if self.model_class:
             from unet_edge.models.contract import IOContract
 

@@ -28,7 +28,7 @@ _EFFICIENTNET_LITE = {
     "epochs": 40, "size": (288, 384), "batch": 8, "lr": 2e-3, "encoder_lr_scale": 0.5, "scale": (1.0, 2.0),
     "class_weights": "median", "loss": "ce+lovasz", "logit_adjust": 0.5, "ema": 0.995, "pretrained": True,
     "val_at_frame_size": True, "rare_crop": 0.0,
-    "bf16": "auto",  # bfloat16 autocast where the CPU has bf16 instructions (AVX512-BF16, AMX)
+    "bf16": "auto",  # bfloat16 autocast where timed faster than FP32 on this CPU (training/speed.py)
 }
 
 

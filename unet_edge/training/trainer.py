@@ -27,6 +27,7 @@ from unet_edge.training.losses import SegLoss
 from unet_edge.training.model import build_model, source_meta
 from unet_edge.training.optim import Ema, param_groups
 from unet_edge.training.progress import Progress
+from unet_edge.training.speed import choose_bf16, contiguous_state, step_key, to_memory_format
 
 
 def seed_everything(seed: int) -> None:
@@ -60,6 +61,11 @@ class Trainer:
         # the input contract of a --model-class model (None for an architecture), recorded in the checkpoints
         model, self.model_options, self.contract = build_model(cfg, self.info, self.log)
         model = model.to(self.d.device)
+        # channels_last is oneDNN's fastest layout for these convolutions; a --model-class model keeps its own.
+        self.channels_last = (cfg.channels_last if cfg.channels_last is not None
+                              else self.d.device.type == "cpu" and self.contract is None)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
         if self.d.world_size > 1 and self.d.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model
@@ -86,7 +92,7 @@ class Trainer:
         self.warmup = min(200, steps // 20 + 1)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _cosine(steps, self.warmup))
         self.amp = cfg.amp and self.d.device.type == "cuda"
-        self.bf16 = cfg.bf16 and self.d.device.type == "cpu"
+        self.bf16 = self.d.device.type == "cpu" and self._choose_bf16()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         # The size the model is meant to run at: what it was validated at (export and eval default to it).
         self.meta = build_meta(cfg.arch, self.model_options, self.info, cfg.mean, cfg.std, self.val_size,
@@ -97,6 +103,16 @@ class Trainer:
         self.start_epoch, self.best = 0, -1.0
         if cfg.resume:
             self._resume()
+
+    def _choose_bf16(self) -> bool:
+        """The bf16 setting, timed against FP32 on this CPU for "auto"; every process takes the same."""
+        cfg = self.cfg
+        key = step_key(cfg.arch, self.model_options, cfg.size, cfg.batch, cfg.loss, self.channels_last)
+        chosen = choose_bf16(cfg.bf16, self.model, self.criterion, key, cfg.batch, cfg.size,
+                             self.info.num_classes, self.channels_last, self.log)
+        chosen = bool(D.all_sum(np.array([float(chosen)]), self.d)[0] * 2 > self.d.world_size)
+        cfg.bf16 = chosen  # recorded resolved in the checkpoints
+        return chosen
 
     def _own(self, model: nn.Module) -> nn.Module:
         """The user's module inside the wrapper of a --model-class run (its state dict is what is saved)."""
@@ -157,7 +173,8 @@ class Trainer:
                  + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
         self.log(f"training {self.cfg.arch} {self.model_options} on {len(self.train_ds)} frames "
                  f"({len(self.val_ds)} val), {self.info.num_classes} classes, {self.cfg.size[0]}x{self.cfg.size[1]}, "
-                 f"device {self.d.device}, {self.d.world_size} process(es), {self.workers} loader workers")
+                 f"device {self.d.device}{', channels_last' if self.channels_last else ''}, "
+                 f"{self.d.world_size} process(es), {self.workers} loader workers")
         started, epoch = time.monotonic(), self.start_epoch
         fitting = cfg.time is not None and self.start_epoch == 0  # a resumed run keeps the count it chose
         try:
@@ -221,7 +238,7 @@ class Trainer:
             images = images.to(self.d.device, non_blocking=True)
             masks = masks.to(self.d.device, non_blocking=True)
             with self._autocast():
-                loss = self.criterion(self.net(self.norm(images)), masks)
+                loss = self.criterion(self.net(self._input(images)), masks)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} step {step}; lower --lr")
             self.opt.zero_grad(set_to_none=True)
@@ -244,6 +261,10 @@ class Trainer:
         return {"loss": float(stats[0] / max(stats[1], 1)), "images_per_s": float(stats[1] / elapsed),
                 "data_wait": wait / elapsed, "lr": self.opt.param_groups[0]["lr"], "epoch_s": elapsed}
 
+    def _input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 NHWC frames -> the normalised batch, in the step's memory format."""
+        return to_memory_format(self.norm(images), self.channels_last)
+
     def _autocast(self):
         if self.bf16:
             return torch.autocast("cpu", dtype=torch.bfloat16)
@@ -265,7 +286,7 @@ class Trainer:
             images = images.to(self.d.device, non_blocking=True)
             masks = masks.to(self.d.device, non_blocking=True)
             with self._autocast():
-                logits = model(self.norm(images))
+                logits = model(self._input(images))
             if self.offset is not None:
                 logits = logits.float() + self.offset.to(logits.device)[:, None, None]
             pred = logits.argmax(1)
@@ -282,11 +303,13 @@ class Trainer:
         metrics = {k: row[k] for k in ("miou", "pixel_acc", "mean_acc", "iou", "epoch")}
         # The EMA weights are the model: they are what best.pt holds and what export bakes in.
         saved = self.ema.model if self.ema is not None else self.model
-        state = {k: v.detach().cpu() for k, v in self._own(saved).state_dict().items()}
+        # Saved contiguous: the same tensors whatever memory format training ran in.
+        state = contiguous_state({k: v.detach().cpu() for k, v in self._own(saved).state_dict().items()})
         tags = {}  # what both checkpoints carry beside the weights
-        extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
+        extra = {"ema": contiguous_state(self.ema.state_dict())} if self.ema is not None else {}
         if self.ema is not None or self.offset is not None:  # what --resume trains on
-            extra["raw_state_dict"] = {k: v.detach().cpu() for k, v in self._own(self.model).state_dict().items()}
+            extra["raw_state_dict"] = contiguous_state({k: v.detach().cpu()
+                                                        for k, v in self._own(self.model).state_dict().items()})
         if self.offset is not None:
             state = adjusted(state, self.head_key, self.offset)
             tags["logit_offsets"] = self.offset.tolist()
@@ -294,6 +317,6 @@ class Trainer:
             self.best = row["miou"]
             save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch, **tags)
         save_checkpoint(self.out / "last.pt", self.meta, state, metrics=metrics, epoch=epoch,
-                        optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
+                        optimizer=contiguous_state(self.opt.state_dict()), scheduler=self.sched.state_dict(),
                         scaler=self.scaler.state_dict(), history=self.history, best_miou=self.best,
                         rng={"torch": torch.get_rng_state()}, **extra, **tags)
