@@ -86,7 +86,9 @@ class Trainer:
         # Validated and saved with the class head's bias adjusted; trained (and resumed) without it.
         self.offset = offsets(weights, cfg.logit_adjust) if weights is not None and cfg.logit_adjust else None
         self.head_key = class_head(self._own(self.model), self.info.num_classes) if self.offset is not None else ""
-        self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale))
+        # fused: one kernel over all the tensors instead of a loop of small ops per tensor on the CPU
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale),
+                                     fused=True if self.d.device.type == "cpu" else None)
         self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
         steps = self.steps_per_epoch * cfg.epochs
         self.warmup = min(200, steps // 20 + 1)
