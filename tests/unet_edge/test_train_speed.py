@@ -49,6 +49,9 @@ def test_channels_last_training_saves_what_an_nchw_run_saves(tmp_path, synth_dir
     with torch.inference_mode():
         torch.testing.assert_close(model_from_checkpoint(runs[True]["best.pt"])(x),
                                    model_from_checkpoint(runs[False]["best.pt"])(x), atol=2e-2, rtol=1e-2)
+    # best.pt is chosen on the EMA weights every epoch; the raw weights are scored beside them at the last
+    history = runs[True]["last.pt"]["history"]
+    assert "miou_raw" not in history[0] and "miou_raw" in history[-1]
 
 
 def test_bf16_auto_is_timed_once_per_machine_and_cached(tmp_path, monkeypatch):
