@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import json
 from pathlib import Path
 
@@ -18,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from unet_edge.cli import main  # noqa: E402
+from tests.cli_run import cli  # noqa: E402
 
 SIZE = (64, 96)
 LRASPP = "torchvision.models.segmentation:lraspp_mobilenet_v3_large"
@@ -45,14 +43,6 @@ class NhwcNet(TinyNet):
         return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 '''
 
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """``unet-edge ARGS`` in this process: (exit code, stdout, stderr's last line)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
-        main(list(args))
-    lines = err.getvalue().strip().splitlines()
-    return exc.value.code, out.getvalue(), lines[-1] if lines else ""
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ architectures that another package registers through the ``unet_edge.models`` en
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import json
 import sys
 
@@ -16,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from unet_edge.cli import main  # noqa: E402
+from tests.cli_run import cli  # noqa: E402
 
 # Logits at stride 2 in a dict (as torchvision's heads return them): training must resize them as export does.
 CODE = '''import torch
@@ -43,14 +41,6 @@ class TinyArch(TinyNet):
 FAST = ("--dataset", "folder", "--size", "32x48", "--epochs", "1", "--batch", "4", "--max-steps", "2",
         "--workers", "0")
 
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """``unet-edge ARGS`` in this process: (exit code, stdout, stderr's last line)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
-        main(list(args))
-    lines = err.getvalue().strip().splitlines()
-    return exc.value.code, out.getvalue(), lines[-1] if lines else ""
 
 
 def write_code(folder, module: str) -> str:

@@ -20,6 +20,7 @@ from unet_edge.export.thresholds import (
 )
 
 
+@ms.model_options()
 def export(checkpoint: Annotated[Path, typer.Argument(
                metavar="MODEL", help="a training checkpoint (best.pt), a state dict (with --model-class), a "
                                      "torch.export .pt2, a TorchScript file or a float ONNX graph")],
@@ -64,18 +65,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(
            triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here")] = None,
            triton_max_batch: Annotated[int, typer.Option(help="max_batch_size of --dynamic exports in --triton")
                                        ] = 8,
-           model_class: ms.ModelClass = None,
-           model_kwargs: ms.ModelKwargs = None,
-           python_path: ms.PythonPath = None,
-           trust_pickle: ms.TrustPickle = False,
-           rgb: ms.Rgb = None,
-           input_norm: ms.InputNorm = None,
-           mean: ms.Mean = None,
-           std: ms.Std = None,
-           input_layout: ms.InputLayout = None,
-           multiple_of: ms.MultipleOf = None,
-           output: ms.Output = None,
-           classes: ms.Classes = None) -> None:
+           own_model: dict | None = None) -> None:
     """Export a model to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it.
 
     MODEL is a checkpoint of 'unet-edge train', or a model trained elsewhere: a state dict with
@@ -99,9 +89,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(
     def log(message: str) -> None:
         typer.echo(message, err=to_stdout)  # stdout holds only the JSON then
 
-    spec = foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path,
-                        trust_pickle=trust_pickle, rgb=rgb, input_norm=input_norm, mean=mean, std=std,
-                        input_layout=input_layout, size=size, multiple_of=multiple_of, output=output, classes=classes)
+    spec = foreign_spec(**own_model, size=size)
     result = export_model(checkpoint, opts, spec, log)
     if json_out and not to_stdout:
         from unet_edge.core.io import write_json_atomic

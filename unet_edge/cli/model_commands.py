@@ -34,6 +34,7 @@ def synth(out: Annotated[Path, typer.Argument(help="output folder")],
         typer.echo(f"wrote dashcam clip {res.clip} ({clip_frames} frames at {fps:g} fps)")
 
 
+@ms.model_options(without=("trust_pickle", "classes"))
 def train(data: Annotated[Path, typer.Option(help="dataset root")],
           dataset: Annotated[str, typer.Option(help="layout: camvid | carla | folder")] = "camvid",
           arch: Annotated[str | None, typer.Option(
@@ -83,16 +84,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
                              "after every epoch (overrides --epochs)")] = None,
           pretrained_weights: Annotated[Path | None, typer.Option(
               help="a state dict to start from (.pt/.pth/.safetensors, or a best.pt)")] = None,
-          model_class: ms.ModelClass = None,
-          model_kwargs: ms.ModelKwargs = None,
-          python_path: ms.PythonPath = None,
-          rgb: ms.Rgb = None,
-          input_norm: ms.InputNorm = None,
-          mean: ms.Mean = None,
-          std: ms.Std = None,
-          input_layout: ms.InputLayout = None,
-          multiple_of: ms.MultipleOf = None,
-          output: ms.Output = None) -> None:
+          own_model: dict | None = None) -> None:
     """Train a segmentation model; writes OUT/best.pt and OUT/last.pt. Multi-GPU: launch under torchrun.
 
     Every option left out comes from the architecture's recipe (printed at the start). Your own
@@ -105,9 +97,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
     from unet_edge.training import TrainConfig
     from unet_edge.training import train as run_train
 
-    spec = ms.foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path, rgb=rgb,
-                           input_norm=input_norm, mean=mean, std=std, input_layout=input_layout,
-                           multiple_of=multiple_of, output=output)
+    spec = ms.foreign_spec(**own_model)
     if spec is not None and not spec.model_class:
         raise ConfigError("--model-kwargs, --python-path and the input-contract options describe a --model-class "
                           "model: pass --model-class MODULE:NAME")
@@ -127,6 +117,7 @@ def train(data: Annotated[Path, typer.Option(help="dataset root")],
     run_train(cfg, log=typer.echo)
 
 
+@ms.model_options()
 def evaluate(model: Annotated[Path, typer.Option(help="a checkpoint (.pt), an export (.onnx, .engine), or a model "
                                                     "trained elsewhere: a state dict (with --model-class), a "
                                                     "torch.export .pt2, a TorchScript file or a float ONNX graph")],
@@ -143,29 +134,14 @@ def evaluate(model: Annotated[Path, typer.Option(help="a checkpoint (.pt), an ex
              provider: Provider = "cpu",
              device: OpenVINODevice = None,
              precision: OpenVINOPrecision = None,
-             model_class: ms.ModelClass = None,
-             model_kwargs: ms.ModelKwargs = None,
-             python_path: ms.PythonPath = None,
-             trust_pickle: ms.TrustPickle = False,
-             rgb: ms.Rgb = None,
-             input_norm: ms.InputNorm = None,
-             mean: ms.Mean = None,
-             std: ms.Std = None,
-             input_layout: ms.InputLayout = None,
-             multiple_of: ms.MultipleOf = None,
-             output: ms.Output = None,
-             classes: ms.Classes = None,
-             ) -> None:
+             own_model: dict | None = None) -> None:
     """Score a model on a dataset: mIoU, pixel accuracy, per-class IoU, confusion matrix.
 
     A model trained elsewhere runs as its own project runs it, described by the options under
     'Your own model' (as for export)."""
     from unet_edge.evaluate import evaluate_path, format_report
 
-    spec = ms.foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path,
-                           trust_pickle=trust_pickle, rgb=rgb, input_norm=input_norm, mean=mean, std=std,
-                           input_layout=input_layout, size=size, multiple_of=multiple_of, output=output,
-                           classes=classes)
+    spec = ms.foreign_spec(**own_model, size=size)
     report = evaluate_path(model, data, dataset, split, parse_size(size) if size else None, save_viz, samples,
                            json_out, val_fraction, holdout, provider=provider, device=device, precision=precision,
                            spec=spec)

@@ -3,6 +3,8 @@ contract), shared by the commands that take a MODEL, and the ForeignSpec they gi
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +37,37 @@ Output = Annotated[str | None, typer.Option(help="the output holding the logits 
 Classes = Annotated[str | None, typer.Option(help="camvid | cityscapes | carla | FILE.json (a list of names, "
                                                   "optionally with colours)", rich_help_panel=PANEL)]
 
+
+# name -> (annotation, default), in the order --help lists them
+_OPTIONS = {"model_class": (ModelClass, None), "model_kwargs": (ModelKwargs, None), "python_path": (PythonPath, None),
+            "trust_pickle": (TrustPickle, False), "rgb": (Rgb, None), "input_norm": (InputNorm, None),
+            "mean": (Mean, None), "std": (Std, None), "input_layout": (InputLayout, None),
+            "multiple_of": (MultipleOf, None), "output": (Output, None), "classes": (Classes, None)}
+
+
+def model_options(*, without: Sequence[str] = ()) -> Callable[[Callable], Callable]:
+    """Give a typer command the 'Your own model' options (less ``without``); they reach it as one dict,
+    its ``own_model`` argument, ready for :func:`foreign_spec`. Written once here rather than
+    repeated in every command's signature."""
+    names = [n for n in _OPTIONS if n not in without]
+
+    def decorate(command: Callable) -> Callable:
+        sig = inspect.signature(command, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.name != "own_model"]
+        params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_OPTIONS[n][1],
+                                     annotation=_OPTIONS[n][0]) for n in names]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            own = {n: kwargs.pop(n, _OPTIONS[n][1]) for n in names}
+            return command(*args, own_model=own, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=params)  # what typer reads
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        del wrapper.__wrapped__  # or inspect would read the undecorated signature again
+        return wrapper
+
+    return decorate
 
 def foreign_spec(*, model_class: str | None = None, model_kwargs: str | None = None,
                  python_path: Sequence[Path] | None = None, trust_pickle: bool = False, rgb: bool | None = None,

@@ -12,6 +12,7 @@ from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
 from unet_edge.core.parse import parse_size
 
 
+@ms.model_options()
 def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or engine; or a model trained elsewhere "
                                                  "(as for export, with the options under 'Your own model')")],
           backends: Annotated[str, typer.Option(help="comma list of torch, torch-nchw, onnxruntime, onnxruntime-fp16, "
@@ -31,18 +32,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
           cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go")] = None,
           provider: Provider = "cpu",
           device: OpenVINODevice = None,
-          model_class: ms.ModelClass = None,
-          model_kwargs: ms.ModelKwargs = None,
-          python_path: ms.PythonPath = None,
-          trust_pickle: ms.TrustPickle = False,
-          rgb: ms.Rgb = None,
-          input_norm: ms.InputNorm = None,
-          mean: ms.Mean = None,
-          std: ms.Std = None,
-          input_layout: ms.InputLayout = None,
-          multiple_of: ms.MultipleOf = None,
-          output: ms.Output = None,
-          classes: ms.Classes = None) -> None:
+          own_model: dict | None = None) -> None:
     """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision.
     With --provider openvino: ONNX Runtime FP32 (the reference), then OpenVINO f32, bf16 and INT8 on --device."""
     from unet_edge.bench.report import plot as plot_png
@@ -53,10 +43,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
                       warmup=warmup, iters=iters, min_seconds=min_seconds, threads=threads, data=data,
                       dataset=dataset, data_limit=data_limit, source=source, stream_frames=stream_frames,
                       cache_dir=cache_dir, provider=provider, device=device,
-                      spec=ms.foreign_spec(model_class=model_class, model_kwargs=model_kwargs, python_path=python_path,
-                                           trust_pickle=trust_pickle, rgb=rgb, input_norm=input_norm, mean=mean,
-                                           std=std, input_layout=input_layout, size=size, multiple_of=multiple_of,
-                                           output=output, classes=classes))
+                      spec=ms.foreign_spec(**own_model, size=size))
     result = run_bench(cfg, log=typer.echo)
     print_tables(result)
     if json_out:
