@@ -60,7 +60,8 @@ def test_bf16_auto_is_timed_once_per_machine_and_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(speed, "_busy", lambda: 0.0)
     rates = {False: 2.0, True: 3.0}
     timed = []
-    monkeypatch.setattr(speed, "time_steps", lambda *a, **k: timed.append(1) or rates)
+    monkeypatch.setattr(speed, "time_steps", lambda *a, **k: timed.append(1) or (rates, spread))
+    spread = 1.05
     logs = []
     args = (torch.nn.Identity(), torch.nn.Identity(), 8, (32, 48), 3, True, logs.append)
     assert speed.choose_bf16("auto", args[0], args[1], "machine A", *args[2:]) is True
@@ -71,19 +72,22 @@ def test_bf16_auto_is_timed_once_per_machine_and_cached(tmp_path, monkeypatch):
     rates = {False: 3.0, True: 3.05}  # within the noise: FP32's numerics are kept
     assert speed.choose_bf16("auto", args[0], args[1], "machine B", *args[2:]) is False and len(timed) == 2
     assert speed.choose_bf16(True, *args[:2], "machine B", *args[2:]) is True and len(timed) == 2
+    spread = 1.5  # rounds far apart: used, not cached
+    assert speed.choose_bf16("auto", args[0], args[1], "machine E", *args[2:]) is False and len(timed) == 3
+    assert "1.50x apart (other load), so not cached" in logs[-1]
     monkeypatch.setattr(speed, "_busy", lambda: 9.0)  # measured under load: used, not cached
-    assert speed.choose_bf16("auto", args[0], args[1], "machine D", *args[2:]) is False and len(timed) == 3
+    assert speed.choose_bf16("auto", args[0], args[1], "machine D", *args[2:]) is False and len(timed) == 4
     assert "load average 9.0, so not cached" in logs[-1]
-    assert "machine D" not in json.loads(speed.cache_path().read_text())
+    assert not {"machine D", "machine E"} & set(json.loads(speed.cache_path().read_text()))
     monkeypatch.setattr("unet_edge.training.config.cpu_has_bf16", lambda: False)
-    assert speed.choose_bf16("auto", args[0], args[1], "machine C", *args[2:]) is False and len(timed) == 3
+    assert speed.choose_bf16("auto", args[0], args[1], "machine C", *args[2:]) is False and len(timed) == 4
 
 
 def test_timing_the_step_leaves_the_model_untouched():
     model = create("unet", num_classes=3, width=4, batchnorm=True).to(memory_format=torch.channels_last)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    rates = speed.time_steps(model, SegLoss("ce+lovasz", None, 255), 2, (32, 48), 3, True, rounds=1)
-    assert set(rates) == {False, True} and min(rates.values()) > 0
+    rates, spread = speed.time_steps(model, SegLoss("ce+lovasz", None, 255), 2, (32, 48), 3, True, rounds=2)
+    assert set(rates) == {False, True} and min(rates.values()) > 0 and spread >= 1
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert all(p.grad is None for p in model.parameters())  # the copy was trained, not the model

@@ -23,6 +23,8 @@ from torch import nn
 
 # bf16 is taken only when it is clearly faster: a tie keeps FP32's numerics.
 MIN_GAIN = 1.05
+# Rounds of one mode further apart than this mean other work shared the cores: the figures are not cached.
+MAX_SPREAD = 1.2
 
 
 def cache_path() -> Path:
@@ -68,10 +70,11 @@ def step_key(arch: str, options: dict, size: tuple[int, int], batch: int, loss: 
 
 def time_steps(model: nn.Module, criterion: nn.Module, batch: int, size: tuple[int, int], num_classes: int,
                channels_last: bool, modes: tuple[bool, ...] = (False, True), rounds: int = 3,
-               steps: int = 2) -> dict[bool, float]:
+               steps: int = 2) -> tuple[dict[bool, float], float]:
     """Images/s of the training step (forward, loss, backward, AdamW) per bf16 mode, on a copy of ``model``
     (its weights and BatchNorm statistics stay untouched) and random batches, the modes alternating round
-    by round so that other load on the machine affects each alike. The median round counts."""
+    by round so that other load on the machine affects each alike. The median round counts; also returned,
+    the largest ratio of a mode's slowest round to its fastest (near 1 on a quiet machine)."""
     net = copy.deepcopy(model).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-6, fused=True)
     gen = torch.Generator().manual_seed(0)
@@ -95,7 +98,8 @@ def time_steps(model: nn.Module, criterion: nn.Module, batch: int, size: tuple[i
             for _ in range(steps):
                 step(bf16)
             seconds[bf16].append(time.perf_counter() - t0)
-    return {m: batch * steps / statistics.median(s) for m, s in seconds.items()}
+    spread = max(max(s) / min(s) for s in seconds.values())
+    return {m: batch * steps / statistics.median(s) for m, s in seconds.items()}, spread
 
 
 def choose_bf16(setting: bool | str, model: nn.Module, criterion: nn.Module, key: str, batch: int,
@@ -113,12 +117,15 @@ def choose_bf16(setting: bool | str, model: nn.Module, criterion: nn.Module, key
     rec = cache.get(key)
     if rec is None:
         busy = _busy()
-        rate = time_steps(model, criterion, batch, size, num_classes, channels_last)
+        rate, spread = time_steps(model, criterion, batch, size, num_classes, channels_last)
         rec = {"fp32_images_per_s": round(rate[False], 3), "bf16_images_per_s": round(rate[True], 3),
                "measured": time.strftime("%Y-%m-%d %H:%M")}
         source = "measured"
-        if busy:  # other work skews the figures: good enough for this run, not for the next ones
+        # other work skews the figures: good enough for this run, not for the next ones
+        if busy:
             source += f" with load average {busy:.1f}, so not cached"
+        elif spread > MAX_SPREAD:
+            source += f" with rounds {spread:.2f}x apart (other load), so not cached"
         else:
             cache[key] = rec
             _write(path, cache)
