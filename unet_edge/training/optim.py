@@ -1,6 +1,9 @@
-"""Optimiser parameter groups and the weight EMA."""
+"""Optimiser parameter groups, the learning-rate schedule and the weight EMA."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -59,3 +62,13 @@ def _clone(model: nn.Module) -> nn.Module:
     for p in ema.parameters():
         p.requires_grad_(False)
     return ema
+
+
+def cosine(total: int, warmup: int) -> Callable[[int], float]:
+    """LambdaLR factor at a step: linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return f

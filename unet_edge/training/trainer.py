@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +15,6 @@ from unet_edge.core.errors import CheckpointError, DataError
 from unet_edge.data import open_dataset
 from unet_edge.data.base import median_frequency_weights, rare_classes
 from unet_edge.data.transforms import EvalTransform, TrainTransform
-from unet_edge.metrics import scores
 from unet_edge.models.checkpoint import build_meta, load_checkpoint, save_checkpoint
 from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
@@ -25,9 +23,10 @@ from unet_edge.training.loader import TorchSegDataset, default_workers, make_loa
 from unet_edge.training.logit_adjust import adjusted, class_head, offsets
 from unet_edge.training.losses import SegLoss
 from unet_edge.training.model import build_model, source_meta
-from unet_edge.training.optim import Ema, param_groups
+from unet_edge.training.optim import Ema, cosine, param_groups
 from unet_edge.training.progress import Progress
 from unet_edge.training.speed import choose_bf16, contiguous_state, step_key, to_memory_format
+from unet_edge.training.validation import score
 
 RAW_EVERY = 5  # epochs between scorings of the raw weights beside the EMA's
 
@@ -36,15 +35,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _cosine(total: int, warmup: int) -> Callable[[int], float]:
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return f
 
 
 class Trainer:
@@ -94,7 +84,7 @@ class Trainer:
         self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
         steps = self.steps_per_epoch * cfg.epochs
         self.warmup = min(200, steps // 20 + 1)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _cosine(steps, self.warmup))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, cosine(steps, self.warmup))
         self.amp = cfg.amp and self.d.device.type == "cuda"
         self.bf16 = self.d.device.type == "cpu" and self._choose_bf16()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -224,7 +214,7 @@ class Trainer:
         self.cfg.epochs = epochs
         self.meta["train_args"]["epochs"] = epochs  # what the checkpoints record and --resume continues
         total = self.steps_per_epoch * epochs
-        self.sched.lr_lambdas = [_cosine(total, self.warmup) for _ in self.opt.param_groups]
+        self.sched.lr_lambdas = [cosine(total, self.warmup) for _ in self.opt.param_groups]
 
     def _train_epoch(self, epoch: int) -> dict:
         self.net.train()
@@ -285,25 +275,9 @@ class Trainer:
             row["miou_raw"] = self._score(self.model)["miou"]
         return row
 
-    @torch.inference_mode()
     def _score(self, model: nn.Module) -> dict:
-        model.eval()
-        n = self.info.num_classes
-        cm = torch.zeros(n * n, dtype=torch.int64, device=self.d.device)
-        for images, masks in self.val_loader:
-            images = images.to(self.d.device, non_blocking=True)
-            masks = masks.to(self.d.device, non_blocking=True)
-            with self._autocast():
-                logits = model(self._input(images))
-            if self.offset is not None:
-                logits = logits.float() + self.offset.to(logits.device)[:, None, None]
-            pred = logits.argmax(1)
-            keep = (masks >= 0) & (masks < n)
-            cm += torch.bincount(masks[keep] * n + pred[keep], minlength=n * n)
-        total = D.all_sum(cm.cpu().numpy().astype(np.float64), self.d).reshape(n, n)
-        s = scores(total)
-        return {"miou": s.miou, "pixel_acc": s.pixel_acc, "mean_acc": s.mean_acc,
-                "iou": dict(zip(self.info.names, s.iou))}
+        return score(model, self.val_loader, self.d, lambda images: self._input(images), self._autocast,
+                     self.offset, self.info.names)
 
     def _save(self, epoch: int, row: dict) -> None:
         if not self.d.main:
