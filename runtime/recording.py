@@ -160,7 +160,12 @@ class SegmentedRecorder(Sink):
                 old.unlink(missing_ok=True)
 
     def _check_space(self) -> None:
-        free = shutil.disk_usage(self.dir).free
+        try:
+            free = shutil.disk_usage(self.dir).free
+        except OSError as exc:  # the folder vanished or became unreadable mid-run
+            if self.writer is not None:
+                finalize(self.writer)  # one SinkError naming the segment if its folder is gone
+            raise SinkError(f"{self.dir}: cannot record there any more ({exc.strerror or exc})") from None
         if free >= self.min_free:
             return
         if self.writer is not None:

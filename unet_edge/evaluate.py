@@ -11,7 +11,9 @@ import numpy as np
 from unet_edge.core.errors import DataError
 from unet_edge.core.io import atomic_path, write_json_atomic
 from unet_edge.data import SegDataset, open_dataset
+from unet_edge.export.frame_sets import spread
 from unet_edge.metrics import confusion, scores
+from unet_edge.runtime.frame import to_model_size
 from unet_edge.training.progress import Progress
 
 
@@ -28,14 +30,14 @@ def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
     n = ds.info.num_classes
     h, w = runner.input_size
     cm = np.zeros((n, n), np.int64)
-    picks = set(np.linspace(0, len(ds) - 1, samples).round().astype(int).tolist()) if samples else set()
+    picks = set(spread(range(len(ds)), samples)) if samples else set()
     viz = []
     bar = Progress(len(ds), "eval")
     t0 = time.perf_counter()
     for i in range(len(ds)):
         rgb, label = ds[i]
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        pred = runner.infer(cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR))
+        pred = runner.infer(to_model_size(bgr, (h, w)))
         if pred.shape != label.shape:
             pred = cv2.resize(pred, (label.shape[1], label.shape[0]), interpolation=cv2.INTER_NEAREST)
         cm += confusion(pred, label, n)

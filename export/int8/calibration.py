@@ -29,13 +29,12 @@ from unet_edge.export.int8.graph_facts import activation_bytes, sensitive_convs
 # name -> ONNX Runtime's CalibrationMethod member; the search tries them in this order
 METHODS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
 MIN_CALIB = 300
-MIN_CALIB = 300
 
 
-CALIB_CHUNK = 4  # frames whose activations are held at once: percentile on 128 CamVid frames at 352x480
-# peaks at 1.5 GB with 4, 2.7 GB with 8, in the same time
-CALIB_CHUNK_BYTES = 1.2e9  # fewer frames a chunk for wider models: the width-32 U-Net (531 MB of float
-# activations a frame at 352x480) peaked at 4.55 GB over 300 frames with 4 a chunk, 2.28 GB with 2
+# Frames whose activations the calibrator holds at once: the histogram calibrators' peak memory grows
+# with the chunk, their time does not (figures in benchmarks/README.md, "INT8 calibration memory").
+CALIB_CHUNK = 4
+CALIB_CHUNK_BYTES = 1.2e9  # fewer frames a chunk for models whose float activations a frame are large
 
 
 def parse_methods(text: str | None) -> tuple[str, ...]:

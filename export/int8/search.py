@@ -85,6 +85,11 @@ class SearchResult:
         return self.score.agreement
 
 
+def rejected_path(dest: Path) -> Path:
+    """Where a missed INT8 graph is kept: ``best.int8.onnx`` -> ``best.int8.rejected.onnx``."""
+    return dest.with_name(dest.name[: -len(".onnx")] + ".rejected.onnx")
+
+
 def search(source: Path, dest: Path, calib: list[np.ndarray], frames: list[np.ndarray], scorer: Scorer,
            modules: Sequence[str], opts: SearchOptions, contract_of: Path | None = None,
            rejected: Path | None = None) -> tuple[dict, SearchResult]:
@@ -97,7 +102,7 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], frames: list[np.nd
     from unet_edge.core.artifact import load_meta, stamp
 
     contract = stamp(load_meta(contract_of or source, check_hash=False).to_dict())
-    rejected = rejected or dest.with_name(dest.name[: -len(".onnx")] + ".rejected.onnx")
+    rejected = rejected or rejected_path(dest)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".int8-search-") as tmp:
         s = _Search(source, Path(tmp), calib, frames, scorer, modules, contract, opts)
         cap = max(12, len(s.by_layer) // 4) if opts.max_float_layers is None else opts.max_float_layers

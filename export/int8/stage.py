@@ -34,11 +34,6 @@ def int8_path(out: Path, stem: str, target: str) -> Path:
     return out / (f"{stem}.int8-cpu.onnx" if target == "cpu" else f"{stem}.int8.onnx")
 
 
-def rejected_path(dest: Path) -> Path:
-    """Where a missed INT8 graph is kept: ``best.int8.onnx`` -> ``best.int8.rejected.onnx``."""
-    return dest.with_name(dest.name[: -len(".onnx")] + ".rejected.onnx")
-
-
 def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modules: list[str],
                reference: Int8Reference | None, log: Callable[[str], None],
                source: Path | None = None) -> dict:
@@ -51,7 +46,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     from unet_edge.export.criterion import Scorer, gate_of
     from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8.calibration import parse_methods, quantize
-    from unet_edge.export.int8.search import SearchOptions, search
+    from unet_edge.export.int8.search import SearchOptions, rejected_path, search
 
     if opts.logits:
         raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")

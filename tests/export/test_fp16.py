@@ -16,7 +16,7 @@ from unet_edge.export.onnx_export import export_onnx
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
 pytestmark = pytest.mark.slow
-META = {"format": "unet-edge/artifact", "version": 1, "classes": ["a", "b", "c", "d"],
+META = {"format": "unet-edge/artifact", "version": 1, "version_minor": 0, "classes": ["a", "b", "c", "d"],
         "palette": [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], "ignore_index": 255, "precision": "fp16",
         "train_input_size": [32, 48], "input": {"name": "frame", "shape": [1, 32, 48, 3], "dtype": "uint8",
                                                 "layout": "NHWC", "color": "BGR", "multiple_of": 1},

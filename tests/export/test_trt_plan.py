@@ -62,7 +62,8 @@ def test_build_command_is_the_exact_line():
 
 
 def _meta(tmp_path, engine):
-    data = {"format": FORMAT, "version": 1, "classes": ["road"], "palette": [[128, 64, 128]], "ignore_index": 255,
+    data = {"format": FORMAT, "version": 1, "version_minor": 0, "classes": ["road"], "palette": [[128, 64, 128]],
+            "ignore_index": 255,
             "precision": "fp16", "train_input_size": [64, 96],
             "engine": {"source_onnx": "m.onnx", "l4t": None, "dla_core": None, **engine},
             "input": {"name": "frame", "shape": [1, 64, 96, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",

@@ -47,7 +47,7 @@ def _kind(path: Path) -> str:
 
 
 def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
-    from unet_edge.export.frame_sets import load_frames, synthetic_frames
+    from unet_edge.export.frame_sets import load_frames, spread, synthetic_frames
 
     if cfg.source:
         frames, _, _ = load_frames(cfg.source, (360, 480), n)
@@ -58,7 +58,7 @@ def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
         from unet_edge.data import open_dataset
 
         ds = open_dataset(cfg.dataset, cfg.data, "val")
-        idx = np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int)
+        idx = spread(range(len(ds)), n)
         return [cv2.cvtColor(ds[i][0], cv2.COLOR_RGB2BGR) for i in idx], f"{cfg.dataset}:{cfg.data}"
     return synthetic_frames((360, 480), n)[0], "synthetic dashcam frames (360x480)"
 

@@ -155,7 +155,9 @@ class ArtifactMeta:
 def _version(data: Mapping[str, Any], where: str) -> tuple[int, int]:
     if data.get("format") != FORMAT:
         raise ArtifactError(f"{where}: not a unet-edge sidecar (no '{FORMAT}' marker)")
-    major, minor = data.get("version", 0), data.get("version_minor", 0)
+    if "version" not in data or "version_minor" not in data:
+        raise ArtifactError(f"{where}: sidecar without its format version ('version', 'version_minor')")
+    major, minor = data["version"], data["version_minor"]
     if not isinstance(major, int) or not isinstance(minor, int):
         raise ArtifactError(f"{where}: sidecar version {major!r}.{minor!r} is not a number")
     if major > MAJOR:

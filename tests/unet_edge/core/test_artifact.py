@@ -72,7 +72,7 @@ def test_a_newer_major_version_is_refused_naming_who_wrote_it(artifact):
 def test_invalid_fields_are_one_line_errors(artifact, change, expect):
     with pytest.raises(ArtifactError, match=expect):
         write_meta(artifact, _data(**change))  # never written...
-    data = {**_data(**change), "format": "unet-edge/artifact", "version": 1}
+    data = {**_data(**change), "format": "unet-edge/artifact", "version": 1, "version_minor": 0}
     sidecar_path(artifact).write_text(json.dumps(data))
     with pytest.raises(ArtifactError, match=expect):
         load_meta(artifact, check_hash=False)  # ...and never read
@@ -90,7 +90,7 @@ ENGINE = {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7", "sou
     (("engine",), "l4t", "engine.l4t"),
 ])
 def test_a_missing_field_is_named_not_defaulted(artifact, where, key, name):
-    data = {**_data(engine=dict(ENGINE)), "format": "unet-edge/artifact", "version": 1}
+    data = {**_data(engine=dict(ENGINE)), "format": "unet-edge/artifact", "version": 1, "version_minor": 0}
     ArtifactMeta.from_dict(data, artifact)  # complete: reads
     holder = data
     for step in where:
