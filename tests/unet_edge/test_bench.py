@@ -34,7 +34,7 @@ def test_every_backend_gets_a_row_with_sane_columns(bench_result):
         assert 0 < t["p50"] <= t["p90"] <= t["p99"]
         assert t["fps"] == pytest.approx(1000 / t["mean"])
         assert r["size_mb"] > 0 and 0 <= r["miou"] <= 1 and r["agreement"] > 0.97
-        assert set(t["stages"]) == {"host_pre_ms", "h2d_ms", "compute_ms", "d2h_ms", "host_post_ms"}
+        assert set(t["stages"]) == {"resize_ms", "h2d_ms", "compute_ms", "d2h_ms", "render_ms"}
         assert t["stages"]["h2d_ms"] is None  # transfers are n/a on CPU
         assert r["stream"]["file"]["frames"] == 15 and r["stream"]["file"]["fps"] > 0
     assert rows["onnxruntime-int8"]["size_mb"] < rows["onnxruntime"]["size_mb"] / 3

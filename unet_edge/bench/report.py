@@ -30,7 +30,7 @@ def tables(result: dict):
                 "p99 ms", "FPS"):
         main.add_column(col, justify="left" if col in ("Backend", "Precision", "Status") else "right")
     stages = Table(title="per-stage breakdown, median ms (transfers are n/a on CPU backends)")
-    for col in ("Backend", "host pre", "H2D", "compute", "D2H", "host post"):
+    for col in ("Backend", "resize", "H2D", "compute", "D2H", "render"):
         stages.add_column(col, justify="left" if col == "Backend" else "right")
     stream = None
     if any(r.get("stream") for r in result["rows"]):
@@ -46,9 +46,9 @@ def tables(result: dict):
                      _f(t.get("fps"), "{:.1f}"))
         if t:
             s = t["stages"]
-            stages.add_row(r["backend"], _f(s.get("host_pre_ms")), _f(s.get("h2d_ms")) if s.get("h2d_ms") else "n/a",
+            stages.add_row(r["backend"], _f(s.get("resize_ms")), _f(s.get("h2d_ms")) if s.get("h2d_ms") else "n/a",
                            _f(s.get("compute_ms")), _f(s.get("d2h_ms")) if s.get("d2h_ms") else "n/a",
-                           _f(s.get("host_post_ms")))
+                           _f(s.get("render_ms")))
         if stream is not None and r.get("stream"):
             f, live = r["stream"]["file"], r["stream"]["live"]
             stream.add_row(r["backend"], _f(t.get("fps"), "{:.1f}"), _f(f["fps"], "{:.1f}"),

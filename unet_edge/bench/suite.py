@@ -46,21 +46,25 @@ def _kind(path: Path) -> str:
     return "checkpoint" if what == "torch" else what
 
 
-def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], str]:
+def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], tuple[list, list[str]] | None, str]:
+    """The frames every row is checked on, with (labels, class names) where they have labels: then
+    each row is judged as export's gate judges it (accuracy; agreement only a floor)."""
     from unet_edge.export.frame_sets import load_frames, spread, synthetic_frames
 
     if cfg.source:
         frames, _, _ = load_frames(cfg.source, (360, 480), n)
-        return frames, cfg.source
+        return frames, None, cfg.source
     if cfg.data:
         import cv2
 
         from unet_edge.data import open_dataset
 
         ds = open_dataset(cfg.dataset, cfg.data, "val")
-        idx = spread(range(len(ds)), n)
-        return [cv2.cvtColor(ds[i][0], cv2.COLOR_RGB2BGR) for i in idx], f"{cfg.dataset}:{cfg.data}"
-    return synthetic_frames((360, 480), n)[0], "synthetic dashcam frames (360x480)"
+        pairs = [ds[i] for i in spread(range(len(ds)), n)]
+        frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for rgb, _ in pairs]
+        return frames, ([m for _, m in pairs], list(ds.info.names)), f"{cfg.dataset}:{cfg.data}"
+    frames, labels, names = synthetic_frames((360, 480), n)
+    return frames, (labels, names), "synthetic dashcam frames (360x480)"
 
 
 def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threads: int):
@@ -124,7 +128,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         raise ConfigError(f"{cfg.model.name} is an export of unet-edge: its sidecar records its classes and input "
                           "contract, so the model options do not apply")
     threads = cfg.threads or usable_cores()
-    frames, frames_from = _frames(cfg)
+    frames, labelled, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
     cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel, cfg.spec) \
         if kind in ("checkpoint", "foreign-onnx") else None
@@ -149,12 +153,19 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
             outs = _masks(runner, frames)
             if reference is None:
                 reference = outs
-            gate = compare(name, precision, outs, reference, None, list(runner.classes), Gate())
+            # labels in another model's classes say nothing of this one's accuracy
+            labels = labelled[0] if labelled and labelled[1] == list(runner.classes) else None
+            gate = compare(name, precision, outs, reference, labels, list(runner.classes), Gate())
             row.agreement = gate.agreement
             if not gate.passed:
                 row.status = "exported-but-failed-validation"
-                row.reason = f"agrees with the first backend on {100 * row.agreement:.2f}% of pixels"
-            if gate.drops:
+                row.reason = f"agrees with the first backend on {100 * row.agreement:.2f}% of pixels" + (
+                    f", mIoU {100 * gate.miou_delta:+.2f} pts, worst class {gate.worst_class} "
+                    f"{100 * gate.worst_class_delta:+.2f} pts" if labels else "")
+            if gate.drops and labels:
+                row.notes.append(f"classes down more than {100 * gate.max_class_drop:.1f} pts of IoU against the "
+                                 f"labels: {', '.join(gate.drops)}")
+            elif gate.drops:
                 row.notes.append(f"classes under {100 * (1 - CLASS_DROP):.0f}% IoU against the first backend: "
                                  f"{', '.join(gate.drops)}")
             row.timing = _time(runner, frames, cfg).to_dict()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from unet_edge.runtime.frame import to_model_size
 from unet_edge.runtime.runners.base import BACKEND_FIELDS
 
 
@@ -41,9 +42,8 @@ def time_runner(runner, frames: list[np.ndarray], batch: int = 1, warmup: int = 
     n = len(frames)
     while True:
         t0 = time.perf_counter()
-        batch_in = np.stack([cv2.resize(frames[(i + k) % n], (w, h), interpolation=cv2.INTER_LINEAR)
-                             for k in range(batch)]) if batch > 1 else \
-            cv2.resize(frames[i % n], (w, h), interpolation=cv2.INTER_LINEAR)
+        batch_in = np.stack([to_model_size(frames[(i + k) % n], (h, w)) for k in range(batch)]) if batch > 1 \
+            else to_model_size(frames[i % n], (h, w))
         t1 = time.perf_counter()
         out = runner.infer(batch_in)
         t2 = time.perf_counter()
@@ -68,8 +68,9 @@ def time_runner(runner, frames: list[np.ndarray], batch: int = 1, warmup: int = 
             break
     ms = 1e3 * np.asarray(run)
     mean = float(ms.mean())
-    stages = {"host_pre_ms": 1e3 * float(np.median(pre)), "h2d_ms": None, "compute_ms": float(np.median(ms)),
-              "d2h_ms": None, "host_post_ms": 1e3 * float(np.median(post))}
+    # The host's stages named as the pipeline names them (runtime.stats.STAGES): resize before, render after.
+    stages = {"resize_ms": 1e3 * float(np.median(pre)), "h2d_ms": None, "compute_ms": float(np.median(ms)),
+              "d2h_ms": None, "render_ms": 1e3 * float(np.median(post))}
     # The runner's own split: transfers only where it has them (None on CPU backends).
     stages.update({k: float(np.median(v)) for k, v in stage_acc.items()})
     return Timing(mean=mean, p50=float(np.percentile(ms, 50)), p90=float(np.percentile(ms, 90)),

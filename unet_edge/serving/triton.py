@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.errors import ConfigError, MissingDependencyError
+from unet_edge.runtime.frame import to_model_size
 from unet_edge.runtime.segmenter import Segmenter
 
 MODEL_NAME = "unet_edge"
@@ -82,8 +83,7 @@ def infer_function(seg: Segmenter, outputs: list[str]) -> Callable[..., dict[str
 
     def infer(frame: np.ndarray) -> dict[str, np.ndarray]:
         fh, fw = frame.shape[1:3]
-        small = np.stack([f if (fh, fw) == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
-                          for f in frame])
+        small = np.stack([to_model_size(f, (h, w)) for f in frame])
         if batched:
             outs = seg.runner.infer_outputs(small)
         else:
