@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from unet_edge.core.errors import ConfigError, ModelError
+from unet_edge.core.parse import parse_size
 from unet_edge.data.classes import ClassInfo, class_table
 
 Triple = tuple[float, float, float]
@@ -131,18 +132,6 @@ def parse_triple(text: str, option: str) -> Triple:
     if len(values) != 3:
         raise ConfigError(f"{option} '{text}': expected three comma-separated numbers (R,G,B on the 0-255 scale)")
     return values  # type: ignore[return-value]
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"HxW"`` (or ``"H,W"``) -> (h, w)."""
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"--size '{text}': expected HxW, e.g. 352x480") from None
-    if h < 1 or w < 1:
-        raise ConfigError(f"--size '{text}': both sides must be positive")
-    return h, w
 
 
 def contract_from_options(*, rgb: bool | None = None, input_norm: str | None = None, mean: str | None = None,
