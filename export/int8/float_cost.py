@@ -11,7 +11,6 @@ as ``floor``. The TensorRT flavour is timed the same way, a proxy for its target
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +33,9 @@ class FloatCost:
         self.base_ms = float(np.median(self._block(self.base) + self._block(self.base)))
 
     def _block(self, runner) -> list[float]:
-        time.sleep(0.02)  # let the other session's threads stop spinning
-        out = []
-        for j in range(BLOCK + 1):
-            t0 = time.perf_counter()
-            runner.infer(self.frame)
-            if j:
-                out.append(1000 * (time.perf_counter() - t0))
-        return out
+        from unet_edge.bench.speed import timed_block
+
+        return timed_block(runner, self.frame, BLOCK, settle_s=0.02)
 
     def extra_ms(self, trial: Path) -> float:
         """Median ms of ``trial`` minus the base graph's, timed in alternating blocks."""

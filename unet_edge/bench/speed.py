@@ -21,11 +21,18 @@ def interleaved_ms(first: Path, second: Path, frame: np.ndarray, runs: int = 8) 
     block = 4
     with OnnxRuntimeRunner(first) as a, OnnxRuntimeRunner(second, meta=contract) as b:
         for i in range(2 * max(1, -(-runs // block))):
-            runner = (a, b)[i % 2]
-            time.sleep(0.05)  # let the other session's threads stop spinning
-            for j in range(block + 1):
-                t0 = time.perf_counter()
-                runner.infer(frame)
-                if j:  # the first run of a block wakes the session's threads
-                    times[i % 2].append(1000 * (time.perf_counter() - t0))
+            times[i % 2] += timed_block((a, b)[i % 2], frame, block, settle_s=0.05)
     return float(np.median(times[0])), float(np.median(times[1]))
+
+
+def timed_block(runner, frame: np.ndarray, runs: int, settle_s: float) -> list[float]:
+    """ms of ``runs`` inferences of ``frame``, after ``settle_s`` for another session's threads to stop
+    spinning and one untimed run that wakes this session's threads."""
+    time.sleep(settle_s)
+    out = []
+    for j in range(runs + 1):
+        t0 = time.perf_counter()
+        runner.infer(frame)
+        if j:
+            out.append(1000 * (time.perf_counter() - t0))
+    return out
