@@ -24,11 +24,11 @@ from torch import nn
 class TinyNet(nn.Module):
     input_normalization = ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))  # read when registered as an architecture
 
-    def __init__(self, num_classes=11, width=8, in_channels=3):
+    def __init__(self, num_classes=11, width=8, in_channels=3, bias=True):
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(in_channels, width, 3, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
                                   nn.Conv2d(width, width, 3, 1, 1), nn.ReLU())
-        self.head = nn.Conv2d(width, num_classes, 1)
+        self.head = nn.Conv2d(width, num_classes, 1, bias=bias)
 
     def forward(self, x):
         return {"out": self.head(self.body(x))}
@@ -120,6 +120,35 @@ def test_a_class_that_no_longer_imports_is_one_line(data, tmp_path, monkeypatch)
     rc, _, err = cli("export", "run/best.pt", "--out", "exp", "--no-verify", "--no-build", "--python-path", "moved")
     assert rc == 0, err
     forget(module, tmp_path / "moved")
+
+
+def test_a_head_without_a_bias_gets_the_logit_adjustment_at_its_output(data, tmp_path, monkeypatch):
+    module = write_code(tmp_path, "usernet_e")
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = cli("train", "--data", str(data), *FAST, "--out", "run", "--model-class", f"{module}:TinyNet",
+                       "--model-kwargs", '{"bias": false}')  # the recipe's logit adjustment 0.5
+    assert rc == 0 and "logit adjustment 0.5" in out, err
+    from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ckpt["logit_offsets_at"] == "output" and "head.bias" not in ckpt["state_dict"]
+    shift = torch.tensor(ckpt["logit_offsets"])
+    assert shift.abs().max() > 0.1
+    body = model_from_checkpoint(ckpt).eval()
+    x = torch.randn(1, 3, 32, 48)
+    with torch.inference_mode():
+        raw = torch.nn.functional.interpolate(body.model(x)["out"], size=(32, 48), mode="bilinear")
+        torch.testing.assert_close(body(x) - raw, shift.view(1, -1, 1, 1).expand_as(raw), atol=1e-5, rtol=0)
+    rc, _, err = cli("export", "run/best.pt", "--out", "exp", "--verify-frames", "4", "--no-build")
+    assert rc == 0, err
+    from unet_edge.export.frame_sets import synthetic_frames
+    from unet_edge.runtime.runners import open_runner
+    from unet_edge.torch_runner import TorchRunner
+
+    frames = synthetic_frames((32, 48), 3)[0]
+    with TorchRunner(tmp_path / "run" / "best.pt") as ref, open_runner(tmp_path / "exp" / "best.onnx") as art:
+        assert np.mean([(ref.infer(f) == art.infer(f)).mean() for f in frames]) >= 0.999
+    forget(module, tmp_path)
 
 
 def test_pretrained_weights_and_bad_options(data, tmp_path, monkeypatch):

@@ -39,6 +39,15 @@ class ContractModule(nn.Module):
         self.output = contract.output
         self.num_classes = num_classes
         self.class_axis = class_axis
+        self.register_buffer("logit_offset", None, persistent=False)
+
+    def add_offset(self, offset: torch.Tensor) -> ContractModule:
+        """Per-class constants added to the logits: the logit adjustment of a model whose class head
+        has no bias to carry it (training/logit_adjust.py). Not in the state dict: the checkpoint
+        records it apart."""
+        self.register_buffer("logit_offset", torch.as_tensor(offset, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+        return self
 
     def train(self, mode: bool = True) -> ContractModule:
         self.training = mode
@@ -70,6 +79,8 @@ class ContractModule(nn.Module):
                 out = out.permute(0, 3, 1, 2)
             if out.shape[-2:] != size:
                 out = F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+            if self.logit_offset is not None:
+                out = out + self.logit_offset.to(out.dtype)
         return out[..., :h, :w] if ph or pw else out
 
 

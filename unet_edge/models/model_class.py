@@ -121,4 +121,7 @@ def body_from_checkpoint(ckpt: dict, source: str = "checkpoint"):
                          f"here: {exc}") from exc
     load_weights(model, ckpt["state_dict"], Path(source), src["class"])
     axis = None if contract.output_kind == "ids" else (1 if contract.output_layout != "nhwc" else 3)
-    return ContractModule(model.eval(), contract, int(ckpt["num_classes"]), axis).eval()
+    body = ContractModule(model.eval(), contract, int(ckpt["num_classes"]), axis).eval()
+    if ckpt.get("logit_offsets_at") == "output":  # a head without a bias (training/logit_adjust.py)
+        body.add_offset(require("torch").tensor(ckpt["logit_offsets"]))
+    return body

@@ -6,7 +6,8 @@ wherever they are merely plausible. Pole's precision on CamVid val was 0.21 agai
 Subtracting alpha * log w_c from the logits removes a share alpha of that push. alpha = 0 keeps the
 trained model; alpha = 1 removes the whole push, which maximises pixel accuracy, not mIoU. The constant
 goes into the class head's bias: bilinear up-sampling and cropping commute with a per-class constant,
-so the exported graph carries it at no cost.
+so the exported graph carries it at no cost. A ``--model-class`` model whose head has no bias gets it
+added to its output instead (``logit_offsets_at: "output"`` in the checkpoint; one Add in the graph).
 
 alpha = 0.5 was chosen on CamVid sequence 0006R0, held out of train, never on CamVid val
 (benchmarks/logit_adjust.py).
@@ -30,12 +31,21 @@ def offsets(weights: np.ndarray | torch.Tensor, alpha: float) -> torch.Tensor:
 def class_head(model: nn.Module, num_classes: int) -> str:
     """State-dict key of the bias of the conv that produces the class logits: the last conv with
     ``num_classes`` outputs (every registered architecture ends in one)."""
+    key = head_bias(model, num_classes)
+    if key is None:
+        raise CheckpointError(f"{type(model).__name__}: no class-head conv with a bias to adjust")
+    return key
+
+
+def head_bias(model: nn.Module, num_classes: int) -> str | None:
+    """``class_head``'s key, or None where the last conv with ``num_classes`` outputs has no bias (or
+    there is none): a user's model then gets the offsets added to its output instead."""
     name = None
     for path, m in model.named_modules():
         if isinstance(m, nn.Conv2d) and m.out_channels == num_classes:
             name = path
     if name is None or getattr(model.get_submodule(name), "bias", None) is None:
-        raise CheckpointError(f"{type(model).__name__}: no class-head conv with a bias to adjust")
+        return None
     return f"{name}.bias"
 
 

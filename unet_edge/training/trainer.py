@@ -20,7 +20,7 @@ from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
 from unet_edge.training.config import TrainConfig
 from unet_edge.training.loader import TorchSegDataset, default_workers, make_loader
-from unet_edge.training.logit_adjust import adjusted, class_head, offsets
+from unet_edge.training.logit_adjust import adjusted, class_head, head_bias, offsets
 from unet_edge.training.losses import SegLoss
 from unet_edge.training.model import build_model, source_meta
 from unet_edge.training.optim import Ema, cosine, param_groups
@@ -77,7 +77,10 @@ class Trainer:
         self.criterion = SegLoss(cfg.loss, weights, self.info.ignore_index)
         # Validated and saved with the class head's bias adjusted; trained (and resumed) without it.
         self.offset = offsets(weights, cfg.logit_adjust) if weights is not None and cfg.logit_adjust else None
-        self.head_key = class_head(self._own(self.model), self.info.num_classes) if self.offset is not None else ""
+        # A user's model whose class head has no bias gets the offsets added to its output instead.
+        self.head_key = "" if self.offset is None else (
+            head_bias(self._own(self.model), self.info.num_classes) if self.contract is not None
+            else class_head(self.model, self.info.num_classes))
         # fused: one kernel over all the tensors instead of a loop of small ops per tensor on the CPU
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale),
                                      fused=True if self.d.device.type == "cpu" else None)
@@ -293,8 +296,11 @@ class Trainer:
             extra["raw_state_dict"] = contiguous_state({k: v.detach().cpu()
                                                         for k, v in self._own(self.model).state_dict().items()})
         if self.offset is not None:
-            state = adjusted(state, self.head_key, self.offset)
             tags["logit_offsets"] = self.offset.tolist()
+            if self.head_key:
+                state = adjusted(state, self.head_key, self.offset)
+            else:
+                tags["logit_offsets_at"] = "output"
         if row["miou"] > self.best:
             self.best = row["miou"]
             save_checkpoint(self.out / "best.pt", self.meta, state, metrics=metrics, epoch=epoch, **tags)
