@@ -159,6 +159,14 @@ def test_huggingface_segformer_quarter_resolution_logits(frames, tmp_path):
     assert art["meta"]["model_source"]["python_path"] == [str(tmp_path)]
 
 
+def test_a_hugging_face_class_takes_its_config_as_kwargs():
+    pytest.importorskip("transformers")
+    from unet_edge.models.model_class import build_model
+
+    model = build_model("transformers:SegformerForSemanticSegmentation", SEGFORMER)
+    assert model.config.num_labels == 11 and list(model.config.hidden_sizes) == SEGFORMER["hidden_sizes"]
+
+
 def test_torch_export_program_keeps_its_size(lraspp, frames, tmp_path):
     model, _ = lraspp
     path = tmp_path / "lraspp.pt2"

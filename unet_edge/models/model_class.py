@@ -21,11 +21,18 @@ SHOW = 3  # keys named in a mismatch message
 
 
 def build_model(class_path: str, kwargs: dict, python_path: tuple[str, ...] = ()):
-    """``MODULE:NAME(**kwargs)``, imported with the current directory and ``python_path`` on sys.path."""
+    """``MODULE:NAME(**kwargs)``, imported with the current directory and ``python_path`` on sys.path;
+    a Hugging Face model class gets ``NAME(NAME.config_class(**kwargs))``."""
     torch = require("torch")
     factory = import_class(class_path, python_path)
+    config_class = getattr(factory, "config_class", None)
     try:
-        model = factory(**kwargs)
+        if isinstance(factory, type) and isinstance(config_class, type) and "config" not in kwargs:
+            # A Hugging Face model class takes a config object: its kwargs are the config's
+            # (SegformerForSemanticSegmentation with {"num_labels": 11}), as from_pretrained merges them.
+            model = factory(config_class(**kwargs))
+        else:
+            model = factory(**kwargs)
     except Exception as exc:
         raise ModelError(f"cannot build {class_path}(**{json.dumps(kwargs)}): {type(exc).__name__}: "
                          f"{first_line(exc)}") from exc
