@@ -4,7 +4,9 @@ the same bilinear resize, computed here with ONNX Runtime on the source graph an
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -248,7 +250,8 @@ def test_export_writes_self_describing_artifacts_that_stream(tmp_path, frames):
     assert len(streamed) == 5 and streamed[-1].mask.shape == SIZE
 
 
-def test_int8_cpu_of_a_hand_built_graph_passes_the_gate(tmp_path):
+@pytest.mark.parametrize("target,name", [("cpu", "hand.int8-cpu.onnx"), ("tensorrt", "hand.int8.onnx")])
+def test_int8_of_a_hand_built_graph_passes_the_gate_in_both_flavours(tmp_path, target, name):
     from unet_edge.export.exporter import ExportOptions
     from unet_edge.export.foreign_export import export_foreign_onnx
 
@@ -258,11 +261,14 @@ def test_int8_cpu_of_a_hand_built_graph_passes_the_gate(tmp_path):
         cv2.imwrite(str(calib / f"{i:02d}.png"), f)
     c = contract_from_options(classes="camvid", input_norm="signed")
     result = export_foreign_onnx(hand_graph(tmp_path / "hand.onnx"), ExportOptions(
-        int8=True, int8_target="cpu", calib=str(calib), calib_frames=16, size=SIZE, out=tmp_path / "out",
+        int8=True, int8_target=target, calib=str(calib), calib_frames=16, size=SIZE, out=tmp_path / "out",
         verify_frames=6), c, lambda _m: None)
     rows = {r["precision"]: r for r in result["verification"]}
     assert rows["int8"]["passed"] and rows["int8"]["agreement"] >= 0.99
-    assert result["artifacts"][-1].endswith("hand.int8-cpu.onnx")
+    art = result["artifacts"][-1]
+    assert art.endswith(name) and json.loads(Path(art + ".json").read_text())["int8"]["target"] == target
+    ops = {n.op_type for n in onnx.load(art).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops  # a QDQ graph in both flavours
 
 
 def test_export_beside_the_source_keeps_it_and_errors_name_the_file(tmp_path):
