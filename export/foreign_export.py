@@ -2,7 +2,8 @@
 
 The graph is wrapped into the deploy graph (:mod:`.foreign_onnx`), then goes through the stages a
 checkpoint goes through: FP16 (ONNX Runtime's float16 converter on the user's graph, the wrapper's
-pre-processing and ArgMax input in FP32, convolutions whose output leaves the FP16 range kept in FP32),
+pre-processing and ArgMax input in FP32, convolutions that overflow or drift in FP16 kept in FP32:
+:mod:`.fp16_onnx`),
 INT8 with the float-layer search (layers named by the graph's node scopes), sidecars with the input
 contract, the precision gate and the TensorRT engines. The gate's FP32 reference is the user's graph
 itself run by ONNX Runtime, fed and resized in numpy and OpenCV, not the wrapper: the FP32 artifact's
@@ -25,10 +26,9 @@ from unet_edge.core.errors import ConfigError
 from unet_edge.core.lazy import require
 from unet_edge.export import foreign_graph as fg
 from unet_edge.export import foreign_onnx as fo
+from unet_edge.export.fp16_onnx import ISLAND_FRAMES, fp16_islands
+from unet_edge.export.thresholds import FP16_MAX_ERROR
 from unet_edge.models.contract import IOContract
-
-FP16_MAX = 65504.0
-ISLAND_FRAMES = 4  # frames whose conv outputs are checked against the FP16 range
 
 
 def is_foreign_onnx(path: str | Path) -> bool:
@@ -120,25 +120,6 @@ def foreign_meta(path: Path, src: fo.Source, contract: IOContract, opts, multipl
     }
 
 
-def fp16_islands(fp32, frames: list[np.ndarray]) -> tuple[list[str], dict, dict]:
-    """The convolutions of the FP32 deploy graph (``onnx.ModelProto``) whose output leaves the FP16 range
-    on ``frames`` (node names), kept in FP32 in the FP16 graph; what was done (for the sidecar); each
-    layer's largest output magnitude (for the report)."""
-    from unet_edge.export.int8.graph_facts import Probe
-    from unet_edge.export.naming import module_path
-
-    convs = [n for n in fp32.graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    outs = [n.output[0] for n in convs]
-    probe = Probe(fp32, outs)
-    peak = np.zeros(len(convs))
-    for frame in frames[:ISLAND_FRAMES]:
-        peak = np.maximum(peak, [float(np.abs(t).max()) for t in probe.run(frame, outs)])
-    keep = [c.name for c, p in zip(convs, peak) if not p <= FP16_MAX]  # nan counts as out of range
-    return keep, {"route": "ONNX float16 conversion of the graph", "fp32_ops": ["pre-processing", "ArgMax input"],
-                  "fp32_layers": [module_path(n) for n in keep]}, \
-        {module_path(c.name): round(float(p), 2) for c, p in zip(convs, peak)}
-
-
 def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Callable[[str], None] = print) -> dict:
     """Export a foreign ONNX graph per ``opts`` (ExportOptions); returns what export_checkpoint returns."""
     from unet_edge.core.errors import Int8Rejected
@@ -191,13 +172,14 @@ def export_foreign_onnx(path: str | Path, opts, contract: IOContract, log: Calla
     emit(fp32, "fp32", graph)
     if opts.fp16:
         frames = checked[0] if checked else synthetic_frames(size, ISLAND_FRAMES)[0]
-        keep, fp16, peaks = fp16_islands(graph, frames)
+        keep, fp16, drift = fp16_islands(graph, frames)
         half = fg.deploy_graph(src, opts.opset, opts.dynamic, opts.confidence, opts.logits, keep)
         kept = fp16["fp32_layers"]
-        log(f"FP16: {len(kept)} layers kept in FP32 (outside the FP16 range)"
+        log(f"FP16: {len(kept)} layers kept in FP32 (overflow, or drift > {100 * FP16_MAX_ERROR:.0f}% of their "
+            "range)"
             + (f": {', '.join(kept)}" if kept else ""))
         emit(fp32.with_name(fp32.name[: -len(".onnx")] + ".fp16.onnx"), "fp16", half, {"fp16": fp16})
-        measured[artifacts[-1][0]] = {"fp16": {"peak_abs_output": peaks}}
+        measured[artifacts[-1][0]] = {"fp16": {"drift": drift}}
     ref_masks, ties = None, []
     if checked and not opts.logits:
         ref_masks = []

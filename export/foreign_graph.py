@@ -180,9 +180,31 @@ def _half(model, keep: list[str]):
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     half = convert_float_to_float16(model, keep_io_types=True, node_block_list=list(keep))
+    _skip_round_trips(half.graph)
     OnnxModel(half).topological_sort()  # the converter appends its Casts at the end
     del half.graph.value_info[:]
     return half
+
+
+def _skip_round_trips(g) -> None:
+    """The float16 converter joins two FP32 nodes (kept islands, the FP32 input and outputs) through
+    an FP32 -> FP16 -> FP32 pair of Casts: it rounds the island's result to FP16 for nothing, and a
+    drifting layer followed by another island loses what keeping it bought. The second Cast reads the
+    first's input instead (a Cast to FP32 of FP32 is the identity), and Casts no one reads go."""
+    from onnx import TensorProto
+
+    def to(n) -> int | None:
+        return next((a.i for a in n.attribute if a.name == "to"), None) if n.op_type == "Cast" else None
+
+    producer = {o: n for n in g.node for o in n.output}
+    for n in g.node:
+        p = producer.get(n.input[0]) if to(n) == TensorProto.FLOAT else None
+        if p is not None and to(p) == TensorProto.FLOAT16:
+            n.input[0] = p.input[0]
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    dead = [n for n in g.node if n.op_type == "Cast" and not used.intersection(n.output)]
+    for n in dead:
+        g.node.remove(n)
 
 
 def _live(nodes: list, outputs: list[str]) -> tuple[list, set[str]]:

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-FP16_MAX = 65504.0
-MAX_ERROR = 0.02  # of the layer's FP32 output range
+from unet_edge.export.thresholds import FP16_MAX
+from unet_edge.export.thresholds import FP16_MAX_ERROR as MAX_ERROR
 
 
 class Float32Island(nn.Module):

@@ -3,6 +3,8 @@ model, and INT8's defaults (``export --min-agreement``, ``--max-miou-drop`` and 
 How they combine into a criterion: :mod:`unet_edge.export.criterion`."""
 
 THRESHOLDS = {"fp32": 0.999, "fp16": 0.995}  # pixel agreement; INT8's is --min-agreement
+FP16_MAX = 65504.0
+FP16_MAX_ERROR = 0.02  # a conv whose FP16 output is off by more of its FP32 output's range stays in FP32
 DEFAULT_MIN_AGREEMENT = 0.99  # INT8 without labels: pixel agreement with the FP32 model is the criterion
 # INT8 with labels: agreement is only a floor beside accuracy, set just under the agreement of the
 # accuracy-neutral INT8 graphs measured (benchmarks/README.md, "INT8 gate"): it stops a graph gone

@@ -193,6 +193,44 @@ def test_node_names_give_layer_names(tmp_path):
         assert len({n.name for n in model.graph.node}) == len(model.graph.node)
 
 
+class Drifty(Net):
+    """``stem``'s outputs sit near 30000, inside the FP16 range, but FP16's spacing there (16) is a
+    large share of their span: it drifts without overflowing; ``head`` takes the offset back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with torch.no_grad():
+            self.stem.weight.mul_(20.0)
+            self.stem.bias.fill_(30000.0)
+            self.head.bias.copy_(-self.head.weight.sum((1, 2, 3)) * 30000.0)
+
+    def forward(self, x):
+        return self.head(self.stem(x))
+
+
+def test_fp16_islands_are_chosen_by_drift_not_only_by_range(tmp_path, frames):
+    from unet_edge.export.fp16_onnx import fp16_islands
+
+    c = contract_from_options(classes="camvid")
+    src = fo.inspect(fo.load(torch_graph(tmp_path / "d.onnx", Drifty())), c, None)
+    model = fg.deploy_graph(src, 17)
+    keep, done, report = fp16_islands(model, frames)
+    assert "stem" in done["fp32_layers"] and len(keep) == len(done["fp32_layers"])
+    assert not report["stem"]["overflow"] and report["stem"]["error"] > 0.02 and report["stem"]["peak"] < 65504
+
+    def masks(graph):
+        sess = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+        return np.stack([sess.run(None, {sess.get_inputs()[0].name: f[None]})[0] for f in frames])
+
+    ref = masks(model)
+    assert np.mean(masks(fg.deploy_graph(src, 17, fp16_keep=[])) == ref) < 0.9
+    # consecutive islands hand FP32 on: no FP16 round trip between them
+    assert np.mean(masks(fg.deploy_graph(src, 17, fp16_keep=keep)) == ref) >= 0.995
+    benign = fg.deploy_graph(fo.inspect(fo.load(torch_graph(tmp_path / "n.onnx", Net())), c, None), 17)
+    keep, done, report = fp16_islands(benign, frames)
+    assert keep == [] and all(r["error"] < 0.02 for r in report.values())
+
+
 def two_inputs(path):
     graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two", [
         helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in "ab"],
