@@ -142,6 +142,18 @@ def test_nhwc_model_on_the_pytorch_route(user_code, frames, tmp_path):
     got = np.stack([sess.run(None, {"frame": f[None]})[0][0] for f in frames])
     assert (got == ref.numpy()).mean() >= 0.999
 
+    # new weights, exported again with only --like: the class, kwargs and contract come from the artifact
+    torch.manual_seed(2)
+    torch.save(user_code.NhwcNet().state_dict(), tmp_path / "retrained.pt")
+    rc, _, err = cli("export", str(tmp_path / "retrained.pt"), "--like", str(tmp_path / "nhwc.onnx"),
+                     "--out", str(tmp_path), "--verify-frames", "4", "--no-build")
+    assert rc == 0, err
+    again = json.loads((tmp_path / "retrained.onnx.json").read_text())
+    assert again["contract"] == meta["contract"] and again["model_source"]["class"] == "deploy_user:NhwcNet"
+    assert again["input"]["shape"] == meta["input"]["shape"]
+    rc, _, err = cli("export", str(tmp_path / "retrained.pt"), "--like", str(tmp_path / "retrained.pt"), "--no-build")
+    assert rc == 1 and "--like" in err and "\n" not in err.strip()
+
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.onnx's TorchScript exporter, on purpose
 def test_eval_and_bench_take_every_model_form(user_code, lraspp, data, tmp_path):

@@ -36,13 +36,17 @@ Output = Annotated[str | None, typer.Option(help="the output holding the logits 
                                                  "tuple index", rich_help_panel=PANEL)]
 Classes = Annotated[str | None, typer.Option(help="camvid | cityscapes | carla | FILE.json (a list of names, "
                                                   "optionally with colours)", rich_help_panel=PANEL)]
+Like = Annotated[Path | None, typer.Option(
+    help="an earlier artifact (.onnx or its .json): the class, kwargs, code folders and input contract it records "
+         "(options given here override them)", rich_help_panel=PANEL)]
 
 
 # name -> (annotation, default), in the order --help lists them
 _OPTIONS = {"model_class": (ModelClass, None), "model_kwargs": (ModelKwargs, None), "python_path": (PythonPath, None),
             "trust_pickle": (TrustPickle, False), "rgb": (Rgb, None), "input_norm": (InputNorm, None),
             "mean": (Mean, None), "std": (Std, None), "input_layout": (InputLayout, None),
-            "multiple_of": (MultipleOf, None), "output": (Output, None), "classes": (Classes, None)}
+            "multiple_of": (MultipleOf, None), "output": (Output, None), "classes": (Classes, None),
+            "like": (Like, None)}
 
 
 def model_options(*, without: Sequence[str] = ()) -> Callable[[Callable], Callable]:
@@ -73,20 +77,44 @@ def foreign_spec(*, model_class: str | None = None, model_kwargs: str | None = N
                  python_path: Sequence[Path] | None = None, trust_pickle: bool = False, rgb: bool | None = None,
                  input_norm: str | None = None, mean: str | None = None, std: str | None = None,
                  input_layout: str | None = None, size: str | None = None, multiple_of: int | None = None,
-                 output: str | None = None, classes: str | None = None):
+                 output: str | None = None, classes: str | None = None, like: Path | None = None):
     """The ForeignSpec the options give, or None where none of them was given (a ``unet-edge train``
-    checkpoint, which records all of it). ``size`` only counts together with another option."""
-    from unet_edge.models.contract import contract_from_options
+    checkpoint, which records all of it). ``size`` only counts together with another option.
+    ``like`` starts from what an earlier artifact records."""
+    from unet_edge.models.contract import IOContract, contract_from_options
     from unet_edge.models.foreign import ForeignSpec, parse_kwargs
 
     given = [model_class, model_kwargs, python_path or None, trust_pickle or None, rgb, input_norm, mean, std,
-             input_layout, multiple_of, output, classes]
+             input_layout, multiple_of, output, classes, like]
     if all(v is None for v in given):
         return None
+    source, base = recorded_model(like) if like is not None else ({}, None)
     contract = contract_from_options(rgb=rgb, input_norm=input_norm, mean=mean, std=std, layout=input_layout,
-                                     size=size, multiple_of=multiple_of, output=output, classes=classes)
-    return ForeignSpec(model_class, parse_kwargs(model_kwargs), tuple(str(p) for p in python_path or ()),
-                       trust_pickle, contract)
+                                     size=size, multiple_of=multiple_of, output=output, classes=classes,
+                                     base=IOContract.from_json(base) if base else None)
+    kwargs = parse_kwargs(model_kwargs) if model_kwargs is not None else dict(source.get("kwargs") or {})
+    paths = tuple(str(p) for p in python_path) if python_path else tuple(source.get("python_path") or ())
+    return ForeignSpec(model_class or source.get("class"), kwargs, paths, trust_pickle, contract)
+
+
+def recorded_model(artifact: Path) -> tuple[dict, dict]:
+    """(model_source, contract) that an artifact's sidecar, or the metadata inside its ``.onnx``, records."""
+    import json
+
+    from unet_edge.core.artifact import ONNX_KEY, sidecar_path
+    from unet_edge.core.errors import ConfigError
+    from unet_edge.core.onnx_props import metadata_props
+
+    artifact = Path(artifact)
+    side = artifact if artifact.suffix == ".json" else sidecar_path(artifact)
+    try:
+        data = json.loads(side.read_text() if side.is_file() else metadata_props(artifact).get(ONNX_KEY, "{}"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--like {artifact}: not an artifact of unet-edge export ({exc})") from exc
+    if not isinstance(data, dict) or not data.get("contract"):
+        raise ConfigError(f"--like {artifact}: records no model contract (it is not the export of a model unet-edge "
+                          "did not train, nor of a --model-class checkpoint)")
+    return dict(data.get("model_source") or {}), data["contract"]
 
 
 def export_model(path: Path, opts, spec, log: Callable[[str], None]) -> dict:

@@ -32,7 +32,8 @@ DEFAULT_SIZE = (352, 480)  # the export size when neither --size nor the model f
 
 @dataclass
 class ForeignSpec:
-    """What the user said about a foreign model (recorded in the sidecar's ``model`` entry)."""
+    """What the user said about a foreign model (recorded in the sidecar's ``model_source`` and
+    ``contract`` entries, which ``--like ARTIFACT`` reads back)."""
 
     model_class: str | None = None
     model_kwargs: dict = field(default_factory=dict)
