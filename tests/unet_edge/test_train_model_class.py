@@ -24,10 +24,10 @@ from torch import nn
 class TinyNet(nn.Module):
     input_normalization = ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))  # read when registered as an architecture
 
-    def __init__(self, num_classes=11, width=8, in_channels=3, bias=True):
+    def __init__(self, num_classes=11, width=8, in_channels=3, bias=True, bn_momentum=0.1):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(in_channels, width, 3, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
-                                  nn.Conv2d(width, width, 3, 1, 1), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(in_channels, width, 3, 2, 1), nn.BatchNorm2d(width, momentum=bn_momentum),
+                                  nn.ReLU(), nn.Conv2d(width, width, 3, 1, 1), nn.ReLU())
         self.head = nn.Conv2d(width, num_classes, 1, bias=bias)
 
     def forward(self, x):
@@ -148,6 +148,18 @@ def test_a_head_without_a_bias_gets_the_logit_adjustment_at_its_output(data, tmp
     frames = synthetic_frames((32, 48), 3)[0]
     with TorchRunner(tmp_path / "run" / "best.pt") as ref, open_runner(tmp_path / "exp" / "best.onnx") as art:
         assert np.mean([(ref.infer(f) == art.infer(f)).mean() for f in frames]) >= 0.999
+    forget(module, tmp_path)
+
+
+def test_slow_batchnorm_statistics_are_recomputed_before_validation(data, tmp_path, monkeypatch):
+    module = write_code(tmp_path, "usernet_f")
+    monkeypatch.chdir(tmp_path)
+    cls = ("--model-class", f"{module}:TinyNet")
+    rc, out, err = cli("train", "--data", str(data), *FAST, "--out", "a", *cls,
+                       "--model-kwargs", '{"bn_momentum": 0.01}')
+    assert rc == 0 and "BN statistics recomputed before validation" in out, err
+    rc, out, err = cli("train", "--data", str(data), *FAST, "--out", "b", *cls)  # PyTorch's default momentum
+    assert rc == 0 and "BN statistics" not in out, err
     forget(module, tmp_path)
 
 

@@ -11,13 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from unet_edge.core.errors import CheckpointError, DataError
+from unet_edge.core.errors import DataError
 from unet_edge.data import open_dataset
 from unet_edge.data.base import median_frequency_weights, rare_classes
 from unet_edge.data.transforms import EvalTransform, TrainTransform
-from unet_edge.models.checkpoint import build_meta, load_checkpoint, save_checkpoint
+from unet_edge.models.checkpoint import build_meta, save_checkpoint
 from unet_edge.models.normalize import Normalizer
 from unet_edge.training import distributed as D
+from unet_edge.training.bn_stats import BatchNormRefresh
 from unet_edge.training.config import TrainConfig
 from unet_edge.training.loader import TorchSegDataset, default_workers, make_loader
 from unet_edge.training.logit_adjust import adjusted, class_head, head_bias, offsets
@@ -25,6 +26,7 @@ from unet_edge.training.losses import SegLoss
 from unet_edge.training.model import build_model, source_meta
 from unet_edge.training.optim import Ema, cosine, param_groups
 from unet_edge.training.progress import Progress
+from unet_edge.training.resume import resume
 from unet_edge.training.speed import choose_bf16, contiguous_state, step_key, to_memory_format
 from unet_edge.training.validation import score
 
@@ -85,6 +87,7 @@ class Trainer:
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.weight_decay, cfg.encoder_lr_scale),
                                      fused=True if self.d.device.type == "cpu" else None)
         self.ema = Ema(self.model, cfg.ema) if cfg.ema > 0 else None
+        self.bn = BatchNormRefresh(self.model)  # slow-averaging BN statistics recomputed before validation
         steps = self.steps_per_epoch * cfg.epochs
         self.warmup = min(200, steps // 20 + 1)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, cosine(steps, self.warmup))
@@ -99,7 +102,7 @@ class Trainer:
         self.history: list[dict] = []
         self.start_epoch, self.best = 0, -1.0
         if cfg.resume:
-            self._resume()
+            resume(self)
 
     def _choose_bf16(self) -> bool:
         """The bf16 setting, timed against FP32 on this CPU for "auto"; every process takes the same."""
@@ -136,27 +139,6 @@ class Trainer:
             raise DataError(f"{cfg.data}: fewer training samples than one batch per process")
         self.workers = workers
 
-    def _resume(self) -> None:
-        path = self.out / "last.pt"
-        ckpt = load_checkpoint(path, map_location=self.d.device)
-        if ckpt["arch"] != self.cfg.arch or ckpt["model_options"] != self.model_options:
-            raise CheckpointError(f"{path}: was trained as {ckpt['arch']} {ckpt['model_options']}, "
-                                  f"not {self.cfg.arch} {self.model_options}; resume with the same --arch/--width")
-        if "optimizer" not in ckpt:
-            raise CheckpointError(f"{path}: holds no optimiser state; cannot resume from it")
-        self._own(self.model).load_state_dict(ckpt.get("raw_state_dict", ckpt["state_dict"]))
-        self.opt.load_state_dict(ckpt["optimizer"])
-        self.sched.load_state_dict(ckpt["scheduler"])
-        if self.cfg.time is not None:  # the epoch count --time chose when the run started
-            self._set_epochs(int(ckpt["train_args"]["epochs"]))
-        self.scaler.load_state_dict(ckpt["scaler"])
-        if self.ema is not None and "ema" in ckpt:
-            self.ema.load_state_dict(ckpt["ema"])
-        self.history, self.best = list(ckpt["history"]), float(ckpt["best_miou"])
-        self.start_epoch = int(ckpt["epoch"]) + 1
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        self.log(f"resuming {path} at epoch {self.start_epoch + 1}/{self.cfg.epochs} (best mIoU {self.best:.4f})")
-
     def fit(self) -> dict:
         """Run the remaining epochs; returns the summary of the best epoch."""
         self.out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +147,7 @@ class Trainer:
                  f"(encoder x{cfg.encoder_lr_scale:g}), loss {cfg.loss}, class weights {cfg.class_weights}, "
                  f"EMA {cfg.ema:g}" + (f", logit adjustment {cfg.logit_adjust:g}" if self.offset is not None else "")
                  + (", bf16 autocast" if self.bf16 else "")
+                 + (", BN statistics recomputed before validation" if self.bn.needed else "")
                  + (f", rare-class crops {cfg.rare_crop:g} (classes {', '.join(self.info.names[c] for c in self.rare)})"
                     if self.rare else "")
                  + (f", val = held-out '{cfg.holdout}' frames" if cfg.holdout else ""))
@@ -234,6 +217,7 @@ class Trainer:
             wait += time.perf_counter() - tick
             images = images.to(self.d.device, non_blocking=True)
             masks = masks.to(self.d.device, non_blocking=True)
+            self.bn.keep(images)
             with self._autocast():
                 loss = self.criterion(self.net(self._input(images)), masks)
             if not torch.isfinite(loss):
@@ -279,6 +263,7 @@ class Trainer:
         return row
 
     def _score(self, model: nn.Module) -> dict:
+        self.bn.apply(model, self._input)
         return score(model, self.val_loader, self.d, lambda images: self._input(images), self._autocast,
                      self.offset, self.info.names)
 
