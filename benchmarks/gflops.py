@@ -2,8 +2,8 @@
 
     python benchmarks/gflops.py --ckpt RUN/best.pt [--size 352x480]
 
-FLOPs are counted from the convolutions (2 x MACs; ReLU/pool/concat are negligible), the peak is
-a large FP32 GEMM with the same thread count.
+FLOPs are PyTorch's FlopCounterMode's (convolutions and matrix products, 2 x MACs; ReLU/pool/concat
+are negligible), the peak is a large FP32 GEMM with the same thread count.
 """
 
 from __future__ import annotations
@@ -22,26 +22,16 @@ def model_flops(ckpt: Path, size: tuple[int, int]) -> float:
 
 
 def conv_flops(model, size: tuple[int, int]) -> float:
-    """GFLOP of one frame at ``size`` through every (transposed) convolution of ``model``."""
+    """GFLOP of one frame at ``size`` through ``model``: PyTorch's FlopCounterMode, which counts the
+    convolutions (2 x MACs) and the matrix products of attention and linear layers (a SegFormer's),
+    not the element-wise ops (ReLU, norms, resizes: small beside them)."""
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
-    total = 0
-
-    def hook(mod, inp, out):
-        nonlocal total
-        k = mod.kernel_size[0] * mod.kernel_size[1]
-        if isinstance(mod, torch.nn.ConvTranspose2d):
-            total += 2 * inp[0].shape[2] * inp[0].shape[3] * mod.in_channels * mod.out_channels * k
-        else:
-            total += 2 * out.shape[2] * out.shape[3] * mod.in_channels * mod.out_channels * k // mod.groups
-
-    hooks = [m.register_forward_hook(hook) for m in model.modules()
-             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-    with torch.inference_mode():
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
         model(torch.zeros(1, 3, *size))
-    for h in hooks:
-        h.remove()
-    return total / 1e9
+    return counter.get_total_flops() / 1e9
 
 
 def gemm_peak(threads: int, n: int = 4096) -> float:

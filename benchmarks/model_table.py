@@ -2,11 +2,11 @@
 
     python benchmarks/model_table.py --run lite0=RUN_A[:HOLDOUT_RUN] --run unet-lite=RUN_B ...
 
-Per model: parameters, GFLOP at 352x480, training minutes (from the run's last.pt), CamVid val mIoU
-and per-class IoU with the model run at the frames' own 360x480, the mIoU on CamVid sequence 0006R0 of
-the run trained with ``--holdout 0006R0`` (when given), ONNX Runtime FP32 and INT8 (CPU flavour) ms at
-352x480 (interleaved medians), and the INT8 export's agreement, float layers, worst class change and
-calibration peak memory.
+Per model: its initialisation, parameters, GFLOP at 352x480 (convolutions and matrix products),
+training minutes (from the run's last.pt), CamVid val mIoU and per-class IoU with the model run at
+the frames' own 360x480, the mIoU on CamVid sequence 0006R0 of the run trained with ``--holdout
+0006R0`` (when given), ONNX Runtime FP32 and INT8 (CPU flavour) ms at 352x480 (interleaved medians),
+and the INT8 export's agreement, float layers, worst class change and calibration peak memory.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
 
 
 def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verify_frames: int,
-        keep: bool = False, targets: tuple[str, ...] = ("cpu",)) -> dict:
+        keep: bool = False, targets: tuple[str, ...] = ("cpu",), search_minutes: float = 30.0) -> dict:
     import torch
 
     from unet_edge.bench.speed import interleaved_ms
@@ -45,7 +45,10 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
     minutes = sum(h.get("epoch_s", 0) for h in last["history"]) / 60
     val = score(run / "best.pt", "val")
     held = score(holdout_run / "best.pt", "val", "0006R0") if holdout_run else None
-    out = {"model": name, "arch": ckpt["arch"], "options": ckpt["model_options"],
+    args = ckpt["train_args"]
+    init = ("ImageNet encoder" if args.get("pretrained") else
+            f"weights {Path(args['pretrained_weights']).name}" if args.get("pretrained_weights") else "random")
+    out = {"model": name, "arch": ckpt["arch"], "options": ckpt["model_options"], "init": init,
            "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "gflop": conv_flops(model, SIZE),
            "train_minutes": minutes, "train_args": ckpt["train_args"], "val_miou": val["miou"],
            "val_iou": val["iou"], "holdout_0006R0_miou": held["miou"] if held else None}
@@ -53,17 +56,17 @@ def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verif
         if keep:  # the exports stay beside the checkpoint, for run/bench/eval afterwards
             tmp = run / "export-352x480"
             tmp.mkdir(exist_ok=True)
-        out.update(_int8(run, Path(tmp), "cpu", calib_frames, verify_frames))
+        out.update(_int8(run, Path(tmp), "cpu", calib_frames, verify_frames, search_minutes))
         if "int8_error" not in out:
             fp32_ms, int8_ms = interleaved_ms(Path(tmp) / "best.onnx", Path(tmp) / "best.int8-cpu.onnx", _frame(),
                                               runs=20)
             out.update(ort_fp32_ms=fp32_ms, ort_int8_ms=int8_ms, int8_speedup=fp32_ms / int8_ms)
         for target in targets[1:]:
-            out["trt"] = _int8(run, Path(tmp), target, calib_frames, verify_frames)
+            out["trt"] = _int8(run, Path(tmp), target, calib_frames, verify_frames, search_minutes)
     return out
 
 
-def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: int) -> dict:
+def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: int, search_minutes: float) -> dict:
     """Export ``run``'s best.pt with one INT8 flavour; what its gate, sidecar and report say."""
     from unet_edge.core.artifact import load_meta
     from unet_edge.core.errors import ExportError
@@ -74,7 +77,8 @@ def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: i
     try:
         res = export_checkpoint(run / "best.pt", ExportOptions(
             int8=True, int8_target=target, calib=f"camvid:{CAMVID}", calib_frames=calib_frames, size=SIZE,
-            out=out, verify_data=f"camvid:{CAMVID}", verify_frames=verify_frames, build=False), print)
+            int8_search_minutes=search_minutes, out=out, verify_data=f"camvid:{CAMVID}", verify_frames=verify_frames,
+            build=False), print)
     except ExportError as exc:  # the search's own report: the best reached and the layers tried
         return {"int8_error": str(exc), "export_s": time.monotonic() - t0}
     int8 = next(r for r in res["verification"] if r["precision"] == "int8")
@@ -125,6 +129,7 @@ def main() -> None:
     ap.add_argument("--targets", default="cpu", help="INT8 flavours, cpu first: cpu or cpu,tensorrt")
     ap.add_argument("--verify-frames", type=int, default=101)
     ap.add_argument("--out", default="model_table")
+    ap.add_argument("--search-minutes", type=float, default=30.0, help="each INT8 export's float-layer search budget")
     ap.add_argument("--keep", action="store_true", help="keep the exports in RUN/export-352x480/")
     ap.add_argument("--latency-vs", type=Path, default=None,
                     help="a checkpoint (e.g. unet-lite) whose ORT FP32 latency the first model's is compared with, "
@@ -135,12 +140,12 @@ def main() -> None:
         name, dirs = spec.split("=", 1)
         run, _, held = dirs.partition(":")
         rows.append(row(name, Path(run), Path(held) if held else None, args.calib_frames, args.verify_frames,
-                        args.keep, tuple(args.targets.split(","))))
+                        args.keep, tuple(args.targets.split(",")), args.search_minutes))
         print(rows[-1])
     classes = ("Pole", "SignSymbol", "Pedestrian")
-    print(table(["model", "params", "GFLOP 352x480", "train min", "val mIoU", "0006R0 mIoU (held out)",
+    print(table(["model", "init", "params", "GFLOP 352x480", "train min", "val mIoU", "0006R0 mIoU (held out)",
                  *[f"{c} IoU" for c in classes], "ORT FP32 ms", "ORT INT8 ms"],
-                [[r["model"], f"{r['params_m']:.2f} M", f"{r['gflop']:.1f}", f"{r['train_minutes']:.0f}",
+                [[r["model"], r["init"], f"{r['params_m']:.2f} M", f"{r['gflop']:.1f}", f"{r['train_minutes']:.0f}",
                   f"{r['val_miou']:.3f}",
                   "-" if r["holdout_0006R0_miou"] is None else f"{r['holdout_0006R0_miou']:.3f}",
                   *[f"{r['val_iou'][c]:.3f}" for c in classes],
