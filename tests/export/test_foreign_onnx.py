@@ -322,6 +322,28 @@ def test_export_beside_the_source_keeps_it_and_errors_name_the_file(tmp_path):
         export_foreign_onnx(two_inputs(tmp_path / "two.onnx"), ExportOptions(), CAMVID, lambda _m: None)
 
 
+def test_a_graph_with_external_weights_gives_one_self_contained_artifact(tmp_path, frames):
+    from unet_edge.export.exporter import ExportOptions
+    from unet_edge.export.foreign_export import export_foreign_onnx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    model = onnx.load(str(torch_graph(tmp_path / "plain.onnx", Net(seed=4))))
+    onnx.save_model(model, str(src / "ext.onnx"), save_as_external_data=True, location="ext.onnx.data",
+                    size_threshold=0)  # as large exporters write them: weights in a file beside the graph
+    result = export_foreign_onnx(src / "ext.onnx", ExportOptions(out=tmp_path / "out", verify_frames=4), CAMVID,
+                                 lambda _m: None)
+    (art,) = result["artifacts"]
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in onnx.load(art, load_external_data=False)
+                   .graph.initializer)
+    sess = ort.InferenceSession(art, providers=["CPUExecutionProvider"])
+    ref = ort.InferenceSession(str(tmp_path / "plain.onnx"), providers=["CPUExecutionProvider"])
+    for f in frames[:2]:
+        x = ((f[..., ::-1].astype(np.float32) - CAMVID.mean) / CAMVID.std).transpose(2, 0, 1)[None]
+        want = ref.run(None, {"image": x.astype(np.float32)})[0].argmax(1)
+        assert np.mean(sess.run(None, {"frame": f[None]})[0] == want) >= 0.999
+
+
 def test_cli_exports_a_foreign_graph_and_runs_it(tmp_path, capsys):
     from unet_edge.cli import main
 
