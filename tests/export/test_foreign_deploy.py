@@ -94,6 +94,18 @@ def lraspp_options() -> tuple[str, ...]:
     return ("--model-class", LRASPP, "--model-kwargs", json.dumps(TV_KW), "--classes", "camvid")
 
 
+def streamed_frames(model: str, data: Path, tmp_path: Path) -> int:
+    """``unet-edge run`` of ``model`` over the dataset's clip, saved; the frame count of the recording."""
+    rc, _, err = cli("run", "--model", model, "--source", str(data / "clip.mp4"), "--save",
+                     str(tmp_path / "out.mp4"), "--no-hud")
+    assert rc == 0, err
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+
+
 @pytest.mark.slow
 def test_lraspp_fp16_and_int8_pass_the_gate_then_run_streams(lraspp, data, tmp_path):
     calib = tmp_path / "calib"
@@ -114,12 +126,7 @@ def test_lraspp_fp16_and_int8_pass_the_gate_then_run_streams(lraspp, data, tmp_p
     assert set(names) == {"fp32", "fp16", "int8"}
     meta = metas[names["int8"]]
     assert meta["model_source"]["class"] == LRASPP and meta["int8"]["target"] == "cpu"
-    rc, _, err = cli("run", "--model", names["int8"], "--source", str(data / "clip.mp4"), "--save",
-                     str(tmp_path / "out.mp4"), "--no-hud")
-    assert rc == 0, err
-    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
-    cap.release()
+    assert streamed_frames(names["int8"], data, tmp_path) == 8
 
 
 # Real third-party models beside LR-ASPP above, each at random init: (package, class, kwargs, extra options).
@@ -150,12 +157,7 @@ def test_real_models_pass_fp16_and_int8_then_run_streams(name, data, tmp_path):
     result = json.loads((tmp_path / "r.json").read_text())
     precisions = {json.loads(Path(a + ".json").read_text())["precision"]: a for a in result["artifacts"]}
     assert set(precisions) == {"fp32", "fp16", "int8"}
-    rc, _, err = cli("run", "--model", precisions["int8"], "--source", str(data / "clip.mp4"), "--save",
-                     str(tmp_path / "out.mp4"), "--no-hud")
-    assert rc == 0, err
-    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
-    cap.release()
+    assert streamed_frames(precisions["int8"], data, tmp_path) == 8
 
 
 def test_nhwc_model_on_the_pytorch_route(user_code, frames, tmp_path):
