@@ -148,6 +148,20 @@ REAL = {
 }
 
 
+def gated_export(model: Path, options: tuple[str, ...], frames: str, tmp_path: Path) -> tuple[dict, dict]:
+    """``export MODEL --fp16 --int8`` (CPU flavour) calibrated and verified on ``frames``: the artifacts by
+    precision, and the verification rows by precision. Fails unless every precision passed its gate."""
+    rc, _, err = cli("export", str(model), *options, "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(tmp_path / "exp"),
+                     "--fp16", "--int8", "--int8-target", "cpu", "--calib", frames, "--calib-frames", "8",
+                     "--verify-data", frames, "--verify-frames", "6", "--int8-search-minutes", "1",
+                     "--no-build", "--json", str(tmp_path / "r.json"))
+    assert rc == 0, err
+    result = json.loads((tmp_path / "r.json").read_text())
+    metas = {json.loads(Path(a + ".json").read_text())["precision"]: a for a in result["artifacts"]}
+    assert set(metas) == {"fp32", "fp16", "int8"}
+    return metas, {r["precision"]: r for r in result["verification"]}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(REAL))
 def test_real_models_pass_fp16_and_int8_then_run_streams(name, data, synth_dir, tmp_path):
@@ -159,17 +173,32 @@ def test_real_models_pass_fp16_and_int8_then_run_streams(name, data, synth_dir, 
     torch.manual_seed(4)
     torch.save(build_model(cls, kwargs).eval().state_dict(), tmp_path / f"{name}.pt")
     frames = f"folder:{synth_dir}" if labelled else str(data / "images")
-    rc, _, err = cli("export", str(tmp_path / f"{name}.pt"), "--model-class", cls, "--model-kwargs", json.dumps(kwargs),
-                     *extra, "--classes", "camvid", "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(tmp_path / "exp"),
-                     "--fp16", "--int8", "--int8-target", "cpu", "--calib", frames, "--calib-frames", "8",
-                     "--verify-data", frames, "--verify-frames", "6", "--int8-search-minutes", "1",
-                     "--no-build", "--json", str(tmp_path / "r.json"))
-    assert rc == 0, err  # every precision passed its gate
-    result = json.loads((tmp_path / "r.json").read_text())
-    metas = {json.loads(Path(a + ".json").read_text())["precision"]: a for a in result["artifacts"]}
-    assert set(metas) == {"fp32", "fp16", "int8"}
-    rows = {r["precision"]: r for r in result["verification"]}
+    options = ("--model-class", cls, "--model-kwargs", json.dumps(kwargs), *extra, "--classes", "camvid")
+    metas, rows = gated_export(tmp_path / f"{name}.pt", options, frames, tmp_path)
     assert rows["int8"]["criterion"] == ("accuracy" if labelled else "agreement")
+    assert streamed_frames(metas["int8"], data, tmp_path) == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["torch.export", "torchscript"])
+def test_programs_pass_fp16_and_int8_then_run_streams(form, data, synth_dir, tmp_path):
+    """A torch.export program and a traced TorchScript file: no class to import, the same gated precisions."""
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("the models extra is not installed")
+    from unet_edge.models.model_class import build_model
+
+    torch.manual_seed(5)
+    model = build_model(LRASPP, TV_KW).eval()
+    x = torch.zeros(1, 3, *SIZE)
+    if form == "torch.export":
+        path = tmp_path / "lraspp.pt2"
+        torch.export.save(torch.export.export(model, (x,)), str(path))
+    else:
+        path = tmp_path / "lraspp.ts"
+        torch.jit.save(torch.jit.trace(model, x, strict=False), str(path))  # strict=False: a dict output
+    metas, rows = gated_export(path, ("--classes", "camvid"), f"folder:{synth_dir}", tmp_path)
+    assert json.loads(Path(metas["int8"] + ".json").read_text())["model_source"]["kind"] == form
+    assert rows["int8"]["criterion"] == "accuracy" and rows["fp16"]["passed"]
     assert streamed_frames(metas["int8"], data, tmp_path) == 8
 
 
