@@ -108,6 +108,10 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     if method not in METHODS:
         raise ConfigError(f"unknown calibration method '{method}'; choose {', '.join(METHODS)}")
     symmetric = target == "tensorrt"
+    from unet_edge.export.int8.saturation import int8_kernels_saturate
+
+    # 7-bit weights where this CPU's INT8 kernels clip 8-bit ones: the graph verified here is the one shipped.
+    reduce = int8_kernels_saturate()
     chunk = calib_chunk(fp32_onnx)
     frames = frames[: max(chunk, len(frames) - len(frames) % chunk)]  # whole chunks
     reader = FrameReader(frames, "frame")
@@ -139,7 +143,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
                 op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"]
                 + ([] if symmetric else ["Relu", "Clip", "Add", "Resize"]),
                 nodes_to_exclude=keep_float,
-                per_channel=True,
+                per_channel=True, reduce_range=reduce,
                 activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, METHODS[method]),
@@ -157,7 +161,9 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     return {"target": target, "calibration_frames": len(frames), "calibration_chunk": chunk,
             "method": method, "float_nodes": keep_float,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
-            "weights": "int8 symmetric per-channel", "int8_depth_to_space": moved}
+            "weights": "int8 symmetric per-channel" + (", 7-bit (reduce_range: this CPU's INT8 kernels saturate "
+                                                       "8-bit weights)" if reduce else ""),
+            "reduce_range": reduce, "int8_depth_to_space": moved}
 
 
 def int8_depth_to_space(path: Path) -> int:

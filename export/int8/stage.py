@@ -60,6 +60,10 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     graph = source or fp32
     peak = PeakRss()
     summary = {"flavour": f"int8-{opts.int8_target}"}
+    from unet_edge.export.int8.saturation import int8_kernels_saturate
+
+    if int8_kernels_saturate():
+        log("  INT8 weights in 7 bits: this CPU's ONNX Runtime INT8 kernels saturate 8-bit ones (no VNNI)")
     found = None
     if reference is None:
         with peak:
