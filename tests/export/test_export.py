@@ -97,14 +97,17 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
 
     assert activation_zero_point_types(out / "best.int8.onnx") == {"int8"}  # symmetric for TensorRT
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.int8.saturation import int8_kernels_saturate
 
     opts = ExportOptions(int8=True, int8_target="cpu", calib=str(synth_dir / "images"), calib_frames=32, out=tmp_path,
                          verify_frames=6)
     result = export_checkpoint(trained_run / "best.pt", opts, lambda _m: None)
     assert activation_zero_point_types(tmp_path / "best.int8-cpu.onnx") == {"uint8"}  # asymmetric for ORT CPU
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
-    assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric",
-                            "weights": "int8 symmetric per-channel"} and meta["subpixel"] is True
+    weights = "int8 symmetric per-channel" + (", 7-bit (reduce_range: this CPU's INT8 kernels saturate 8-bit weights)"
+                                              if int8_kernels_saturate() else "")
+    assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric", "weights": weights}
+    assert meta["subpixel"] is True
     report = read_report(tmp_path / "best.int8-cpu.onnx")  # what export measured: beside, not in, the sidecar
     assert result["reports"][str(tmp_path / "best.int8-cpu.onnx")] == report
     assert 50 < report["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search
