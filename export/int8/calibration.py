@@ -161,9 +161,14 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     return {"target": target, "calibration_frames": len(frames), "calibration_chunk": chunk,
             "method": method, "float_nodes": keep_float,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
-            "weights": "int8 symmetric per-channel" + (", 7-bit (reduce_range: this CPU's INT8 kernels saturate "
-                                                       "8-bit weights)" if reduce else ""),
+            "weights": weights_record(reduce),
             "reduce_range": reduce, "int8_depth_to_space": moved}
+
+
+def weights_record(reduce_range: bool) -> str:
+    """How the weights were quantized, as the sidecar's ``int8.weights`` records it."""
+    return "int8 symmetric per-channel" + (", 7-bit (reduce_range: this CPU's INT8 kernels saturate 8-bit weights)"
+                                           if reduce_range else "")
 
 
 def int8_depth_to_space(path: Path) -> int:

@@ -97,6 +97,7 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
 
     assert activation_zero_point_types(out / "best.int8.onnx") == {"int8"}  # symmetric for TensorRT
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.int8.calibration import weights_record
     from unet_edge.export.int8.saturation import int8_kernels_saturate
 
     opts = ExportOptions(int8=True, int8_target="cpu", calib=str(synth_dir / "images"), calib_frames=32, out=tmp_path,
@@ -104,8 +105,8 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     result = export_checkpoint(trained_run / "best.pt", opts, lambda _m: None)
     assert activation_zero_point_types(tmp_path / "best.int8-cpu.onnx") == {"uint8"}  # asymmetric for ORT CPU
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
-    weights = "int8 symmetric per-channel" + (", 7-bit (reduce_range: this CPU's INT8 kernels saturate 8-bit weights)"
-                                              if int8_kernels_saturate() else "")
+    weights = weights_record(int8_kernels_saturate())
+    assert weights.startswith("int8 symmetric per-channel")
     assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric", "weights": weights}
     assert meta["subpixel"] is True
     report = read_report(tmp_path / "best.int8-cpu.onnx")  # what export measured: beside, not in, the sidecar
