@@ -21,7 +21,7 @@ from _common import CAMVID, save, table  # noqa: E402
 
 
 def export_int8(ckpt: Path, out: Path, target: str, data: str | None, size, calib_frames: int,
-                verify_frames: int) -> tuple[Path, dict, float]:
+                verify_frames: int, search_minutes: float) -> tuple[Path, dict, float]:
     """Export FP32 + INT8 ``target``; the INT8 graph (accepted or rejected), its report, the seconds."""
     from unet_edge.core.errors import Int8Rejected
     from unet_edge.export.exporter import ExportOptions, export_checkpoint
@@ -30,7 +30,8 @@ def export_int8(ckpt: Path, out: Path, target: str, data: str | None, size, cali
 
     t0 = time.monotonic()
     opts = ExportOptions(int8=True, int8_target=target, calib=data or None, calib_frames=calib_frames, size=size,
-                         out=out, verify_data=data, verify_frames=verify_frames, build=False)
+                         out=out, verify_data=data, verify_frames=verify_frames, build=False,
+                         int8_search_minutes=search_minutes)
     try:
         export_checkpoint(ckpt, opts, lambda m: print("   ", m))
         path = int8_path(out, ckpt.stem, target)
@@ -76,6 +77,8 @@ def main() -> None:
     ap.add_argument("--size", default=None, help="HxW (default: each checkpoint's training size)")
     ap.add_argument("--calib-frames", type=int, default=500)
     ap.add_argument("--verify-frames", type=int, default=24)
+    ap.add_argument("--search-minutes", type=float, default=None,
+                    help="the float-layer search's budget per export (default: the export's)")
     ap.add_argument("--out", default="int8_gate")
     args = ap.parse_args()
     import onnx
@@ -84,6 +87,10 @@ def main() -> None:
     from unet_edge.export.frame_sets import synthetic_frames
 
     size = parse_size(args.size) if args.size else None
+    if args.search_minutes is None:
+        from unet_edge.export.thresholds import DEFAULT_SEARCH_MINUTES
+
+        args.search_minutes = DEFAULT_SEARCH_MINUTES
     if args.data is None:  # the synthetic dashcam's labelled frames, written once
         from _common import synth_data
 
@@ -95,7 +102,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 print(f"{name} int8-{target}")
                 path, report, seconds = export_int8(Path(ckpt), Path(tmp), target, args.data, size,
-                                                    args.calib_frames, args.verify_frames)
+                                                    args.calib_frames, args.verify_frames, args.search_minutes)
                 s = report["summary"]
                 # one timing frame at the graph's own input size
                 dims = [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
@@ -115,7 +122,8 @@ def main() -> None:
                          f"{seconds / 60:.1f}"])
     print(table(["model", "flavour", "criterion", "agreement", "mIoU change (pts)", "worst class (pts)",
                  "float layers", "their MACs", "ORT ms FP32 / INT8", "OpenVINO ms FP32 / INT8", "export min"], rows))
-    save(args.out, {"rows": results, "data": args.data, "targets": args.targets})
+    save(args.out, {"rows": results, "data": args.data, "targets": args.targets,
+                    "search_minutes": args.search_minutes})
 
 
 if __name__ == "__main__":
