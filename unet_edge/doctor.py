@@ -102,8 +102,12 @@ def _onnxruntime(vers: dict) -> Check:
                      "pip install 'unet-edge[cpu]'  (or [gpu] for CUDA/TensorRT providers)")
     import onnxruntime as ort
 
+    from unet_edge.runtime.runners.int8_probe import int8_kernels_saturate
+
+    int8 = ("INT8 kernels saturate 8-bit weights (no VNNI): exports here use 7-bit weights"
+            if int8_kernels_saturate() else "INT8 kernels exact with 8-bit weights")
     return Check("onnxruntime", "ok", f"ONNX Runtime {ort.__version__}; providers: "
-                 f"{', '.join(ort.get_available_providers())}")
+                 f"{', '.join(ort.get_available_providers())}; {int8}")
 
 
 def _openvino() -> Check:

@@ -1,29 +1,24 @@
-"""Whether this machine's ONNX Runtime INT8 convolution saturates with full-range weights.
+"""The INT8 saturation probe's graph, built with ``onnx.helper``.
 
-x86 CPUs without VNNI (AVX2 only, e.g. AMD Zen 2) multiply uint8 activations by int8 weights with
-``vpmaddubsw``, which adds pairs of products into int16 and clips them: with 8-bit weights a conv's sums
-saturate and INT8 masks lose agreement (on a Zen 2 EPYC, a hand-built graph 98.5% where VNNI machines
-give 99.9%; onnxruntime's quantization guide advises ``reduce_range`` there). Measured, not read from
-the CPU flags: one QLinearConv whose exact result is known, run once per process.
+The probe itself (``int8_kernels_saturate``: does this CPU's uint8 x int8 conv clip 8-bit weights?) lives
+in the runtime, ``unet_edge.runtime.runners.int8_probe``, which stores this graph serialized because it
+may not import ``onnx``; the export quantizes to 7-bit weights where it answers True.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-CHANNELS = 8  # four int16 pairs: 4 x 2 x 255 x 127 overflows int16 in every pair
+from unet_edge.runtime.runners.int8_probe import CHANNELS, EXACT, int8_kernels_saturate
+
+__all__ = ["int8_kernels_saturate", "probe_model"]
 
 
-@functools.lru_cache(maxsize=1)
-def int8_kernels_saturate() -> bool:
-    """True where a uint8 x int8 conv on ONNX Runtime's CPU provider clips its pairwise sums."""
-    import onnxruntime as ort
+def probe_model():
+    """The probe's one-QLinearConv ``onnx.ModelProto``, whose uint8 output is ``EXACT`` unless it saturates."""
     from onnx import TensorProto, helper, numpy_helper
 
-    exact = CHANNELS * 255 * 127
-    y_scale = exact / 200.0  # the exact sum lands on 200; a saturated one near 101
+    y_scale = CHANNELS * 255 * 127 / float(EXACT)
     inits = [numpy_helper.from_array(np.array(v, dt), n) for n, v, dt in (
         ("xs", 1.0, np.float32), ("xz", 0, np.uint8), ("w", np.full((1, CHANNELS, 1, 1), 127), np.int8),
         ("ws", 1.0, np.float32), ("wz", 0, np.int8), ("ys", y_scale, np.float32), ("yz", 0, np.uint8))]
@@ -33,8 +28,4 @@ def int8_kernels_saturate() -> bool:
                               [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 1, 2, 2])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    y = sess.run(None, {"x": np.full((1, CHANNELS, 2, 2), 255, np.uint8)})[0]
-    return bool(abs(int(y.ravel()[0]) - 200) > 2)
+    return model

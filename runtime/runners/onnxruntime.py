@@ -12,6 +12,7 @@ from unet_edge.core.errors import ArtifactError, ConfigError
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import usable_cores
 from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
+from unet_edge.runtime.runners.int8_probe import warn_if_saturating
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -53,6 +54,7 @@ class OnnxRuntimeRunner(Runner):
         self.threads = threads or usable_cores()
         self.cache_dir = Path(cache_dir) if cache_dir else self.path.parent / ".trt-cache"
         self.session = None
+        self.int8_saturates = False  # set on activate: 8-bit INT8 weights on CPU kernels that clip them
 
     def _providers(self, ort) -> list:
         wanted = PROVIDERS[self.provider]
@@ -90,6 +92,8 @@ class OnnxRuntimeRunner(Runner):
         if absent:
             raise ArtifactError(f"{self.path}: the graph has no output {', '.join(absent)} that its sidecar names; "
                                 "the sidecar belongs to another export")
+        # An 8-bit-weight INT8 graph from a VNNI machine still runs on one without, with lost accuracy.
+        self.int8_saturates = self.provider == "cpu" and warn_if_saturating(self.meta)
 
     def _deactivate(self) -> None:
         self.session = None

@@ -267,3 +267,15 @@ def test_the_quantizer_follows_the_saturation_probe(hard, tmp_path):
     saturates = int8_kernels_saturate()
     record = quantize(path, tmp_path / "q.onnx", frames[:8], "cpu", "minmax", warn=False)
     assert record["reduce_range"] is saturates and ("7-bit" in record["weights"]) is saturates
+
+
+def test_the_runtimes_stored_probe_is_the_builders_graph():
+    """The runtime keeps the probe serialized (it may not import onnx): the same graph the export builds."""
+    import onnx
+
+    from unet_edge.export.int8.saturation import probe_model
+    from unet_edge.runtime.runners.int8_probe import PROBE_MODEL
+
+    stored = onnx.load_from_string(PROBE_MODEL)
+    onnx.checker.check_model(stored, full_check=True)
+    assert stored == probe_model()
