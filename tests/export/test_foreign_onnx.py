@@ -4,17 +4,12 @@ the same bilinear resize, computed here with ONNX Runtime on the source graph an
 
 from __future__ import annotations
 
-import json
-import warnings
-from pathlib import Path
-
 import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 from torch import nn
 
 from unet_edge.core.errors import UnetEdgeError
@@ -23,61 +18,7 @@ from unet_edge.export import foreign_onnx as fo
 from unet_edge.export.frame_sets import synthetic_frames
 from unet_edge.models.contract import IOContract, contract_from_options
 
-SIZE = (64, 96)
-CLASSES = 11  # camvid
-
-
-class Net(nn.Module):
-    """NCHW float in, logits out, at ``stride`` (a SegFormer-like head gives 1/4)."""
-
-    def __init__(self, stride: int = 1, classes: int = CLASSES, seed: int = 0) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        self.stem = nn.Conv2d(3, 16, 3, stride=stride, padding=1)
-        self.head = nn.Conv2d(16, classes, 1)
-
-    def forward(self, x):
-        return self.head(torch.relu(self.stem(x)))
-
-
-class Nhwc(Net):
-    """Keras style: NHWC in and out (the Transposes the exporter emits)."""
-
-    def forward(self, x):
-        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-
-
-class Ids(Net):
-    def forward(self, x):
-        return super().forward(x).argmax(1)
-
-
-def torch_graph(path, module: nn.Module, shape=(1, 3, *SIZE), dynamic: bool = False):
-    axes = {"image": {0: "n", 2: "h", 3: "w"}} if dynamic else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), torch.zeros(shape), str(path), opset_version=17, dynamo=False,
-                          input_names=["image"], output_names=["out"], dynamic_axes=axes)
-    return path
-
-
-def hand_graph(path, classes: int = CLASSES, opset: int = 13):
-    """'An ONNX exported by a tool other than ours': unnamed nodes, a dynamic NCHW input, opset 13,
-    logits at 1/2 (a strided conv, then a HardSigmoid a PyTorch export would not emit)."""
-    rng = np.random.default_rng(3)
-    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1")
-    b1 = numpy_helper.from_array(rng.normal(0, 0.1, 8).astype(np.float32), "b1")
-    w2 = numpy_helper.from_array(rng.normal(0, 0.5, (classes, 8, 1, 1)).astype(np.float32), "w2")
-    nodes = [helper.make_node("Conv", ["pixel_values", "w1", "b1"], ["t1"], pads=[1, 1, 1, 1], strides=[2, 2]),
-             helper.make_node("HardSigmoid", ["t1"], ["t2"]),
-             helper.make_node("Conv", ["t2", "w2"], ["logits"])]
-    graph = helper.make_graph(
-        nodes, "tf2onnx_like", [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["b", 3, "h", "w"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", classes, "h2", "w2"])], [w1, b1, w2])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="not-unet-edge",
-                              ir_version=7)
-    onnx.save(model, str(path))
-    return path
+from .foreign_graphs import CLASSES, SIZE, Ids, Net, Nhwc, hand_graph, torch_graph
 
 
 def reference(path, frame: np.ndarray, c: IOContract, layout: str = "nchw", pad: tuple[int, int] = (0, 0)):
@@ -193,44 +134,6 @@ def test_node_names_give_layer_names(tmp_path):
         assert len({n.name for n in model.graph.node}) == len(model.graph.node)
 
 
-class Drifty(Net):
-    """``stem``'s outputs sit near 30000, inside the FP16 range, but FP16's spacing there (16) is a
-    large share of their span: it drifts without overflowing; ``head`` takes the offset back."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        with torch.no_grad():
-            self.stem.weight.mul_(20.0)
-            self.stem.bias.fill_(30000.0)
-            self.head.bias.copy_(-self.head.weight.sum((1, 2, 3)) * 30000.0)
-
-    def forward(self, x):
-        return self.head(self.stem(x))
-
-
-def test_fp16_islands_are_chosen_by_drift_not_only_by_range(tmp_path, frames):
-    from unet_edge.export.fp16_onnx import fp16_islands
-
-    c = contract_from_options(classes="camvid")
-    src = fo.inspect(fo.load(torch_graph(tmp_path / "d.onnx", Drifty())), c, None)
-    model = fg.deploy_graph(src, 17)
-    keep, done, report = fp16_islands(model, frames)
-    assert "stem" in done["fp32_layers"] and len(keep) == len(done["fp32_layers"])
-    assert not report["stem"]["overflow"] and report["stem"]["error"] > 0.02 and report["stem"]["peak"] < 65504
-
-    def masks(graph):
-        sess = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
-        return np.stack([sess.run(None, {sess.get_inputs()[0].name: f[None]})[0] for f in frames])
-
-    ref = masks(model)
-    assert np.mean(masks(fg.deploy_graph(src, 17, fp16_keep=[])) == ref) < 0.9
-    # consecutive islands hand FP32 on: no FP16 round trip between them
-    assert np.mean(masks(fg.deploy_graph(src, 17, fp16_keep=keep)) == ref) >= 0.995
-    benign = fg.deploy_graph(fo.inspect(fo.load(torch_graph(tmp_path / "n.onnx", Net())), c, None), 17)
-    keep, done, report = fp16_islands(benign, frames)
-    assert keep == [] and all(r["error"] < 0.02 for r in report.values())
-
-
 def two_inputs(path):
     graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two", [
         helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in "ab"],
@@ -286,27 +189,6 @@ def test_export_writes_self_describing_artifacts_that_stream(tmp_path, frames):
         assert np.mean(seg(frames[2]) == reference(path, frames[2], CAMVID)) >= 0.999
         streamed = list(seg.stream(f"synth://?size={SIZE[0]}x{SIZE[1]}&frames=5", max_frames=5))
     assert len(streamed) == 5 and streamed[-1].mask.shape == SIZE
-
-
-@pytest.mark.parametrize("target,name", [("cpu", "hand.int8-cpu.onnx"), ("tensorrt", "hand.int8.onnx")])
-def test_int8_of_a_hand_built_graph_passes_the_gate_in_both_flavours(tmp_path, target, name):
-    from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.foreign_export import export_foreign_onnx
-
-    calib = tmp_path / "calib"
-    calib.mkdir()
-    for i, f in enumerate(synthetic_frames(SIZE, 16, seed=99)[0]):
-        cv2.imwrite(str(calib / f"{i:02d}.png"), f)
-    c = contract_from_options(classes="camvid", input_norm="signed")
-    result = export_foreign_onnx(hand_graph(tmp_path / "hand.onnx"), ExportOptions(
-        int8=True, int8_target=target, calib=str(calib), calib_frames=16, size=SIZE, out=tmp_path / "out",
-        verify_frames=6), c, lambda _m: None)
-    rows = {r["precision"]: r for r in result["verification"]}
-    assert rows["int8"]["passed"] and rows["int8"]["agreement"] >= 0.99
-    art = result["artifacts"][-1]
-    assert art.endswith(name) and json.loads(Path(art + ".json").read_text())["int8"]["target"] == target
-    ops = {n.op_type for n in onnx.load(art).graph.node}
-    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops  # a QDQ graph in both flavours
 
 
 def test_export_beside_the_source_keeps_it_and_errors_name_the_file(tmp_path):
