@@ -106,27 +106,33 @@ def streamed_frames(model: str, data: Path, tmp_path: Path) -> int:
         cap.release()
 
 
+def gated_export(model: Path, options: tuple[str, ...], frames: str, tmp_path: Path) -> tuple[dict, dict]:
+    """``export MODEL --fp16 --int8`` (CPU flavour) calibrated and verified on ``frames``: the artifacts by
+    precision, and the verification rows by precision. Fails unless every precision passed its gate."""
+    rc, _, err = cli("export", str(model), *options, "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(tmp_path / "exp"),
+                     "--fp16", "--int8", "--int8-target", "cpu", "--calib", frames, "--calib-frames", "8",
+                     "--verify-data", frames, "--verify-frames", "6", "--int8-search-minutes", "1",
+                     "--no-build", "--json", str(tmp_path / "r.json"))
+    assert rc == 0, err
+    result = json.loads((tmp_path / "r.json").read_text())
+    metas = {json.loads(Path(a + ".json").read_text())["precision"]: a for a in result["artifacts"]}
+    assert set(metas) == {"fp32", "fp16", "int8"}
+    return metas, {r["precision"]: r for r in result["verification"]}
+
+
 @pytest.mark.slow
 def test_lraspp_fp16_and_int8_pass_the_gate_then_run_streams(lraspp, data, tmp_path):
+    """Unlabelled frames: agreement is the criterion."""
     calib = tmp_path / "calib"
     calib.mkdir()
     from unet_edge.export.frame_sets import synthetic_frames
 
     for i, f in enumerate(synthetic_frames(SIZE, 8, seed=11)[0]):
         cv2.imwrite(str(calib / f"{i:02d}.png"), f)
-    out = tmp_path / "exp"
-    rc, _, err = cli("export", str(lraspp), *lraspp_options(), "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(out),
-                     "--fp16", "--int8", "--int8-target", "cpu", "--calib", str(calib), "--calib-frames", "8",
-                     "--verify-data", str(calib), "--verify-frames", "6", "--no-build",
-                     "--json", str(tmp_path / "r.json"))
-    assert rc == 0, err  # a precision that fails the gate fails the export
-    result = json.loads((tmp_path / "r.json").read_text())
-    metas = {a: json.loads(Path(a + ".json").read_text()) for a in result["artifacts"]}
-    names = {m["precision"]: a for a, m in metas.items()}
-    assert set(names) == {"fp32", "fp16", "int8"}
-    meta = metas[names["int8"]]
+    metas, _ = gated_export(lraspp, lraspp_options(), str(calib), tmp_path)
+    meta = json.loads(Path(metas["int8"] + ".json").read_text())
     assert meta["model_source"]["class"] == LRASPP and meta["int8"]["target"] == "cpu"
-    assert streamed_frames(names["int8"], data, tmp_path) == 8
+    assert streamed_frames(metas["int8"], data, tmp_path) == 8
 
 
 # Real third-party models beside LR-ASPP above, each at random init: (package, class, kwargs, extra options,
@@ -146,20 +152,6 @@ REAL = {
     "segformer": ("transformers", "transformers:SegformerForSemanticSegmentation", SEGFORMER, RANDOM_INIT_FLOOR,
                   True),
 }
-
-
-def gated_export(model: Path, options: tuple[str, ...], frames: str, tmp_path: Path) -> tuple[dict, dict]:
-    """``export MODEL --fp16 --int8`` (CPU flavour) calibrated and verified on ``frames``: the artifacts by
-    precision, and the verification rows by precision. Fails unless every precision passed its gate."""
-    rc, _, err = cli("export", str(model), *options, "--size", f"{SIZE[0]}x{SIZE[1]}", "--out", str(tmp_path / "exp"),
-                     "--fp16", "--int8", "--int8-target", "cpu", "--calib", frames, "--calib-frames", "8",
-                     "--verify-data", frames, "--verify-frames", "6", "--int8-search-minutes", "1",
-                     "--no-build", "--json", str(tmp_path / "r.json"))
-    assert rc == 0, err
-    result = json.loads((tmp_path / "r.json").read_text())
-    metas = {json.loads(Path(a + ".json").read_text())["precision"]: a for a in result["artifacts"]}
-    assert set(metas) == {"fp32", "fp16", "int8"}
-    return metas, {r["precision"]: r for r in result["verification"]}
 
 
 @pytest.mark.slow
