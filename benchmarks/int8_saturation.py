@@ -4,7 +4,7 @@
 
 Both graphs are calibrated alike (minmax, the default float layers) and scored against the FP32
 graph's masks and CamVid val labels: agreement, mIoU change and worst class per flavour. On CPUs whose
-INT8 kernels saturate (x86 without VNNI; ``export/int8/saturation.py``) 8-bit weights lose accuracy;
+INT8 kernels saturate (x86 without VNNI; ``runtime/runners/int8_probe.py``) 8-bit weights lose accuracy;
 elsewhere the two should be level. Writes benchmarks/results/int8_saturation.json.
 """
 
