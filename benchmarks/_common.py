@@ -37,3 +37,17 @@ def synth_data(root: Path, frames: int, size=(360, 480)) -> Path:
     if not (root / "classes.json").is_file():
         write_synth(root, frames=frames, size=size, seed=3, clip_frames=300, force=True)
     return root
+
+
+def val_scorer(onnx: Path, verify_frames: int):
+    """For an FP32 deploy graph: its contract, input size, the first CamVid val frames and a ``Scorer``
+    against its masks and their labels (what the INT8 sweeps score each quantized graph with)."""
+    from unet_edge.core.artifact import load_meta
+    from unet_edge.export.criterion import Scorer
+    from unet_edge.export.frame_sets import load_frames
+    from unet_edge.export.verify import onnx_masks
+
+    contract = load_meta(onnx).to_dict()
+    size = tuple(contract["input"]["shape"][1:3])
+    frames, labels, _ = load_frames(f"camvid:{CAMVID}", size, verify_frames, "val")
+    return contract, size, frames, Scorer(onnx_masks(onnx, frames, contract), labels, contract["classes"])

@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CAMVID, save, table  # noqa: E402
+from _common import CAMVID, save, table, val_scorer  # noqa: E402
+
+HEADERS = ["frames", "flavour", "method", "agreement", "mIoU change (pts)", "worst class (pts)",
+           "calibration s"]
 
 
 def main() -> None:
@@ -30,25 +33,18 @@ def main() -> None:
     ap.add_argument("--out", default="calib_frames")
     args = ap.parse_args()
 
-    from unet_edge.core.artifact import load_meta
-    from unet_edge.export.criterion import Scorer
     from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8.calibration import quantize
     from unet_edge.export.int8.saturation import int8_kernels_saturate
     from unet_edge.export.verify import onnx_masks
 
-    contract = load_meta(args.onnx).to_dict()
-    size = tuple(contract["input"]["shape"][1:3])
-    spec = f"camvid:{CAMVID}"
-    frames, labels, _ = load_frames(spec, size, args.verify_frames, "val")
-    ref = onnx_masks(args.onnx, frames, contract)
-    scorer = Scorer(ref, labels, contract["classes"])
+    contract, size, frames, scorer = val_scorer(args.onnx, args.verify_frames)
     out = {"onnx": str(args.onnx), "verify_frames": len(frames), "kernels_saturate": int8_kernels_saturate(),
            "rows": []}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(v) for v in args.frames.split(",")):
-            calib, _, _ = load_frames(spec, size, n, "train")
+            calib, _, _ = load_frames(f"camvid:{CAMVID}", size, n, "train")
             for target in args.targets.split(","):
                 for method in args.methods.split(","):
                     dest = Path(tmp) / f"{target}-{method}-{n}.onnx"
@@ -64,10 +60,8 @@ def main() -> None:
                     rows.append([len(calib), target, method, f"{100 * s.agreement:.2f}%",
                                  f"{row['miou_change_pts']:+.2f}", f"{worst} {row['worst_pts']:+.2f}",
                                  f"{seconds:.0f}"])
-                    print(table(["frames", "flavour", "method", "agreement", "mIoU change (pts)",
-                                 "worst class (pts)", "calibration s"], rows[-1:]).splitlines()[-1], flush=True)
-    print(table(["frames", "flavour", "method", "agreement", "mIoU change (pts)", "worst class (pts)",
-                 "calibration s"], rows))
+                    print(table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)  # as each row lands
+    print(table(HEADERS, rows))
     save(args.out, out)
 
 

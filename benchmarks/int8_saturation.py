@@ -17,7 +17,7 @@ import unittest.mock as mock
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CAMVID, save, table  # noqa: E402
+from _common import CAMVID, save, table, val_scorer  # noqa: E402
 
 # quantize() imports the probe at each call, so patching the module's attribute pins its answer.
 PROBE = "unet_edge.export.int8.saturation.int8_kernels_saturate"
@@ -33,20 +33,12 @@ def main() -> None:
     args = ap.parse_args()
 
     import unet_edge.export.int8.calibration as calibration
-    from unet_edge.core.artifact import load_meta
-    from unet_edge.export.criterion import Scorer
     from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8.saturation import int8_kernels_saturate
     from unet_edge.export.verify import onnx_masks
 
-    meta = load_meta(args.onnx)
-    contract = meta.to_dict()
-    size = tuple(contract["input"]["shape"][1:3])
-    spec = f"camvid:{CAMVID}"
-    calib, _, _ = load_frames(spec, size, args.calib_frames, "train")
-    frames, labels, _ = load_frames(spec, size, args.verify_frames, "val")
-    ref = onnx_masks(args.onnx, frames, contract)
-    scorer = Scorer(ref, labels, contract["classes"])
+    contract, size, frames, scorer = val_scorer(args.onnx, args.verify_frames)
+    calib, _, _ = load_frames(f"camvid:{CAMVID}", size, args.calib_frames, "train")
     saturates = int8_kernels_saturate()
     rows, out = [], {"kernels_saturate": saturates, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
