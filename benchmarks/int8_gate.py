@@ -19,6 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CAMVID, save, table  # noqa: E402
 
+from unet_edge.export.thresholds import DEFAULT_SEARCH_MINUTES  # noqa: E402
+
 
 def export_int8(ckpt: Path, out: Path, target: str, data: str | None, size, calib_frames: int,
                 verify_frames: int, search_minutes: float) -> tuple[Path, dict, float]:
@@ -77,8 +79,8 @@ def main() -> None:
     ap.add_argument("--size", default=None, help="HxW (default: each checkpoint's training size)")
     ap.add_argument("--calib-frames", type=int, default=500)
     ap.add_argument("--verify-frames", type=int, default=24)
-    ap.add_argument("--search-minutes", type=float, default=None,
-                    help="the float-layer search's budget per export (default: the export's)")
+    ap.add_argument("--search-minutes", type=float, default=DEFAULT_SEARCH_MINUTES,
+                    help="the float-layer search's budget per export (default: the export's, %(default)g)")
     ap.add_argument("--out", default="int8_gate")
     args = ap.parse_args()
     import onnx
@@ -87,10 +89,6 @@ def main() -> None:
     from unet_edge.export.frame_sets import synthetic_frames
 
     size = parse_size(args.size) if args.size else None
-    if args.search_minutes is None:
-        from unet_edge.export.thresholds import DEFAULT_SEARCH_MINUTES
-
-        args.search_minutes = DEFAULT_SEARCH_MINUTES
     if args.data is None:  # the synthetic dashcam's labelled frames, written once
         from _common import synth_data
 
