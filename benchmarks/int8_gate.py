@@ -26,7 +26,7 @@ def export_int8(ckpt: Path, out: Path, target: str, data: str | None, size, cali
                 verify_frames: int, search_minutes: float) -> tuple[Path, dict, float]:
     """Export FP32 + INT8 ``target``; the INT8 graph (accepted or rejected), its report, the seconds."""
     from unet_edge.core.errors import Int8Rejected
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.export.int8.stage import int8_path
     from unet_edge.export.report import read_report
 
@@ -35,7 +35,7 @@ def export_int8(ckpt: Path, out: Path, target: str, data: str | None, size, cali
                          out=out, verify_data=data, verify_frames=verify_frames, build=False,
                          int8_search_minutes=search_minutes)
     try:
-        export_checkpoint(ckpt, opts, lambda m: print("   ", m))
+        export_model(ckpt, opts, lambda m: print("   ", m))
         path = int8_path(out, ckpt.stem, target)
     except Int8Rejected as miss:
         print(f"  rejected: {miss}")

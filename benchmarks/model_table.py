@@ -73,20 +73,20 @@ def _int8(run: Path, out: Path, target: str, calib_frames: int, verify_frames: i
     """Export ``run``'s best.pt with one INT8 flavour; what its gate, sidecar and report say."""
     from unet_edge.core.artifact import load_meta
     from unet_edge.core.errors import ExportError
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.export.int8.stage import int8_path
 
     t0 = time.monotonic()
     try:
-        res = export_checkpoint(run / "best.pt", ExportOptions(
+        res = export_model(run / "best.pt", ExportOptions(
             int8=True, int8_target=target, calib=f"camvid:{CAMVID}", calib_frames=calib_frames, size=SIZE,
             int8_search_minutes=search_minutes, out=out, verify_data=f"camvid:{CAMVID}", verify_frames=verify_frames,
             build=False), print)
     except ExportError as exc:  # the search's own report: the best reached and the layers tried
         return {"int8_error": str(exc), "export_s": time.monotonic() - t0}
-    int8 = next(r for r in res["verification"] if r["precision"] == "int8")
+    int8 = next(r for r in res.verification if r["precision"] == "int8")
     path = int8_path(out, "best", target)
-    sidecar, quant = load_meta(path).to_dict(), res["reports"][str(path)]["int8"]
+    sidecar, quant = load_meta(path).to_dict(), res.reports[str(path)]["int8"]
     deltas = {k: v for k, v in (int8["class_iou_delta"] or {}).items() if v is not None}
     worst = min(deltas.items(), key=lambda kv: kv[1]) if deltas else (None, None)
     return {"int8_agreement": int8["agreement"], "int8_miou_delta": int8["miou_delta"], "worst_class": worst,
@@ -163,11 +163,11 @@ def main() -> None:
     ratio = None
     if args.latency_vs:
         from unet_edge.bench.speed import interleaved_ms
-        from unet_edge.export.exporter import ExportOptions, export_checkpoint
+        from unet_edge.export.exporter import ExportOptions, export_model
 
         first = Path(args.run[0].split("=", 1)[1].partition(":")[0]) / "export-352x480" / "best.onnx"
         with tempfile.TemporaryDirectory() as tmp:
-            export_checkpoint(args.latency_vs, ExportOptions(size=SIZE, out=Path(tmp), verify=False, build=False),
+            export_model(args.latency_vs, ExportOptions(size=SIZE, out=Path(tmp), verify=False, build=False),
                               print)
             other = next(Path(tmp).glob("*.onnx"))
             mine_ms, other_ms = interleaved_ms(first, other, _frame(), runs=20)

@@ -20,8 +20,9 @@ MARGINS = (0.01, 0.03, 0.1)
 
 
 def measure(ckpt: Path, int8: Path | None, frames: list[np.ndarray]) -> dict:
+    from unet_edge.export.any_model import open_model
     from unet_edge.export.verify import relative_margins
-    from unet_edge.torch_runner import TorchRunner, open_model
+    from unet_edge.torch_runner import TorchRunner
 
     with TorchRunner(ckpt, input_size=SIZE) as ref:
         logits = [ref.logits(f) for f in frames]

@@ -1,15 +1,15 @@
-"""Any form of MODEL, for the commands that take one: ``export_any`` exports it, ``open_any`` opens it
-as a runner for ``eval`` and ``bench``.
+"""One way to open any MODEL as a runner, for the commands that take one (``eval``, ``bench``, ``serve``);
+``export`` turns any of them into artifacts (:mod:`.exporter`).
 
 The forms: a checkpoint of ``unet-edge train``; a PyTorch model unet-edge did not train (a state dict
 with ``--model-class``, a torch.export program, a TorchScript file, a trusted pickle), which runs as
-the eager reference (``ForeignRunner``); an artifact of ``unet-edge export`` (.onnx with its sidecar, an
-engine); a float ONNX graph from another exporter, which is wrapped into the deploy graph first.
+the eager reference; an artifact of ``unet-edge export`` (.onnx with its sidecar, an engine), which the
+runtime's ``open_runner`` opens; a float ONNX graph from another exporter, whose deploy graph is
+exported once into a cache keyed by the graph's content (:class:`.artifact_cache.ArtifactCache`).
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,30 +18,9 @@ from unet_edge.models.foreign import ForeignSpec
 from unet_edge.runtime.runners import ENGINE_SUFFIXES, Runner
 
 
-def export_any(path: Path, opts, spec: ForeignSpec | None, log: Callable[[str], None]) -> dict:
-    """Export any MODEL per ``opts`` (ExportOptions): a foreign ONNX graph by graph surgery, anything
-    else through PyTorch."""
-    from unet_edge.export.foreign_export import export_foreign_onnx, is_foreign_onnx
-
-    if is_foreign_onnx(path):
-        return export_foreign_onnx(path, opts, onnx_contract(path, spec), log)
-    from unet_edge.export.exporter import export_checkpoint
-
-    return export_checkpoint(path, opts, log=log, spec=spec)
-
-
-def onnx_contract(path: Path, spec: ForeignSpec | None):
-    """The input/output contract of a foreign ONNX graph; the code options do not apply to one."""
-    spec = spec or ForeignSpec()
-    if spec.model_class or spec.model_kwargs or spec.python_path or spec.trust_pickle:
-        raise ConfigError(f"{path.name}: an ONNX graph carries its own code: drop --model-class, --model-kwargs, "
-                          "--python-path and --trust-pickle")
-    return spec.contract
-
-
 def kind(path: Path, spec: ForeignSpec | None = None) -> str:
     """``torch`` (any PyTorch form), ``foreign-onnx``, ``onnx`` (an artifact) or ``engine``."""
-    from unet_edge.export.foreign_export import is_foreign_onnx
+    from unet_edge.export.graph_reference import is_foreign_onnx
 
     suffix = path.suffix.lower()
     if suffix in ENGINE_SUFFIXES:
@@ -67,9 +46,9 @@ def open_reference(path: str | Path, spec: ForeignSpec | None = None, input_size
     return ForeignRunner(ckpt, path, input_size=input_size, layout=layout)
 
 
-def open_any(path: str | Path, provider: str = "cpu", input_size: Sequence[int] | None = None,
-             device: str | None = None, precision: str | None = None, spec: ForeignSpec | None = None,
-             log: Callable[[str], None] = lambda _m: None) -> Runner:
+def open_model(path: str | Path, provider: str = "cpu", input_size: Sequence[int] | None = None,
+               device: str | None = None, precision: str | None = None, spec: ForeignSpec | None = None,
+               log: Callable[[str], None] = lambda _m: None) -> Runner:
     """A runner for any MODEL (``device`` and ``precision``: OpenVINO's, for ``provider="openvino"``)."""
     from unet_edge.runtime.runners import open_runner
 
@@ -83,18 +62,11 @@ def open_any(path: str | Path, provider: str = "cpu", input_size: Sequence[int] 
                               f"{path}', then --model best.onnx)")
         return open_reference(path, spec, input_size)
     if what == "foreign-onnx":
-        from unet_edge.export.exporter import ExportOptions
+        from unet_edge.export.artifact_cache import ArtifactCache
 
-        # The deploy graph is written where it lives as long as the runner (ONNX Runtime and OpenVINO
-        # read the file when the runner is activated).
-        tmp = tempfile.TemporaryDirectory(prefix="unet-edge-")
-        result = export_any(path, ExportOptions(size=tuple(input_size) if input_size else None, out=Path(tmp.name),
-                                                verify=False, build=False), spec, log)
-        runner = open_runner(result["artifacts"][0], provider=provider, input_size=input_size, device=device,
-                             precision=precision)
-        runner._graph_dir = tmp  # removed with the runner
-        return runner
-    if spec is not None:
+        size = tuple(input_size) if input_size else None
+        path = ArtifactCache(path, size, None, None, log, spec=spec).onnx("fp32")
+    elif spec is not None:
         raise ConfigError(f"{path.name} is an export of unet-edge: its sidecar records its classes and input "
                           "contract, so the model options do not apply")
     return open_runner(path, provider=provider, input_size=input_size, device=device, precision=precision)

@@ -8,20 +8,29 @@ reference is the same body in eager PyTorch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from unet_edge.core.errors import ConfigError
 from unet_edge.models.foreign import ForeignSpec, is_foreign, open_foreign
+from unet_edge.runtime.runners import Runner
 from unet_edge.torch_runner import TorchRunner, checkpoint_meta
 
-# sidecar keys that say what was given, shared with the foreign ONNX route
-SOURCE_KEYS = ("model_source", "contract")
+
+@dataclass
+class TorchModel:
+    """A PyTorch MODEL opened for export: its checkpoint-like record (classes, normalisation, input size,
+    what was given), its BatchNorm-folded body, and how to open it as the eager reference at a size."""
+
+    ckpt: dict
+    model: Any  # torch.nn.Module
+    open_reference: Callable[[tuple[int, int]], Runner]
 
 
 def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int] | None = None,
-                log: Callable[[str], None] = print):
-    """(checkpoint-like dict, BatchNorm-folded body, ``reference(size) -> runner``) of ``path``:
-    a ``unet-edge train`` checkpoint as before, or a foreign model per ``spec``."""
+                log: Callable[[str], None] = print) -> TorchModel:
+    """``path`` as a :class:`TorchModel`: a ``unet-edge train`` checkpoint, or a foreign model per ``spec``."""
     from unet_edge.export.fold import fold_batchnorm
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -30,7 +39,7 @@ def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int
         check_checkpoint_spec(path, spec)
         ckpt = load_checkpoint(path)
         model = fold_batchnorm(model_from_checkpoint(ckpt, str(path)))
-        return ckpt, model, lambda s: TorchRunner(path, input_size=s)
+        return TorchModel(ckpt, model, lambda s: TorchRunner(path, input_size=s))
     ckpt = open_foreign(path, spec or ForeignSpec(), size)
     source = ckpt["model"]
     contract = source["contract"]
@@ -40,7 +49,7 @@ def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int
     ckpt["model_source"] = {"kind": source["form"], **{k: v for k, v in source.items()
                                                       if k not in ("form", "contract")}}
     ckpt["contract"] = contract
-    return ckpt, fold_batchnorm(ckpt["module"]), lambda s: ForeignRunner(ckpt, path, input_size=s)
+    return TorchModel(ckpt, fold_batchnorm(ckpt["module"]), lambda s: ForeignRunner(ckpt, path, input_size=s))
 
 
 def check_checkpoint_spec(path: Path, spec: ForeignSpec | None) -> None:
@@ -56,11 +65,6 @@ def check_checkpoint_spec(path: Path, spec: ForeignSpec | None) -> None:
         raise ConfigError(f"{path.name} is a 'unet-edge train' checkpoint: it records its classes and input "
                           "contract, so --classes, --rgb/--bgr, --input-norm and the like do not apply")
     extend_path(spec.python_path)
-
-
-def source_meta(ckpt: dict) -> dict:
-    """What was given for a foreign model, for the sidecar (empty for a unet-edge checkpoint)."""
-    return {k: ckpt[k] for k in SOURCE_KEYS if k in ckpt}
 
 
 class ForeignRunner(TorchRunner):

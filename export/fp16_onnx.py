@@ -1,6 +1,9 @@
-"""FP16 islands of a foreign ONNX graph, chosen as the PyTorch route chooses them (export/fp16.py):
-each convolution is judged on its own, fed the FP32 graph's own input to it, and kept in FP32 where
-its FP16 output overflows or drifts by more than ``FP16_MAX_ERROR`` of its FP32 output's range.
+"""FP16 without surprises, for every model form: layers whose FP16 output overflows or drifts stay in
+FP32. Each convolution of the FP32 deploy graph is judged on its own, fed the FP32 graph's own input
+to it, and kept in FP32 where its FP16 output overflows or drifts by more than ``FP16_MAX_ERROR`` of
+its FP32 output's range. Those layers run as FP32 islands in the FP16 graph (:mod:`.deploy_graph`
+converts it, and saturates an island's output to the FP16 range where FP16 layers read it), which
+TensorRT >= 10.12 builds strongly typed; older releases pin them with precision constraints.
 
 FP16 is emulated in FP32 through ONNX Runtime, one single-node graph per convolution: input, weights
 and bias rounded to FP16, the sum accumulated in FP32 (as TensorRT's and cuDNN's FP16 convolutions
@@ -11,20 +14,24 @@ in the graph) is judged by its output's magnitude alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from unet_edge.core.lazy import require
 from unet_edge.export.thresholds import FP16_MAX, FP16_MAX_ERROR
 
-ISLAND_FRAMES = 4  # frames on which each conv is measured
+ISLAND_FRAMES = 8  # frames on which each conv is measured
 
 
-def fp16_islands(fp32, frames: list[np.ndarray]) -> tuple[list[str], dict, dict]:
+def fp16_islands(fp32, frames: list[np.ndarray], modules: Sequence[str] = ()) -> tuple[list[str], dict, dict]:
     """The convolutions of the FP32 deploy graph (``onnx.ModelProto``) to keep in FP32 (node names);
-    what was done (for the sidecar); each layer's overflow, drift and peak (for the report)."""
+    what was done (for the sidecar); each layer's overflow, drift and peak (for the report). Layers are
+    named by their ``modules`` (a PyTorch model's module paths) where given, else by the node's scope."""
     from unet_edge.export.int8.graph_facts import Probe
     from unet_edge.export.naming import module_path
 
+    known = set(modules)
     convs = [n for n in fp32.graph.node if n.op_type in ("Conv", "ConvTranspose")]
     weights = {t.name: t for t in fp32.graph.initializer}
     tensors = list(dict.fromkeys([t for n in convs for t in (n.input[0], n.output[0])]))
@@ -48,16 +55,17 @@ def fp16_islands(fp32, frames: list[np.ndarray]) -> tuple[list[str], dict, dict]
                 worst = max(worst, float(np.nan_to_num(np.abs(half.astype(np.float32) - ref), nan=np.inf).max())
                             / span)
             row["error"] = round(worst, 5)
-        report[module_path(conv.name)] = row
+        report[module_path(conv.name, known)] = row
         if row["overflow"] or (row["error"] or 0.0) > FP16_MAX_ERROR:
             keep.append(conv.name)
-    done = {"route": "ONNX float16 conversion of the graph", "fp32_ops": ["pre-processing", "ArgMax input"],
-            "fp32_layers": [module_path(n) for n in keep]}
+    done = {"route": "ONNX float16 conversion of the body", "fp32_ops": ["pre-processing", "ArgMax input"],
+            "fp32_layers": [module_path(n, known) for n in keep]}
     return keep, done, report
 
 
 def _round16(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow to inf is what is measured
+        return a.astype(np.float16).astype(np.float32)
 
 
 def _single_conv(node, weights: dict):

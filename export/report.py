@@ -38,18 +38,20 @@ def summary(precision: str, part: dict, row: dict | None, export_seconds: float 
 
 
 def write_reports(artifacts: Iterable[tuple[Path, str]], parts: Mapping[Path, dict],
-                  rows: Iterable[dict], export_seconds: float | None = None) -> dict[str, dict]:
+                  rows: Iterable[dict], export_seconds: float | None = None,
+                  reference: str | None = None) -> dict[str, dict]:
     """Write each artifact's report (atomically): its precision, its :func:`summary`, what its stage
-    measured (``parts``) and its precision-gate row (``rows``, None when not verified). Returns them by
-    artifact path."""
+    measured (``parts``), its precision-gate row (``rows``, None when not verified) and the ``reference``
+    it was checked against. Returns them by artifact path."""
     by_name = {row["artifact"]: row for row in rows}
     reports = {}
     for path, precision in artifacts:
         part = dict(parts.get(path, {}))
         head = summary(precision, part, by_name.get(path.name), export_seconds)
         part.pop("summary", None)
-        data = {"artifact": path.name, "precision": precision, "summary": head, **part,
-                "verification": by_name.get(path.name)}
+        row = by_name.get(path.name)
+        data = {"artifact": path.name, "precision": precision, "summary": head, **part, "verification": row,
+                "reference": reference if row is not None else None}
         write_json_atomic(report_path(path), data)
         reports[str(path)] = data
     return reports

@@ -1,4 +1,5 @@
-"""The precision gate: every artifact against the PyTorch FP32 model on real (or labelled synthetic) frames.
+"""The precision gate: every artifact against the FP32 reference (the model in eager PyTorch, or a source
+ONNX graph in ONNX Runtime) on real (or labelled synthetic) frames.
 
 Per artifact: pixel agreement with the FP32 model, mIoU and per-class IoU of its masks against the
 FP32 masks, and where the frames have labels in the model's classes, the change in mIoU and in
@@ -9,6 +10,7 @@ passes is decided by :mod:`unet_edge.export.criterion` (accuracy with labels, ag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -118,16 +120,26 @@ def compare(name: str, precision: str, outs: list[np.ndarray], ref: list[np.ndar
     return row
 
 
-def verify(torch_runner, artifacts: list[tuple[Path, str]], frames: list[np.ndarray],
-           labels: list[np.ndarray] | None, logits: bool, gate: Gate | None = None,
+@dataclass(frozen=True)
+class FrameSet:
+    """The frames every artifact is checked on, their labels (None without labels in the model's classes)
+    and where they came from, in words."""
+
+    frames: list[np.ndarray]
+    labels: list[np.ndarray] | None
+    source: str
+
+
+def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logits: bool, gate: Gate | None = None,
            ref_masks: list[np.ndarray] | None = None) -> list[Row]:
-    """Compare every (artifact, precision) with ``torch_runner`` on ``frames``. The FP32 masks
-    ``ref_masks`` may be given when an earlier stage already ran the reference (logit graphs need
+    """Compare every (artifact, precision) with the active ``reference`` runner on ``checked``. The
+    reference's masks ``ref_masks`` may be given when an earlier stage already ran it (logit graphs need
     the logits, so they run it again)."""
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
     gate = gate or Gate()
-    ref_logits = [torch_runner.logits(f) for f in frames] if logits or ref_masks is None else []
+    frames, labels = checked.frames, checked.labels
+    ref_logits = [reference.logits(f) for f in frames] if logits or ref_masks is None else []
     ref = ref_masks if ref_masks is not None and not logits else [lg.argmax(0).astype(np.uint8) for lg in ref_logits]
     rows = []
     for path, precision in artifacts:
@@ -137,15 +149,15 @@ def verify(torch_runner, artifacts: list[tuple[Path, str]], frames: list[np.ndar
         if logits:
             err = float(max(np.abs(o.astype(np.float32) - r).max() for o, r in zip(outs, ref_logits)))
             outs = [o.argmax(0).astype(np.uint8) for o in outs]
-        row = compare(path.name, precision, outs, ref, labels, list(torch_runner.classes), gate)
+        row = compare(path.name, precision, outs, ref, labels, list(reference.classes), gate)
         row.max_logit_error = err
         rows.append(row)
     return rows
 
 
-def format_table(rows: list[Row], source: str) -> str:
+def format_table(rows: list[Row], source: str, reference: str = "the FP32 model") -> str:
     """The markdown table printed after export."""
-    lines = [f"precision gate against PyTorch FP32 on {source}:", "",
+    lines = [f"precision gate against {reference} (FP32) on {source}:", "",
              "| artifact | precision | criterion | pixel agreement | mIoU vs FP32 | mIoU change (labels) "
              "| worst class | classes down > limit | max logit error | status |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -160,14 +172,14 @@ def format_table(rows: list[Row], source: str) -> str:
     return "\n".join(lines)
 
 
-def enforce(rows: list[Row]) -> None:
+def enforce(rows: list[Row], reference: str = "the FP32 model") -> None:
     """Raise when an artifact misses its precision's gate."""
     bad = [r for r in rows if not r.passed]
     if bad:
         r = bad[0]
         slack = r.judged_by.slacks(r.score)
         failing = min(slack, key=lambda k: slack[k])
-        why = {"agreement": f"agrees with PyTorch on only {100 * r.agreement:.2f}% of pixels "
+        why = {"agreement": f"agrees with {reference} on only {100 * r.agreement:.2f}% of pixels "
                             f"(needs {100 * r.threshold:.1f}%)",
                "mIoU": f"loses {-100 * (r.miou_delta or 0.0):.2f} mIoU points (at most {100 * r.max_miou_drop:.2f})",
                "class": f"loses {-100 * (r.worst_class_delta or 0.0):.2f} IoU points of {r.worst_class} "
@@ -176,17 +188,17 @@ def enforce(rows: list[Row]) -> None:
                           "--no-verify to keep it anyway")
 
 
-def verification_set(opts, size: tuple[int, int], ckpt: dict) -> tuple[list[np.ndarray], list[np.ndarray] | None, str]:
+def verification_set(opts, size: tuple[int, int], classes: Sequence[str]) -> FrameSet:
     """The frames every artifact is checked on (and the INT8 search aims at), with labels where
-    they are in the model's classes, and a line naming their source. ``opts``: ExportOptions."""
+    they are in the model's ``classes``. ``opts``: ExportOptions."""
     from unet_edge.export.frame_sets import load_frames, synthetic_frames
 
     if opts.verify_data:
-        frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", ckpt["num_classes"])
+        frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", len(classes))
         source = f"{len(frames)} frames of {opts.verify_data}"
     else:
         frames, labels, names = synthetic_frames(size, opts.verify_frames)
         source = f"{len(frames)} synthetic dashcam frames"
-    if labels is not None and names != list(ckpt["classes"]):
+    if labels is not None and names != list(classes):
         labels = None  # labels in other classes say nothing about this model's mIoU
-    return frames, labels, source
+    return FrameSet(frames, labels, source)

@@ -37,8 +37,8 @@ def trained_run(tmp_path_factory, synth_dir) -> Path:
 @pytest.fixture(scope="session")
 def model(tmp_path_factory, trained_run) -> Path:
     """A plain FP32 export of the session model (fast; no INT8 calibration)."""
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
     out = tmp_path_factory.mktemp("rt-model")
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)
+    export_model(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)
     return out / "best.onnx"

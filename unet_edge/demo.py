@@ -12,8 +12,8 @@ def run_demo(out: Path, frames: int, epochs: int, size: tuple[int, int], seed: i
     """Synthesize, train, evaluate, export (FP32/FP16/INT8, verified), stream the clip to an MP4 and bench."""
     from unet_edge.bench.report import print_tables
     from unet_edge.bench.suite import BenchConfig, run_bench
-    from unet_edge.evaluate import evaluate_path, format_report
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.evaluate import EvalConfig, evaluate_path, format_report
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.runtime.run import RunConfig, run_stream
     from unet_edge.synth.writer import write_synth
     from unet_edge.training import TrainConfig, train
@@ -31,11 +31,11 @@ def run_demo(out: Path, frames: int, epochs: int, size: tuple[int, int], seed: i
     train(cfg, log=log)
     log("[3/6] evaluating best.pt on the held-out scenes")
     grid = out / "predictions.png"
-    report = evaluate_path(run / "best.pt", data, "folder", "val", None, grid, 4, out / "eval.json")
+    report = evaluate_path(EvalConfig(run / "best.pt", data, "folder", "val", None, grid, 4, out / "eval.json"))
     log(format_report(report))
     log("[4/6] exporting FP32, FP16 and INT8 (CPU flavour) ONNX, verified against PyTorch")
     exp = out / "export"
-    export_checkpoint(run / "best.pt", ExportOptions(fp16=True, int8=True, int8_target="cpu", calib=f"folder:{data}",
+    export_model(run / "best.pt", ExportOptions(fp16=True, int8=True, int8_target="cpu", calib=f"folder:{data}",
                                                      calib_frames=frames, out=exp, verify_data=f"folder:{data}"),
                       log=log)
     video = out / "segmented.mp4"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -50,22 +51,41 @@ def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
             "frames": len(ds), "seconds": time.perf_counter() - t0, "viz": viz}
 
 
-def evaluate_path(model: Path, data: Path, layout: str, split: str, size: tuple[int, int] | None,
-                  save_viz: Path | None, samples: int, json_out: Path | None, val_fraction: float = 0.1,
-                  holdout: str | None = None, provider: str = "cpu", device: str | None = None,
-                  precision: str | None = None, spec=None) -> dict:
-    """The ``unet-edge eval`` command: open the model (any MODEL form; ``spec`` a models.foreign.ForeignSpec
-    for one unet-edge did not train) and dataset, score, write outputs."""
-    from unet_edge.export.any_model import open_any
+@dataclass
+class EvalConfig:
+    """``unet-edge eval``: a MODEL (any form; ``spec`` a models.foreign.ForeignSpec for one unet-edge did not
+    train) on a dataset's split, with where the outputs go."""
 
-    runner = open_any(model, provider=provider, input_size=size, device=device, precision=precision, spec=spec)
-    ds = open_dataset(layout, data, split, holdout=holdout, num_classes=len(runner.classes),
-                      val_fraction=val_fraction)
-    check_classes(ds, runner.classes, str(model))
+    model: Path
+    data: Path
+    layout: str = "camvid"
+    split: str = "val"
+    size: tuple[int, int] | None = None
+    save_viz: Path | None = None
+    samples: int = 8  # frames in the visualisation grid
+    json_out: Path | None = None
+    val_fraction: float = 0.1
+    holdout: str | None = None
+    provider: str = "cpu"
+    device: str | None = None  # OpenVINO's
+    precision: str | None = None  # OpenVINO's
+    spec: object | None = None
+
+
+def evaluate_path(cfg: EvalConfig) -> dict:
+    """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
+    from unet_edge.export.any_model import open_model
+
+    runner = open_model(cfg.model, provider=cfg.provider, input_size=cfg.size, device=cfg.device,
+                        precision=cfg.precision, spec=cfg.spec)
+    ds = open_dataset(cfg.layout, cfg.data, cfg.split, holdout=cfg.holdout, num_classes=len(runner.classes),
+                      val_fraction=cfg.val_fraction)
+    check_classes(ds, runner.classes, str(cfg.model))
     with runner:
-        report = evaluate(runner, ds, samples if save_viz else 0)
-    report.update(model=str(model), backend=runner.backend, precision=runner.precision, split=split,
-                  input_size=list(runner.input_size), dataset=str(data))
+        report = evaluate(runner, ds, cfg.samples if cfg.save_viz else 0)
+    report.update(model=str(cfg.model), backend=runner.backend, precision=runner.precision, split=cfg.split,
+                  input_size=list(runner.input_size), dataset=str(cfg.data))
+    save_viz, json_out = cfg.save_viz, cfg.json_out
     viz = report.pop("viz")
     if save_viz and viz:
         from unet_edge.core.viz import comparison_grid

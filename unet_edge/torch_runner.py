@@ -10,18 +10,25 @@ import numpy as np
 
 from unet_edge.core.artifact import FORMAT, MAJOR, MINOR, ArtifactMeta
 from unet_edge.core.errors import ConfigError
-from unet_edge.runtime.runners import ENGINE_SUFFIXES, Runner, open_runner
+from unet_edge.data.classes import ClassInfo
+from unet_edge.runtime.runners import Runner
 from unet_edge.runtime.runners.base import Stages
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def checkpoint_meta(ckpt: dict, path: Path, input_size: Sequence[int]) -> ArtifactMeta:
     """The artifact contract of a checkpoint run in eager PyTorch at ``input_size`` (any batch)."""
+    return reference_meta(ClassInfo(ckpt["classes"], ckpt["palette"], ckpt["ignore_index"]), path, input_size,
+                          ckpt["input_size"])
+
+
+def reference_meta(info: ClassInfo, path: Path, input_size: Sequence[int],
+                   train_size: Sequence[int] | None = None) -> ArtifactMeta:
+    """The artifact contract of a float reference model (eager PyTorch, or a source ONNX graph) that takes
+    BGR frames at ``input_size`` and outputs class ids, any batch."""
     h, w = input_size
-    data = {"format": FORMAT, "version": MAJOR, "version_minor": MINOR, "classes": ckpt["classes"],
-            "palette": ckpt["palette"], "ignore_index": ckpt["ignore_index"], "precision": "fp32",
-            "train_input_size": list(ckpt["input_size"]),
+    data = {"format": FORMAT, "version": MAJOR, "version_minor": MINOR, "classes": list(info.names),
+            "palette": [list(c) for c in info.palette], "ignore_index": info.ignore_index, "precision": "fp32",
+            "train_input_size": list(train_size or input_size),
             "input": {"name": "frame", "shape": ["N", h, w, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
                       "multiple_of": 1},
             "outputs": [{"name": "mask", "shape": ["N", h, w], "dtype": "uint8", "semantics": "class_ids"}]}
@@ -80,18 +87,3 @@ class TorchRunner(Runner):
         with self._torch.inference_mode():
             mask = self._forward(batch).argmax(1).to(self._torch.uint8).cpu().numpy()
         return {"mask": mask}, {}
-
-
-def open_model(path: str | Path, provider: str = "cpu", input_size: Sequence[int] | None = None,
-               device: str | None = None, precision: str | None = None) -> Runner:
-    """A runner for any model file: a checkpoint in eager PyTorch, an artifact through the runtime
-    (``device`` and ``precision``: OpenVINO's, for ``provider="openvino"``)."""
-    suffix = Path(path).suffix.lower()
-    if suffix in CHECKPOINT_SUFFIXES:
-        if provider == "openvino":
-            raise ConfigError(f"{Path(path).name} is a checkpoint: OpenVINO runs its export ('unet-edge export "
-                              f"{path}', then --model best.onnx)")
-        return TorchRunner(path, input_size=input_size)
-    if suffix == ".onnx" or suffix in ENGINE_SUFFIXES:
-        return open_runner(path, provider=provider, input_size=input_size, device=device, precision=precision)
-    raise ConfigError(f"{path}: unsupported model file type '{suffix}'; expected .pt, .onnx or .engine")

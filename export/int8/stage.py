@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,25 @@ def int8_path(out: Path, stem: str, target: str) -> Path:
     return out / (f"{stem}.int8-cpu.onnx" if target == "cpu" else f"{stem}.int8.onnx")
 
 
-def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modules: list[str],
-               reference: Int8Reference | None, log: Callable[[str], None],
-               source: Path | None = None) -> dict:
-    """Quantize ``source`` (default: the FP32 artifact) into ``dest``, with ``fp32``'s metadata; returns
-    what the stage measured, for the report (:mod:`unet_edge.export.report`).
+@dataclass(frozen=True)
+class Int8Job:
+    """What the INT8 stage quantizes and where it writes: ``source`` (default: the FP32 artifact ``fp32``)
+    into ``dest``, with the export's shared metadata ``meta``, at ``size``. ``modules`` (a PyTorch model's
+    module paths) name the float layers."""
+
+    dest: Path
+    fp32: Path
+    meta: dict
+    size: tuple[int, int]
+    classes: list[str]
+    opts: object  # ExportOptions
+    modules: list[str] = field(default_factory=list)
+    source: Path | None = None
+
+
+def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str], None]) -> dict:
+    """Quantize ``job.source`` into ``job.dest`` with the FP32 artifact's metadata; returns what the stage
+    measured, for the report (:mod:`unet_edge.export.report`).
 
     With ``reference`` the float layers are searched until the gate's criterion for INT8 holds
     (:mod:`unet_edge.export.criterion`); without, the default float layers are kept. A miss writes
@@ -48,6 +62,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     from unet_edge.export.int8.calibration import parse_methods, quantize
     from unet_edge.export.int8.search import SearchOptions, rejected_path, search
 
+    opts, dest = job.opts, job.dest
     if opts.logits:
         raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
     if not opts.calib:
@@ -55,9 +70,9 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
                           "(never random data)")
     t0 = time.monotonic()
     methods = parse_methods(opts.calib_method)
-    frames, _, _ = load_frames(opts.calib, size, opts.calib_frames, "train", ckpt["num_classes"])
+    frames, _, _ = load_frames(opts.calib, job.size, opts.calib_frames, "train", len(job.classes))
     log(f"calibrating INT8 ({opts.int8_target}) on {len(frames)} frames from {opts.calib}")
-    graph = source or fp32
+    graph = job.source or job.fp32
     peak = PeakRss()
     summary = {"flavour": f"int8-{opts.int8_target}"}
     from unet_edge.export.int8.saturation import int8_kernels_saturate
@@ -78,10 +93,10 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
             f"{100 * NEAR_TIE:.0f}% of their spread): {100 * reference.near_ties:.2f}% of the verification pixels")
         with peak:
             quant, found = search(graph, dest, frames, reference.frames, Scorer(reference.masks, labels,
-                                                                                ckpt["classes"]), modules,
+                                                                                job.classes), job.modules,
                                   SearchOptions(opts.int8_target, criterion, methods,
                                                 max_seconds=60 * opts.int8_search_minutes, log=log),
-                                  contract_of=fp32, rejected=rejected_path(dest))
+                                  contract_of=job.fp32, rejected=rejected_path(dest))
         dest = found.path
         worst, worst_delta = found.score.worst
         quant["search"] = {"criterion": criterion.to_dict(), "met": found.met, "agreement": found.agreement,
@@ -102,7 +117,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
     # Calibration and search, frames included: the figure a Jetson's shared memory must hold.
     quant["peak_rss_mb"] = {"mb": round(peak.mb), "scope": "int8 stage" if peak.scoped else "process lifetime"}
     log(f"INT8 stage peak memory: {peak.mb / 1e3:.2f} GB" + ("" if peak.scoped else " (process lifetime peak)"))
-    _finish(dest, fp32, meta, quant, extra, source is not None, frames[0], opts, log)
+    _finish(replace(job, dest=dest), quant, extra, frames[0], log)
     summary["stage_seconds"] = round(time.monotonic() - t0, 1)
     measured = {"int8": {k: v for k, v in quant.items() if k not in CONTRACT}, "summary": summary}
     if found is not None and not found.met:
@@ -114,7 +129,7 @@ def write_int8(dest: Path, fp32: Path, meta: dict, size, ckpt: dict, opts, modul
 SLOWER_MARGIN = 1.05
 
 
-def _finish(dest: Path, fp32: Path, meta: dict, quant: dict, extra: dict, subpixel: bool, frame, opts, log) -> None:
+def _finish(job: Int8Job, quant: dict, extra: dict, frame, log) -> None:
     """Time the CPU flavour against FP32, and write the graph's metadata and sidecar."""
     import onnx
 
@@ -122,9 +137,10 @@ def _finish(dest: Path, fp32: Path, meta: dict, quant: dict, extra: dict, subpix
     from unet_edge.core.io import atomic_path
     from unet_edge.export.onnx_export import set_metadata
 
-    data = {**load_meta(fp32).to_dict(), **meta, "precision": "int8", **extra,
+    opts, dest, fp32 = job.opts, job.dest, job.fp32
+    data = {**load_meta(fp32).to_dict(), **job.meta, "precision": "int8", **extra,
             "int8": {k: quant[k] for k in CONTRACT}}
-    if subpixel:
+    if job.source is not None:
         data["subpixel"] = True
     data.pop("artifact_sha256", None)
     if opts.int8_target == "cpu":

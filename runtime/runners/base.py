@@ -148,5 +148,11 @@ class Runner:
         """The first output (class ids, or logits) for a frame or a batch."""
         return next(iter(self.infer_outputs(frame).values()))
 
+    def logits(self, frame: np.ndarray) -> np.ndarray:
+        """Float32 CxHxW logits of one frame: what a reference runner (the model in eager PyTorch, a source
+        ONNX graph) gives the precision gate, which judges near-ties on them. The runtime's runners
+        give class ids (``infer``), or logits through ``infer`` for a ``--logits`` export."""
+        raise RunnerError(f"{type(self).__name__} gives class ids, not logits")
+
     def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def confident(tmp_path_factory, trained_run):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
     out = tmp_path_factory.mktemp("conf")
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, fp16=True, confidence=True, verify_frames=4),
+    export_model(trained_run / "best.pt", ExportOptions(out=out, fp16=True, confidence=True, verify_frames=4),
                       lambda _m: None)
     return out
 

@@ -8,9 +8,8 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from unet_edge.export.deploy_module import DeployModule
+from tests.export.deploy_files import deploy_onnx
 from unet_edge.export.int8.equalize import equalize
-from unet_edge.export.onnx_export import export_onnx
 from unet_edge.export.subpixel import deconv_to_subpixel
 from unet_edge.models import create
 
@@ -34,7 +33,7 @@ def test_the_float_graph_computes_the_same_logits(tmp_path, subpixel):
                 m.weight.mul_(torch.logspace(-1, 1, m.out_channels)[:, None, None, None])
     if subpixel:
         model = deconv_to_subpixel(model)
-    src = export_onnx(DeployModule(model, [0.5] * 3, [0.25] * 3, logits=True), tmp_path / "m.onnx", SIZE, meta={})
+    src = deploy_onnx(model, [0.5] * 3, [0.25] * 3, tmp_path / "m.onnx", SIZE, logits=True, meta={})
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
     done = equalize(src, tmp_path / "eq.onnx", frames)
@@ -54,7 +53,7 @@ def test_the_float_graph_computes_the_same_logits(tmp_path, subpixel):
 
 def test_a_graph_with_nothing_to_equalise_is_left_alone(tmp_path):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1))  # the logits: no conv reads them
-    src = export_onnx(DeployModule(model, [0.5] * 3, [0.25] * 3), tmp_path / "m.onnx", SIZE, meta={})
+    src = deploy_onnx(model, [0.5] * 3, [0.25] * 3, tmp_path / "m.onnx", SIZE, meta={})
     assert equalize(src, tmp_path / "eq.onnx", [np.zeros((*SIZE, 3), np.uint8)]) == []
     assert not (tmp_path / "eq.onnx").exists()
 
@@ -87,8 +86,8 @@ def _raw_range(path, tensor: str, frames) -> float:
 def test_tensorrt_ranges_count_the_negatives_its_qdq_sees(tmp_path):
     """TensorRT's QDQ sits on the conv's output before the Relu: scaling a channel up because its
     positive side is narrow would blow its negative side up into the whole tensor's range."""
-    src = export_onnx(DeployModule(_NegativeChannel().eval(), [0.5] * 3, [0.25] * 3, logits=True),
-                      tmp_path / "m.onnx", SIZE, meta={})
+    src = deploy_onnx(_NegativeChannel().eval(), [0.5] * 3, [0.25] * 3, tmp_path / "m.onnx", SIZE, logits=True,
+                      meta={})
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
     raw = next(n.output[0] for n in onnx.load(str(src)).graph.node if n.op_type == "Conv")

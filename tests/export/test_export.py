@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow
 
 def test_export_writes_three_verified_artifacts(exported):
     out, result, logs = exported
-    names = sorted(p.split("/")[-1] for p in result["artifacts"])
+    names = sorted(p.name for p in result.artifacts)
     assert names == ["best.fp16.onnx", "best.int8.onnx", "best.onnx"]
-    for row in result["verification"]:
+    for row in result.verification:
         assert row["agreement"] >= row["threshold"] and row["passed"], row
     assert any("| best.int8.onnx | int8 |" in line for line in logs)
     assert any("unet-edge build" in line for line in logs)  # no TensorRT here: the line to run on the device
@@ -75,8 +75,8 @@ def test_fp16_graph_has_half_weights_and_float_io(exported):
     conv_weights = {n.input[1] for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")}
     assert {inits[w].data_type for w in conv_weights} == {onnx.TensorProto.FLOAT16}
     # pre-processing constants stay FP32 (kept out of half precision on purpose)
-    assert {inits[n].data_type for n in inits if n not in conv_weights and inits[n].dims == [1, 3, 1, 1]} \
-        == {onnx.TensorProto.FLOAT}
+    pre = {inits[n].data_type for n in inits if n.startswith("/pre/")}
+    assert onnx.TensorProto.FLOAT in pre and onnx.TensorProto.FLOAT16 not in pre
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
 
@@ -96,13 +96,13 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
                 if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits}
 
     assert activation_zero_point_types(out / "best.int8.onnx") == {"int8"}  # symmetric for TensorRT
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.export.int8.calibration import weights_record
     from unet_edge.export.int8.saturation import int8_kernels_saturate
 
     opts = ExportOptions(int8=True, int8_target="cpu", calib=str(synth_dir / "images"), calib_frames=32, out=tmp_path,
                          verify_frames=6)
-    result = export_checkpoint(trained_run / "best.pt", opts, lambda _m: None)
+    result = export_model(trained_run / "best.pt", opts, lambda _m: None)
     assert activation_zero_point_types(tmp_path / "best.int8-cpu.onnx") == {"uint8"}  # asymmetric for ORT CPU
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
     weights = weights_record(int8_kernels_saturate())
@@ -110,7 +110,7 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric", "weights": weights}
     assert meta["subpixel"] is True
     report = read_report(tmp_path / "best.int8-cpu.onnx")  # what export measured: beside, not in, the sidecar
-    assert result["reports"][str(tmp_path / "best.int8-cpu.onnx")] == report
+    assert result.reports[str(tmp_path / "best.int8-cpu.onnx")] == report
     assert 50 < report["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search
     assert 0 <= report["int8"]["search"]["fp32_near_ties"] < 0.05  # the FP32 masks' fragile share, recorded
     assert report["int8"]["speed"]["int8_ms"] > 0 and report["verification"]["precision"] == "int8"
@@ -128,28 +128,28 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
         "best.int8-cpu.onnx", "best.int8-cpu.onnx.json", "best.int8-cpu.onnx.report.json", "best.onnx",
         "best.onnx.json", "best.onnx.report.json"]
     # ...and it is not TensorRT's INT8: building an engine from it is refused before TensorRT is needed
-    from unet_edge.export.trt_from_export import build_from_export, check_int8_flavour, siblings
+    from unet_edge.export.tensorrt.from_export import build_from_export, check_int8_flavour, siblings
 
     with pytest.raises(ConfigError, match="--int8-target tensorrt"):
-        build_from_export(siblings(tmp_path / "best.int8-cpu.onnx"), "int8", None, 1.0, None, None, lambda _m: None)
+        build_from_export(siblings(tmp_path / "best.int8-cpu.onnx"), "int8", log=lambda _m: None)
     check_int8_flavour(siblings(out / "best.int8.onnx"), "int8")  # the TensorRT flavour passes
 
 
 def test_logits_export_reports_the_max_logit_error(trained_run, tmp_path):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    result = export_checkpoint(trained_run / "best.pt", ExportOptions(logits=True, out=tmp_path, verify_frames=4),
+    result = export_model(trained_run / "best.pt", ExportOptions(logits=True, out=tmp_path, verify_frames=4),
                                lambda _m: None)
-    row = result["verification"][0]
+    row = result.verification[0]
     assert row["max_logit_error"] is not None and row["max_logit_error"] < 1e-3
     meta = load_meta(tmp_path / "best.onnx")
     assert meta.outputs_logits and meta.output.shape == (1, 11, 64, 96)
 
 
 def test_dynamic_export_runs_at_several_sizes(trained_run, tmp_path):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    export_checkpoint(trained_run / "best.pt", ExportOptions(dynamic=True, out=tmp_path, verify_frames=4),
+    export_model(trained_run / "best.pt", ExportOptions(dynamic=True, out=tmp_path, verify_frames=4),
                       lambda _m: None)
     with OnnxRuntimeRunner(tmp_path / "best.onnx") as r:
         assert r.infer(np.zeros((2, 96, 160, 3), np.uint8)).shape == (2, 96, 160)
@@ -159,10 +159,10 @@ def test_dynamic_export_runs_at_several_sizes(trained_run, tmp_path):
 
 
 def test_int8_refuses_to_run_without_real_calibration_frames(trained_run, tmp_path):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
     with pytest.raises(ConfigError, match="real calibration frames"):
-        export_checkpoint(trained_run / "best.pt", ExportOptions(int8=True, out=tmp_path, verify=False),
+        export_model(trained_run / "best.pt", ExportOptions(int8=True, out=tmp_path, verify=False),
                           lambda _m: None)
 
 
@@ -206,9 +206,9 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(trained_run, tmp_pa
     ckpt["arch"], ckpt["model_options"] = "unet", {"width": 32, "batchnorm": False}
     torch.save(ckpt, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="weights do not fit architecture 'unet'"):
-        from unet_edge.export.exporter import ExportOptions, export_checkpoint
+        from unet_edge.export.exporter import ExportOptions, export_model
 
-        export_checkpoint(tmp_path / "other.pt", ExportOptions(out=tmp_path), lambda _m: None)
+        export_model(tmp_path / "other.pt", ExportOptions(out=tmp_path), lambda _m: None)
     proc = subprocess.run([sys.executable, "-m", "unet_edge", "export", str(tmp_path / "other.pt")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
@@ -222,18 +222,18 @@ def test_sidecar_is_plain_json_the_runtime_can_read(exported):
 
 
 def test_simplified_export_still_matches(trained_run, tmp_path):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    result = export_checkpoint(trained_run / "best.pt", ExportOptions(simplify=True, out=tmp_path, verify_frames=4),
+    result = export_model(trained_run / "best.pt", ExportOptions(simplify=True, out=tmp_path, verify_frames=4),
                                lambda _m: None)
-    assert result["verification"][0]["agreement"] >= THRESHOLDS["fp32"]
+    assert result.verification[0]["agreement"] >= THRESHOLDS["fp32"]
     assert read_metadata(tmp_path / "best.onnx")["precision"] == "fp32"
 
 
 def test_subpixel_rewrite_is_exact_and_exports(trained_run, tmp_path):
     import torch
 
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.export.subpixel import SubPixelUp, deconv_to_subpixel
 
     torch.manual_seed(0)
@@ -248,9 +248,9 @@ def test_subpixel_rewrite_is_exact_and_exports(trained_run, tmp_path):
         sub = deconv_to_subpixel(model)
         assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in sub.modules())
         torch.testing.assert_close(sub(torch.randn(1, 3, 32, 48).clamp(-1, 1)).shape, ref.shape)
-    result = export_checkpoint(trained_run / "best.pt", ExportOptions(subpixel=True, out=tmp_path, verify_frames=4),
+    result = export_model(trained_run / "best.pt", ExportOptions(subpixel=True, out=tmp_path, verify_frames=4),
                                lambda _m: None)
-    assert result["verification"][0]["agreement"] >= THRESHOLDS["fp32"]
+    assert result.verification[0]["agreement"] >= THRESHOLDS["fp32"]
     import onnx
 
     ops = {n.op_type for n in onnx.load(str(tmp_path / "best.onnx")).graph.node}
@@ -263,7 +263,7 @@ def test_measurements_go_to_the_report_and_the_contract_to_the_sidecar(exported)
         side = {k: v for k, v in load_meta(out / name).raw.items() if k != "artifact_sha256"}
         assert side == read_metadata(out / name)  # the ONNX file carries exactly the contract
         report = read_report(out / name)
-        assert report["verification"]["passed"] and result["reports"][str(out / name)] == report
+        assert report["verification"]["passed"] and result.reports[str(out / name)] == report
     assert "drift" not in load_meta(out / "best.fp16.onnx").raw["fp16"]
     assert read_report(out / "best.fp16.onnx")["fp16"]["drift"]
     assert {"search", "peak_rss_mb", "method"} <= set(read_report(out / "best.int8.onnx")["int8"])
@@ -280,4 +280,5 @@ def test_export_json_dash_prints_the_reports_on_stdout(trained_run, tmp_path, ca
     result = json.loads(captured.out)  # stdout is the JSON alone; the log went to stderr
     report = result["reports"][str(tmp_path / "best.onnx")]
     assert report == read_report(tmp_path / "best.onnx") and report["verification"]["precision"] == "fp32"
+    assert result["reference"] == "PyTorch eager" and report["reference"] == "PyTorch eager"
     assert "wrote" in captured.err

@@ -13,10 +13,10 @@ from onnx import TensorProto, helper
 from torch import nn
 
 from unet_edge.core.errors import UnetEdgeError
-from unet_edge.export import foreign_graph as fg
-from unet_edge.export import foreign_onnx as fo
+from unet_edge.export import deploy_graph as fg
+from unet_edge.export import onnx_body as fo
 from unet_edge.export.frame_sets import synthetic_frames
-from unet_edge.models.contract import IOContract, contract_from_options
+from unet_edge.models.contract import ContractOptions, IOContract, contract_from_options
 
 from .foreign_graphs import CLASSES, SIZE, Ids, Net, Nhwc, hand_graph, torch_graph
 
@@ -52,15 +52,15 @@ def frames():
     return synthetic_frames(SIZE, 4)[0]
 
 
-CAMVID = contract_from_options(classes="camvid")
+CAMVID = contract_from_options(ContractOptions(classes="camvid"))
 
 CASES = {
     "nchw": (lambda p: torch_graph(p, Net()), CAMVID, "nchw"),
     "stride4": (lambda p: torch_graph(p, Net(stride=4, seed=1)), CAMVID, "nchw"),
     "nhwc-bgr-unit": (lambda p: torch_graph(p, Nhwc(seed=2), (1, *SIZE, 3)),
-                      contract_from_options(classes="camvid", rgb=False, input_norm="unit"), "nhwc"),
+                      contract_from_options(ContractOptions(classes="camvid", rgb=False, input_norm="unit")), "nhwc"),
     "ids": (lambda p: torch_graph(p, Ids(stride=2, seed=4)), CAMVID, "nchw"),
-    "hand-opset13": (hand_graph, contract_from_options(classes="camvid", input_norm="signed"), "nchw"),
+    "hand-opset13": (hand_graph, contract_from_options(ContractOptions(classes="camvid", input_norm="signed")), "nchw"),
 }
 
 
@@ -93,7 +93,7 @@ def test_confidence_output_matches_softmax(tmp_path, frames):
 
 def test_dynamic_graph_takes_any_multiple(tmp_path, frames):
     path = torch_graph(tmp_path / "src.onnx", Net(stride=4), dynamic=True)
-    c = contract_from_options(classes="camvid", multiple_of=32)
+    c = contract_from_options(ContractOptions(classes="camvid", multiple_of=32))
     sess = wrapped(path, c, (60, 90), dynamic=True)
     assert sess.get_inputs()[0].shape == ["N", "H", "W", 3]
     for h, w in ((64, 96), (96, 128)):
@@ -105,7 +105,7 @@ def test_dynamic_graph_takes_any_multiple(tmp_path, frames):
 
 def test_a_size_off_the_multiple_is_padded_and_cropped_back(tmp_path, frames):
     path = torch_graph(tmp_path / "src.onnx", Net(stride=4), dynamic=True)
-    c = contract_from_options(classes="camvid", multiple_of=32)
+    c = contract_from_options(ContractOptions(classes="camvid", multiple_of=32))
     sess = wrapped(path, c, (60, 90))
     assert sess.get_inputs()[0].shape == [1, 60, 90, 3]
     f = cv2.resize(frames[3], (90, 60))
@@ -124,7 +124,7 @@ def test_without_classes_the_count_comes_from_the_graph(tmp_path):
 def test_node_names_give_layer_names(tmp_path):
     from unet_edge.export.naming import module_path
 
-    c = contract_from_options(classes="camvid")
+    c = contract_from_options(ContractOptions(classes="camvid"))
     torch_src = fo.inspect(fo.load(torch_graph(tmp_path / "t.onnx", Net())), c, None)
     hand_src = fo.inspect(fo.load(hand_graph(tmp_path / "h.onnx")), c, SIZE)
     for src, expect in ((torch_src, ["stem", "head"]), (hand_src, ["Conv_0", "Conv_2"])):
@@ -172,14 +172,14 @@ def test_bad_graphs_are_one_line_errors(tmp_path, case):
 
 def test_export_writes_self_describing_artifacts_that_stream(tmp_path, frames):
     from unet_edge.core.artifact import load_meta
-    from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.foreign_export import export_foreign_onnx
+    from unet_edge.export.exporter import ExportOptions, export_model
+    from unet_edge.models.foreign import ForeignSpec
     from unet_edge.runtime import Segmenter
 
     path = torch_graph(tmp_path / "segformer_like.onnx", Net(stride=4, seed=5))
-    result = export_foreign_onnx(path, ExportOptions(fp16=True, confidence=True, out=tmp_path / "out",
-                                                     verify_frames=6), CAMVID, lambda _m: None)
-    assert [r["precision"] for r in result["verification"] if r["passed"]] == ["fp32", "fp16"]
+    result = export_model(path, ExportOptions(fp16=True, confidence=True, out=tmp_path / "out", verify_frames=6),
+                          lambda _m: None, spec=ForeignSpec(contract=CAMVID))
+    assert [r["precision"] for r in result.verification if r["passed"]] == ["fp32", "fp16"]
     fp32 = tmp_path / "out" / "segformer_like.onnx"
     meta = load_meta(fp32)
     assert meta.classes[0] == "Sky" and [o.name for o in meta.outputs] == ["mask", "confidence"]
@@ -192,30 +192,32 @@ def test_export_writes_self_describing_artifacts_that_stream(tmp_path, frames):
 
 
 def test_export_beside_the_source_keeps_it_and_errors_name_the_file(tmp_path):
-    from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.foreign_export import export_foreign_onnx, is_foreign_onnx
+    from unet_edge.export.exporter import ExportOptions, export_model
+    from unet_edge.export.graph_reference import is_foreign_onnx
+    from unet_edge.models.foreign import ForeignSpec
 
     path = torch_graph(tmp_path / "net.onnx", Net())
     assert is_foreign_onnx(path)
-    result = export_foreign_onnx(path, ExportOptions(verify_frames=2), CAMVID, lambda _m: None)
-    assert result["artifacts"] == [str(tmp_path / "net.deploy.onnx")] and is_foreign_onnx(path)
+    result = export_model(path, ExportOptions(verify_frames=2), lambda _m: None, spec=ForeignSpec(contract=CAMVID))
+    assert result.artifacts == [tmp_path / "net.deploy.onnx"] and is_foreign_onnx(path)
     assert not is_foreign_onnx(tmp_path / "net.deploy.onnx")
     with pytest.raises(UnetEdgeError, match=r"^two\.onnx has 2 inputs"):
-        export_foreign_onnx(two_inputs(tmp_path / "two.onnx"), ExportOptions(), CAMVID, lambda _m: None)
+        export_model(two_inputs(tmp_path / "two.onnx"), ExportOptions(), lambda _m: None,
+                     spec=ForeignSpec(contract=CAMVID))
 
 
 def test_a_graph_with_external_weights_gives_one_self_contained_artifact(tmp_path, frames):
-    from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.foreign_export import export_foreign_onnx
+    from unet_edge.export.exporter import ExportOptions, export_model
+    from unet_edge.models.foreign import ForeignSpec
 
     src = tmp_path / "src"
     src.mkdir()
     model = onnx.load(str(torch_graph(tmp_path / "plain.onnx", Net(seed=4))))
     onnx.save_model(model, str(src / "ext.onnx"), save_as_external_data=True, location="ext.onnx.data",
                     size_threshold=0)  # as large exporters write them: weights in a file beside the graph
-    result = export_foreign_onnx(src / "ext.onnx", ExportOptions(out=tmp_path / "out", verify_frames=4), CAMVID,
-                                 lambda _m: None)
-    (art,) = result["artifacts"]
+    result = export_model(src / "ext.onnx", ExportOptions(out=tmp_path / "out", verify_frames=4), lambda _m: None,
+                          spec=ForeignSpec(contract=CAMVID))
+    (art,) = map(str, result.artifacts)
     assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in onnx.load(art, load_external_data=False)
                    .graph.initializer)
     sess = ort.InferenceSession(art, providers=["CPUExecutionProvider"])

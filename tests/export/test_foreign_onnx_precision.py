@@ -13,10 +13,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from unet_edge.export import foreign_graph as fg
-from unet_edge.export import foreign_onnx as fo
+from unet_edge.export import deploy_graph as fg
+from unet_edge.export import onnx_body as fo
 from unet_edge.export.frame_sets import synthetic_frames
-from unet_edge.models.contract import contract_from_options
+from unet_edge.models.contract import ContractOptions, contract_from_options
 
 from .foreign_graphs import SIZE, Net, hand_graph, torch_graph
 
@@ -44,7 +44,7 @@ class Drifty(Net):
 def test_fp16_islands_are_chosen_by_drift_not_only_by_range(tmp_path, frames):
     from unet_edge.export.fp16_onnx import fp16_islands
 
-    c = contract_from_options(classes="camvid")
+    c = contract_from_options(ContractOptions(classes="camvid"))
     src = fo.inspect(fo.load(torch_graph(tmp_path / "d.onnx", Drifty())), c, None)
     model = fg.deploy_graph(src, 17)
     keep, done, report = fp16_islands(model, frames)
@@ -66,20 +66,20 @@ def test_fp16_islands_are_chosen_by_drift_not_only_by_range(tmp_path, frames):
 
 @pytest.mark.parametrize("target,name", [("cpu", "hand.int8-cpu.onnx"), ("tensorrt", "hand.int8.onnx")])
 def test_int8_of_a_hand_built_graph_passes_the_gate_in_both_flavours(tmp_path, target, name):
-    from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.foreign_export import export_foreign_onnx
+    from unet_edge.export.exporter import ExportOptions, export_model
+    from unet_edge.models.foreign import ForeignSpec
 
     calib = tmp_path / "calib"
     calib.mkdir()
     for i, f in enumerate(synthetic_frames(SIZE, 16, seed=99)[0]):
         cv2.imwrite(str(calib / f"{i:02d}.png"), f)
-    c = contract_from_options(classes="camvid", input_norm="signed")
-    result = export_foreign_onnx(hand_graph(tmp_path / "hand.onnx"), ExportOptions(
+    c = contract_from_options(ContractOptions(classes="camvid", input_norm="signed"))
+    result = export_model(hand_graph(tmp_path / "hand.onnx"), ExportOptions(
         int8=True, int8_target=target, calib=str(calib), calib_frames=16, size=SIZE, out=tmp_path / "out",
-        verify_frames=6), c, lambda _m: None)
-    rows = {r["precision"]: r for r in result["verification"]}
+        verify_frames=6), lambda _m: None, spec=ForeignSpec(contract=c))
+    rows = {r["precision"]: r for r in result.verification}
     assert rows["int8"]["passed"] and rows["int8"]["agreement"] >= 0.99
-    art = result["artifacts"][-1]
+    art = str(result.artifacts[-1])
     assert art.endswith(name) and json.loads(Path(art + ".json").read_text())["int8"]["target"] == target
     ops = {n.op_type for n in onnx.load(art).graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops  # a QDQ graph in both flavours

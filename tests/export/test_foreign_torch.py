@@ -228,7 +228,7 @@ def test_bad_inputs_are_one_line(lraspp, tmp_path):
 def test_class_tables_and_contract(tmp_path):
     from unet_edge.core.errors import ConfigError, DataError
     from unet_edge.data.classes import class_table
-    from unet_edge.models.contract import IOContract, contract_from_options
+    from unet_edge.models.contract import ContractOptions, IOContract, contract_from_options
 
     assert class_table("cityscapes").num_classes == 19 and class_table("carla").num_classes == 23
     table = tmp_path / "classes.json"
@@ -238,10 +238,11 @@ def test_class_tables_and_contract(tmp_path):
     table.write_text(json.dumps([{"colour": [1, 2, 3]}]))
     with pytest.raises(DataError, match="class 0"):
         class_table(str(table))
-    c = contract_from_options(rgb=False, input_norm="signed", std="1,2,3", layout="nhwc", classes="camvid")
+    c = contract_from_options(ContractOptions(rgb=False, input_norm="signed", std="1,2,3", layout="nhwc",
+                                              classes="camvid"))
     assert c.mean == (127.5,) * 3 and c.std == (1, 2, 3) and c.norm is None and c.num_classes == 11
     assert IOContract.from_json(json.loads(json.dumps(c.to_json()))) == c
     with pytest.raises(ConfigError, match="--input-norm"):
-        contract_from_options(input_norm="zscore")
+        contract_from_options(ContractOptions(input_norm="zscore"))
     with pytest.raises(ConfigError, match="--mean"):
-        contract_from_options(mean="1,2")
+        contract_from_options(ContractOptions(mean="1,2"))

@@ -102,7 +102,7 @@ def _opts(tmp_path, synth_dir, **kw):
 @pytest.mark.slow
 def test_an_accuracy_neutral_int8_graph_below_99_percent_agreement_is_accepted(trained_run, synth_dir, tmp_path,
                                                                                monkeypatch):
-    from unet_edge.export.exporter import export_checkpoint
+    from unet_edge.export.exporter import export_model
     from unet_edge.export.frame_sets import synthetic_frames
     from unet_edge.export.report import read_report
 
@@ -111,9 +111,9 @@ def test_an_accuracy_neutral_int8_graph_below_99_percent_agreement_is_accepted(t
     # As SegFormer's INT8 graph measured on an EPYC: slower than FP32, which the user is told.
     monkeypatch.setattr("unet_edge.bench.speed.interleaved_ms", lambda *_a, **_k: (10.0, 12.0))
     lines: list[str] = []
-    result = export_checkpoint(trained_run / "best.pt", _opts(tmp_path, synth_dir), lines.append)
+    result = export_model(trained_run / "best.pt", _opts(tmp_path, synth_dir), lines.append)
     assert any(m.startswith("warning: the INT8 graph runs slower than FP32") and "0.83x" in m for m in lines)
-    row = next(r for r in result["verification"] if r["precision"] == "int8")
+    row = next(r for r in result.verification if r["precision"] == "int8")
     assert row["criterion"] == "accuracy" and row["passed"]
     assert DEFAULT_AGREEMENT_FLOOR <= row["agreement"] < DEFAULT_MIN_AGREEMENT
     summary = read_report(tmp_path / "best.int8-cpu.onnx")["summary"]
@@ -126,13 +126,13 @@ def test_an_accuracy_neutral_int8_graph_below_99_percent_agreement_is_accepted(t
 
 @pytest.mark.slow
 def test_an_int8_graph_that_loses_a_class_is_rejected_and_kept_apart(trained_run, synth_dir, tmp_path, monkeypatch):
-    from unet_edge.export.exporter import export_checkpoint
+    from unet_edge.export.exporter import export_model
     from unet_edge.export.report import read_report
 
     road = 3  # CamVid's Road: most of every synthetic frame
     _erasing(monkeypatch, erase=road)
     with pytest.raises(Int8Rejected) as err:
-        export_checkpoint(trained_run / "best.pt", _opts(tmp_path, synth_dir, int8_search_minutes=0.02),
+        export_model(trained_run / "best.pt", _opts(tmp_path, synth_dir, int8_search_minutes=0.02),
                           lambda _m: None)
     message = str(err.value)
     assert "\n" not in message and "best.int8-cpu.rejected.onnx" in message and "worst class Road" in message

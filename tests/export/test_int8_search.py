@@ -7,12 +7,11 @@ import pytest
 import torch
 from torch import nn
 
+from tests.export.deploy_files import deploy_onnx
 from unet_edge.core.errors import Int8Rejected
 from unet_edge.export.criterion import Criterion, Score, Scorer
-from unet_edge.export.deploy_module import DeployModule
 from unet_edge.export.int8.graph_facts import layer_names, module_paths
 from unet_edge.export.int8.search import SearchOptions, search
-from unet_edge.export.onnx_export import export_onnx
 from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
 pytestmark = pytest.mark.slow
@@ -46,13 +45,12 @@ class HardToQuantize(nn.Module):
 def hard(tmp_path_factory):
     out = tmp_path_factory.mktemp("hard")
     model = HardToQuantize().eval()
-    deploy = DeployModule(model, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
     meta = {"classes": ["a", "b", "c", "d"], "palette": [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
             "ignore_index": 255, "precision": "fp32", "train_input_size": [48, 64],
             "input": {"name": "frame", "shape": [1, 48, 64, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
                       "multiple_of": 1},
             "outputs": [{"name": "mask", "shape": [1, 48, 64], "dtype": "uint8", "semantics": "class_ids"}]}
-    path = export_onnx(deploy, out / "hard.onnx", (48, 64), meta=meta)
+    path = deploy_onnx(model, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], out / "hard.onnx", (48, 64), meta=meta)
     from unet_edge.core.artifact import write_meta
 
     write_meta(path, meta)
@@ -215,7 +213,7 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
     import cv2
 
     from unet_edge.export.exporter import ExportOptions
-    from unet_edge.export.int8.stage import Int8Reference, write_int8
+    from unet_edge.export.int8.stage import Int8Job, Int8Reference, write_int8
 
     path, model, frames, ref = hard
     calib = tmp_path / "calib"
@@ -224,12 +222,11 @@ def test_a_missed_target_on_a_model_full_of_near_ties_says_so(hard, tmp_path):
         cv2.imwrite(str(calib / f"{i}.png"), f)
     opts = ExportOptions(calib=str(calib), calib_method="minmax", calib_frames=8, int8_target="tensorrt",
                          min_agreement=1.0, max_miou_drop=0.005)
-    ckpt = {"classes": ["a", "b", "c", "d"], "num_classes": 4}
     unreachable = [255 - m for m in ref[8:]]
 
     def export(near_ties: float):
-        write_int8(tmp_path / "hard.int8.onnx", path, {}, (48, 64), ckpt, opts, module_paths(model),
-                   Int8Reference(frames[8:], unreachable, None, near_ties), lambda _m: None)
+        job = Int8Job(tmp_path / "hard.int8.onnx", path, {}, (48, 64), ["a", "b", "c", "d"], opts, module_paths(model))
+        write_int8(job, Int8Reference(frames[8:], unreachable, None, near_ties), lambda _m: None)
 
     with pytest.raises(Int8Rejected, match=r"misses the agreement criterion .*5\.0% of the FP32 model's pixels "
                                            "are near-ties"):

@@ -23,15 +23,16 @@ def gpu():
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp_path):
-    from unet_edge.export.trt_from_export import build_from_export, siblings
+    from unet_edge.export.tensorrt.from_export import BuildOptions, build_from_export, siblings
     from unet_edge.export.verify import Gate
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
     from unet_edge.runtime.runners.tensorrt import TensorRTRunner
     from unet_edge.synth import scene
 
     out, _, _ = exported
-    engine = build_from_export(siblings(out / "best.onnx"), precision, tmp_path / f"m.{precision}.engine", 0.5,
-                               None, tmp_path / "timing.cache", lambda _m: None)
+    opts = BuildOptions(out=tmp_path / f"m.{precision}.engine", workspace_gb=0.5,
+                        timing_cache=tmp_path / "timing.cache")
+    engine = build_from_export(siblings(out / "best.onnx"), precision, opts, lambda _m: None)
     assert (tmp_path / "timing.cache").stat().st_size > 0
     frames = [scene(200 + i, (64, 96))[0] for i in range(6)]
     with TensorRTRunner(engine) as t, OnnxRuntimeRunner(out / "best.onnx") as o:
@@ -42,10 +43,10 @@ def test_engine_builds_and_agrees_with_onnxruntime(exported, gpu, precision, tmp
 
 
 def test_engine_cache_reuses_a_build(exported, gpu):
-    from unet_edge.export.trt_from_export import build_from_export, siblings
+    from unet_edge.export.tensorrt.from_export import BuildOptions, build_from_export, siblings
 
     out, _, _ = exported
-    first = build_from_export(siblings(out / "best.onnx"), "fp16", None, 0.5, None, None, lambda _m: None)
+    first = build_from_export(siblings(out / "best.onnx"), "fp16", BuildOptions(workspace_gb=0.5), lambda _m: None)
     mtime = first.stat().st_mtime_ns
-    again = build_from_export(siblings(out / "best.onnx"), "fp16", None, 0.5, None, None, lambda _m: None)
+    again = build_from_export(siblings(out / "best.onnx"), "fp16", BuildOptions(workspace_gb=0.5), lambda _m: None)
     assert again == first and again.stat().st_mtime_ns == mtime

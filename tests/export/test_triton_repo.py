@@ -33,9 +33,9 @@ def test_every_exported_precision_becomes_a_parseable_model(exported, tmp_path):
 
 
 def test_dynamic_exports_batch_and_engines_use_the_tensorrt_platform(trained_run, tmp_path):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=tmp_path, dynamic=True, confidence=True,
+    export_model(trained_run / "best.pt", ExportOptions(out=tmp_path, dynamic=True, confidence=True,
                                                              verify=False), lambda _m: None)
     meta = load_meta(tmp_path / "best.onnx")
     cfg = parse(triton_config(meta, "m", "onnxruntime", max_batch=6))

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from unet_edge.core.artifact import PRECISIONS
-from unet_edge.export.trt_plan import plan_build
+from unet_edge.export.tensorrt.plan import plan_build
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = {  # version -> the binding wheel on the registry (JetPack 6.0 ships 8.6.2, JetPack 6.1/6.2 10.3)

@@ -70,9 +70,9 @@ def test_json_and_plot_from_the_command_line(trained_run, synth_dir, tmp_path):
 
 def test_bench_an_onnx_file_reports_other_precisions_unavailable(tmp_path, trained_run):
     from unet_edge.bench.suite import BenchConfig, run_bench
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
+    export_model(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
     result = run_bench(BenchConfig(model=tmp_path / "best.onnx", backends="torch,onnxruntime,onnxruntime-fp16",
                                    iters=5, warmup=1, min_seconds=0), log=lambda _m: None)
     status = {r["backend"]: (r["status"], r["reason"]) for r in result["rows"]}

@@ -84,10 +84,10 @@ def test_eval_refuses_a_dataset_with_other_classes(tmp_path, trained_run):
 
 
 def test_only_live_spellings_are_shown_or_accepted(trained_run, tmp_path):
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
 
     out = tmp_path
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)
+    export_model(trained_run / "best.pt", ExportOptions(out=out, verify=False), lambda _m: None)
     helps = {cmd: run(cmd, "--help").stdout for cmd in ("export", "build", "run", "bench")}
     assert "--int8-target" in helps["export"] and "--target " not in helps["export"]
     assert "--precision" in helps["build"] and "--fp16" not in helps["build"]

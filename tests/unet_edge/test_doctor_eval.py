@@ -37,13 +37,13 @@ def test_doctor_json_from_the_command_line():
 
 @pytest.mark.slow
 def test_eval_agrees_between_checkpoint_and_onnx(trained_run, synth_dir, tmp_path):
-    from unet_edge.evaluate import evaluate_path
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.evaluate import EvalConfig, evaluate_path
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    export_checkpoint(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
-    a = evaluate_path(trained_run / "best.pt", synth_dir, "folder", "val", None, None, 0, None)
-    b = evaluate_path(tmp_path / "best.onnx", synth_dir, "folder", "val", None, tmp_path / "v.png", 3,
-                      tmp_path / "e.json")
+    export_model(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
+    a = evaluate_path(EvalConfig(trained_run / "best.pt", synth_dir, "folder", "val", None, None, 0, None))
+    b = evaluate_path(EvalConfig(tmp_path / "best.onnx", synth_dir, "folder", "val", None, tmp_path / "v.png", 3,
+                                 tmp_path / "e.json"))
     assert abs(a["scores"]["miou"] - b["scores"]["miou"]) < 0.001  # within 0.1 mIoU point
     assert b["backend"] == "onnxruntime" and (tmp_path / "v.png").is_file()
     saved = json.loads((tmp_path / "e.json").read_text())

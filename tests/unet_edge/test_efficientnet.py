@@ -98,11 +98,11 @@ def test_export_round_trip_folds_norms_and_keeps_edge_ops(tmp_path):
     import onnx
 
     from unet_edge.core.artifact import load_meta
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.runtime import open_runner
 
     ckpt = _checkpoint(tmp_path)
-    export_checkpoint(ckpt, ExportOptions(out=tmp_path, verify=False, build=False, dynamic=True, size=(70, 100)),
+    export_model(ckpt, ExportOptions(out=tmp_path, verify=False, build=False, dynamic=True, size=(70, 100)),
                       lambda _m: None)
     path = tmp_path / "lite.onnx"
     graph = onnx.load(str(path)).graph
@@ -127,11 +127,11 @@ def test_int8_cpu_graph_quantizes_the_depthwise_convs(tmp_path):
     import onnx
     import onnxruntime as ort
 
-    from unet_edge.export.exporter import ExportOptions, export_checkpoint
+    from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.export.int8.calibration import quantize
 
     ckpt = _checkpoint(tmp_path)
-    export_checkpoint(ckpt, ExportOptions(out=tmp_path, verify=False, build=False, size=(64, 96)), lambda _m: None)
+    export_model(ckpt, ExportOptions(out=tmp_path, verify=False, build=False, size=(64, 96)), lambda _m: None)
     frames = list(np.random.default_rng(1).integers(0, 255, (8, 64, 96, 3), np.uint8))
     dest = tmp_path / "lite.int8-cpu.onnx"
     quantize(tmp_path / "lite.onnx", dest, frames, "cpu", "minmax", float_nodes=[], warn=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unet_edge.core.errors import ConfigError, RunnerError
+from unet_edge.core.errors import RunnerError, UnetEdgeError
+from unet_edge.export.any_model import open_model
 from unet_edge.runtime.runners import TIMING_FIELDS, open_runner
-from unet_edge.torch_runner import TorchRunner, open_model
+from unet_edge.torch_runner import TorchRunner
 
 
 def test_the_torch_runner_keeps_the_contract_and_agrees_with_its_export(model, trained_run):
@@ -30,5 +31,7 @@ def test_the_torch_runner_keeps_the_contract_and_agrees_with_its_export(model, t
 def test_open_model_takes_checkpoints_and_artifacts(model, trained_run):
     assert isinstance(open_model(trained_run / "best.pt"), TorchRunner)
     assert open_model(model).backend == "onnxruntime"
-    with pytest.raises(ConfigError, match="unsupported model file type"):
-        open_model(model.with_suffix(".tflite"))
+    tflite = model.with_suffix(".tflite")
+    tflite.write_bytes(b"TFL3")
+    with pytest.raises(UnetEdgeError, match="not a model file"):
+        open_model(tflite)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from unet_edge.core.errors import BenchError, ConfigError
+from unet_edge.core.errors import ConfigError
 from unet_edge.core.lazy import installed, missing
 
 
@@ -61,15 +58,11 @@ def parse_backends(text: str) -> list[str]:
     return names
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unet-edge" / "bench"
-
-
 def unavailable_reason(backend: str, kind: str) -> str | None:
-    """Why ``backend`` cannot run here for a model of ``kind`` (checkpoint, onnx, engine), or None."""
+    """Why ``backend`` cannot run here for a model of ``kind`` (export.any_model.kind), or None."""
     family = BACKENDS[backend].family
     if family == "torch":
-        if kind != "checkpoint":
+        if kind != "torch":
             return "needs a PyTorch model (a checkpoint, a state dict, a .pt2 or a TorchScript file)"
         if not installed("torch"):
             return missing("torch")
@@ -78,7 +71,7 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
             return "a TensorRT engine runs only on TensorRT"
         if not installed(family):
             return missing(family)
-        if kind in ("checkpoint", "foreign-onnx") and not installed("onnx"):
+        if kind in ("torch", "foreign-onnx") and not installed("onnx"):
             return missing("onnx")
     if family == "tensorrt":
         if not installed("tensorrt"):
@@ -90,39 +83,3 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
         except Exception as exc:  # no driver, no device
             return f"no usable CUDA device ({str(exc).splitlines()[0][:80]})"
     return None
-
-
-EXPORT_REV = 3  # bump when exported graphs change, so cached artifacts are re-exported
-
-
-class ArtifactCache:
-    """Exports a model on demand into a cache folder keyed by its sha256, the options that describe a
-    model unet-edge did not train (``spec``) and the input size."""
-
-    def __init__(self, ckpt: Path, size: tuple[int, int] | None, calib: str | None, root: Path | None,
-                 log, subpixel: bool = False, spec=None) -> None:
-        self.ckpt, self.size, self.calib, self.log, self.subpixel = ckpt, size, calib, log, subpixel
-        self.spec = spec
-        digest = hashlib.sha256(ckpt.read_bytes() + (repr(spec).encode() if spec else b"")).hexdigest()[:12]
-        tag = (f"{size[0]}x{size[1]}" if size else "native") + ("-subpixel" if subpixel else "") + f"-r{EXPORT_REV}"
-        self.dir = (root or cache_root()) / f"{ckpt.stem}-{digest}-{tag}"
-
-    def onnx(self, precision: str, int8_target: str = "cpu") -> Path:
-        from unet_edge.export.any_model import export_any
-        from unet_edge.export.exporter import ExportOptions
-        from unet_edge.export.int8.stage import int8_path
-
-        sub = self.dir / (f"int8-{int8_target}" if precision == "int8" else "float")
-        name = {"fp32": f"{self.ckpt.stem}.onnx", "fp16": f"{self.ckpt.stem}.fp16.onnx",
-                "int8": int8_path(sub, self.ckpt.stem, int8_target).name}[precision]
-        path = sub / name
-        if path.is_file() and path.with_name(path.name + ".json").is_file():
-            return path
-        if precision == "int8" and not self.calib:
-            raise BenchError("INT8 needs calibration frames: pass --data or --source (real frames)")
-        opts = ExportOptions(fp16=precision == "fp16", int8=precision == "int8", int8_target=int8_target,
-                             calib=self.calib, calib_frames=300, size=self.size, out=sub, verify=False, build=False,
-                             subpixel=self.subpixel)
-        self.log(f"exporting {precision} ONNX into {sub}")
-        export_any(self.ckpt, opts, self.spec, lambda _m: None)
-        return path

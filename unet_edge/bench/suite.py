@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.bench.backends import BACKENDS, ArtifactCache, Row, parse_backends, unavailable_reason
+from unet_edge.bench.backends import BACKENDS, Row, parse_backends, unavailable_reason
 from unet_edge.core.errors import BenchError, ConfigError, UnetEdgeError
+from unet_edge.export.any_model import kind as model_kind
+from unet_edge.export.artifact_cache import ArtifactCache
 
 
 @dataclass
@@ -38,14 +40,6 @@ class BenchConfig:
 OPENVINO_ROWS = ("onnxruntime", "openvino", "openvino-bf16", "openvino-int8")
 
 
-def _kind(path: Path) -> str:
-    """checkpoint (any PyTorch MODEL), foreign-onnx (exported like a checkpoint), onnx or engine."""
-    from unet_edge.export.any_model import kind
-
-    what = kind(path)
-    return "checkpoint" if what == "torch" else what
-
-
 def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], tuple[list, list[str]] | None, str]:
     """The frames every row is checked on, with (labels, class names) where they have labels: then
     each row is judged as export's gate judges it (accuracy; agreement only a floor)."""
@@ -70,7 +64,7 @@ def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], tuple[list
 def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threads: int):
     """(runner, artifact path) for ``name``; raises UnetEdgeError when it cannot be built."""
     precision, family, export = BACKENDS[name].precision, BACKENDS[name].family, BACKENDS[name].export
-    kind = _kind(cfg.model)
+    kind = model_kind(cfg.model)
     if family == "torch":
         import torch
 
@@ -79,7 +73,7 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
         torch.set_num_threads(threads)
         layout = "nchw" if name == "torch-nchw" else "channels_last"
         return open_reference(cfg.model, cfg.spec, cfg.size, layout), cfg.model
-    if kind in ("checkpoint", "foreign-onnx"):
+    if kind in ("torch", "foreign-onnx"):
         onnx = cache.onnx(export, "tensorrt" if family == "tensorrt" else "cpu")
     elif kind == "onnx":
         from unet_edge.core.artifact import load_meta
@@ -104,9 +98,9 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
 
     if onnx is None:
         return TensorRTRunner(cfg.model), cfg.model
-    from unet_edge.export.trt_from_export import build_from_export, siblings
+    from unet_edge.export.tensorrt.from_export import build_from_export, siblings
 
-    engine = build_from_export(siblings(onnx), precision, None, 1.0, None, None, lambda _m: None)
+    engine = build_from_export(siblings(onnx), precision, log=lambda _m: None)
     return TensorRTRunner(engine), engine
 
 
@@ -117,13 +111,13 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
 
     names = list(OPENVINO_ROWS) if cfg.provider == "openvino" and cfg.backends.strip() == "all" \
         else parse_backends(cfg.backends)
-    kind = _kind(cfg.model)
+    kind = model_kind(cfg.model)
     if not cfg.model.is_file():
         raise ConfigError(f"{cfg.model}: model file not found")
     if kind == "foreign-onnx":
-        from unet_edge.export.any_model import onnx_contract
+        from unet_edge.export.bodies import check_graph_spec
 
-        onnx_contract(cfg.model, cfg.spec)  # the code options are refused here, not in every row
+        check_graph_spec(cfg.model, cfg.spec)  # the code options are refused here, not in every row
     if cfg.spec is not None and kind in ("onnx", "engine"):
         raise ConfigError(f"{cfg.model.name} is an export of unet-edge: its sidecar records its classes and input "
                           "contract, so the model options do not apply")
@@ -131,7 +125,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     frames, labelled, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
     cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel, cfg.spec) \
-        if kind in ("checkpoint", "foreign-onnx") else None
+        if kind in ("torch", "foreign-onnx") else None
     rows, reference = [], None
     for name in names:
         precision = BACKENDS[name].precision

@@ -11,6 +11,8 @@ from unet_edge.cli import model_source as ms
 from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
 from unet_edge.core.artifact import INT8_TARGETS
 from unet_edge.core.parse import parse_size
+from unet_edge.export.exporter import DEFAULT_CALIB_FRAMES, DEFAULT_OPSET, DEFAULT_VERIFY_FRAMES
+from unet_edge.export.tensorrt.from_export import DEFAULT_WORKSPACE_GB
 from unet_edge.export.thresholds import (
     DEFAULT_AGREEMENT_FLOOR,
     DEFAULT_MAX_CLASS_DROP,
@@ -27,7 +29,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(
            fp16: Annotated[bool, typer.Option(help="also write the mixed-precision FP16 ONNX")] = False,
            int8: Annotated[bool, typer.Option(help="also write an INT8 QDQ ONNX (needs --calib)")] = False,
            calib: Annotated[str | None, typer.Option(help="calibration frames: DIR, VIDEO or LAYOUT:PATH")] = None,
-           calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = 500,
+           calib_frames: Annotated[int, typer.Option(help="frames used for calibration")] = DEFAULT_CALIB_FRAMES,
            calib_method: Annotated[str | None, typer.Option(help="minmax | percentile | entropy (default: try "
                                                                  "each, keep the best)")] = None,
            min_agreement: Annotated[float | None, typer.Option(
@@ -48,7 +50,7 @@ def export(checkpoint: Annotated[Path, typer.Argument(
                                                                          "stderr)")] = None,
            int8_target: Annotated[str, typer.Option(help=f"INT8 flavour: {' | '.join(INT8_TARGETS)} (cpu: ONNX "
                                                          "Runtime)")] = INT8_TARGETS[0],
-           opset: int = 17,
+           opset: int = DEFAULT_OPSET,
            dynamic: Annotated[bool, typer.Option(help="dynamic batch/height/width (multiples of 16)")] = False,
            simplify: Annotated[bool, typer.Option(help="simplify with onnxslim/onnxsim")] = False,
            logits: Annotated[bool, typer.Option(help="output raw logits instead of class ids")] = False,
@@ -58,10 +60,10 @@ def export(checkpoint: Annotated[Path, typer.Argument(
            size: Annotated[str | None, typer.Option(help="input HxW (default: the training size)")] = None,
            out: Annotated[Path | None, typer.Option(help="output folder (default: beside the checkpoint)")] = None,
            verify_data: Annotated[str | None, typer.Option(help="frames: LAYOUT:PATH, DIR or VIDEO")] = None,
-           verify_frames: int = 24,
+           verify_frames: int = DEFAULT_VERIFY_FRAMES,
            verify: Annotated[bool, typer.Option("--verify/--no-verify", help="check parity with PyTorch")] = True,
            build: Annotated[bool, typer.Option("--build/--no-build", help="build engines if TensorRT imports")] = True,
-           workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = 1.0,
+           workspace: Annotated[float, typer.Option(help="TensorRT workspace in GB")] = DEFAULT_WORKSPACE_GB,
            triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here")] = None,
            triton_max_batch: Annotated[int, typer.Option(help="max_batch_size of --dynamic exports in --triton")
                                        ] = 8,
@@ -71,16 +73,14 @@ def export(checkpoint: Annotated[Path, typer.Argument(
     MODEL is a checkpoint of 'unet-edge train', or a model trained elsewhere: a state dict with
     --model-class, a torch.export program, a TorchScript file or a float ONNX graph, described by
     the options under 'Your own model'."""
-    from unet_edge.cli.model_source import export_model, foreign_spec
-    from unet_edge.export.exporter import ExportOptions
+    from unet_edge.cli.model_source import foreign_spec
+    from unet_edge.export.exporter import ExportOptions, export_model
 
-    opts = ExportOptions(fp16=fp16, int8=int8, int8_target=int8_target, calib=calib,
-                         calib_frames=calib_frames, calib_method=calib_method, min_agreement=min_agreement,
+    opts = ExportOptions(fp16=fp16, int8=int8, int8_target=int8_target, calib=calib, calib_frames=calib_frames,
+                         calib_method=calib_method, min_agreement=min_agreement,
                          max_miou_drop=max_miou_drop / 100,  # points on the command line, a fraction inside
-                         max_class_drop=max_class_drop / 100, int8_search_minutes=int8_search_minutes,
-                         opset=opset,
-                         dynamic=dynamic,
-                         simplify=simplify, logits=logits, confidence=confidence,
+                         max_class_drop=max_class_drop / 100, int8_search_minutes=int8_search_minutes, opset=opset,
+                         dynamic=dynamic, simplify=simplify, logits=logits, confidence=confidence,
                          size=parse_size(size) if size else None, out=out, verify_data=verify_data,
                          verify_frames=verify_frames, verify=verify, build=build, workspace_gb=workspace,
                          subpixel=subpixel)
@@ -90,30 +90,38 @@ def export(checkpoint: Annotated[Path, typer.Argument(
         typer.echo(message, err=to_stdout)  # stdout holds only the JSON then
 
     spec = foreign_spec(**own_model, size=size)
-    result = export_model(checkpoint, opts, spec, log)
+    result = export_model(checkpoint, opts, log, spec=spec)
     if json_out and not to_stdout:
         from unet_edge.core.io import write_json_atomic
 
-        write_json_atomic(json_out, result)
+        write_json_atomic(json_out, result.to_json())
     if triton:
-        from unet_edge.export.triton_repo import add_model
+        _triton_models(triton, result.artifacts, triton_max_batch, log)
+    _next_steps((result.engines or result.artifacts)[0], log)
+    if to_stdout:
+        import json
 
-        for artifact in result["artifacts"]:
-            log(f"triton model {add_model(triton, Path(artifact), 'onnxruntime', triton_max_batch)}")
-    model = (result["engines"] or result["artifacts"])[0]
+        typer.echo(json.dumps(result.to_json(), indent=1))
+
+
+def _triton_models(repo: Path, artifacts: list[Path], max_batch: int, log) -> None:
+    from unet_edge.export.triton_repo import add_model
+
+    for artifact in artifacts:
+        log(f"triton model {add_model(repo, artifact, 'onnxruntime', max_batch)}")
+
+
+def _next_steps(model: Path, log) -> None:
     log("next:")
     log(f"  unet-edge run --model {model} --source VIDEO_OR_CAMERA --save out.mp4")
     log(f"  unet-edge bench --model {model}")
     log(f"  unet-edge eval --model {model} --data DATA --dataset camvid")
-    if to_stdout:
-        import json
-
-        typer.echo(json.dumps(result, indent=1))
 
 
 def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'unet-edge export'")],
           precision: Annotated[str | None, typer.Option(help="fp32 | fp16 | int8 (default: the ONNX file's)")] = None,
-          workspace: Annotated[float, typer.Option(help="builder workspace in GB (keep small on Jetson)")] = 1.0,
+          workspace: Annotated[float, typer.Option(help="builder workspace in GB (keep small on Jetson)")
+                                      ] = DEFAULT_WORKSPACE_GB,
           dla: Annotated[int | None, typer.Option(help="build for this DLA core (FP16/INT8, GPU fallback)")] = None,
           timing_cache: Annotated[Path | None, typer.Option(help="timing cache reused across builds")] = None,
           opt_level: Annotated[int | None, typer.Option(help="builder optimization level (TensorRT >= 8.6)")] = None,
@@ -124,13 +132,13 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
     """Build a TensorRT engine on this device from an exported ONNX."""
     from unet_edge.core.artifact import PRECISIONS, load_meta
     from unet_edge.core.errors import ConfigError
-    from unet_edge.export.trt_from_export import build_from_export, siblings
+    from unet_edge.export.tensorrt.from_export import BuildOptions, build_from_export, siblings
 
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
     precision = precision or load_meta(onnx).precision
-    engine = build_from_export(siblings(onnx), precision, out, workspace, dla, timing_cache, typer.echo, opt_level,
-                               max_batch)
+    engine = build_from_export(siblings(onnx), precision, BuildOptions(out, workspace, dla, timing_cache, opt_level,
+                                                                       max_batch), typer.echo)
     if triton:
         from unet_edge.export.triton_repo import add_model
 

@@ -139,12 +139,11 @@ def evaluate(model: Annotated[Path, typer.Option(help="a checkpoint (.pt), an ex
 
     A model trained elsewhere runs as its own project runs it, described by the options under
     'Your own model' (as for export)."""
-    from unet_edge.evaluate import evaluate_path, format_report
+    from unet_edge.evaluate import EvalConfig, evaluate_path, format_report
 
     spec = ms.foreign_spec(**own_model, size=size)
-    report = evaluate_path(model, data, dataset, split, parse_size(size) if size else None, save_viz, samples,
-                           json_out, val_fraction, holdout, provider=provider, device=device, precision=precision,
-                           spec=spec)
+    report = evaluate_path(EvalConfig(model, data, dataset, split, parse_size(size) if size else None, save_viz,
+                                      samples, json_out, val_fraction, holdout, provider, device, precision, spec))
     typer.echo(format_report(report))
 
 

@@ -81,7 +81,7 @@ def foreign_spec(*, model_class: str | None = None, model_kwargs: str | None = N
     """The ForeignSpec the options give, or None where none of them was given (a ``unet-edge train``
     checkpoint, which records all of it). ``size`` only counts together with another option.
     ``like`` starts from what an earlier artifact records."""
-    from unet_edge.models.contract import IOContract, contract_from_options
+    from unet_edge.models.contract import ContractOptions, IOContract, contract_from_options
     from unet_edge.models.foreign import ForeignSpec, parse_kwargs
 
     given = [model_class, model_kwargs, python_path or None, trust_pickle or None, rgb, input_norm, mean, std,
@@ -89,9 +89,8 @@ def foreign_spec(*, model_class: str | None = None, model_kwargs: str | None = N
     if all(v is None for v in given):
         return None
     source, base = recorded_model(like) if like is not None else ({}, None)
-    contract = contract_from_options(rgb=rgb, input_norm=input_norm, mean=mean, std=std, layout=input_layout,
-                                     size=size, multiple_of=multiple_of, output=output, classes=classes,
-                                     base=IOContract.from_json(base) if base else None)
+    given = ContractOptions(rgb, input_norm, mean, std, input_layout, size, multiple_of, output, None, classes)
+    contract = contract_from_options(given, IOContract.from_json(base) if base else None)
     kwargs = parse_kwargs(model_kwargs) if model_kwargs is not None else dict(source.get("kwargs") or {})
     paths = tuple(str(p) for p in python_path) if python_path else tuple(source.get("python_path") or ())
     return ForeignSpec(model_class or source.get("class"), kwargs, paths, trust_pickle, contract)
@@ -115,10 +114,3 @@ def recorded_model(artifact: Path) -> tuple[dict, dict]:
         raise ConfigError(f"--like {artifact}: records no model contract (it is not the export of a model unet-edge "
                           "did not train, nor of a --model-class checkpoint)")
     return dict(data.get("model_source") or {}), data["contract"]
-
-
-def export_model(path: Path, opts, spec, log: Callable[[str], None]) -> dict:
-    """Export any MODEL (export/any_model.py)."""
-    from unet_edge.export.any_model import export_any
-
-    return export_any(path, opts, spec, log)

@@ -134,12 +134,28 @@ def parse_triple(text: str, option: str) -> Triple:
     return values  # type: ignore[return-value]
 
 
-def contract_from_options(*, rgb: bool | None = None, input_norm: str | None = None, mean: str | None = None,
-                          std: str | None = None, layout: str | None = None, size: str | tuple[int, int] | None = None,
-                          multiple_of: int | None = None, output: str | None = None, output_kind: str | None = None,
-                          classes: str | None = None, base: IOContract | None = None) -> IOContract:
+@dataclass(frozen=True)
+class ContractOptions:
+    """What the command-line options say of a model's input and output (None: not given)."""
+
+    rgb: bool | None = None
+    input_norm: str | None = None
+    mean: str | None = None
+    std: str | None = None
+    layout: str | None = None
+    size: str | tuple[int, int] | None = None
+    multiple_of: int | None = None
+    output: str | None = None
+    output_kind: str | None = None
+    classes: str | None = None
+
+
+def contract_from_options(given: ContractOptions, base: IOContract | None = None) -> IOContract:
     """The contract the command-line options describe, on top of ``base`` (defaults: RGB, ImageNet
     normalisation, NCHW, logits). ``--mean``/``--std`` override the preset channel by channel given."""
+    rgb, input_norm, mean, std, layout = given.rgb, given.input_norm, given.mean, given.std, given.layout
+    size, multiple_of, output, output_kind, classes = (given.size, given.multiple_of, given.output,
+                                                       given.output_kind, given.classes)
     c = base or IOContract()
     changes: dict = {}
     if rgb is not None:

@@ -1,16 +1,21 @@
-"""A foreign ONNX graph (read by :mod:`.foreign_onnx`) wrapped into the deploy graph by graph surgery.
+"""The deploy graph of every model: its float ONNX body (read by :mod:`.onnx_body`) wrapped by graph surgery.
 
-The user's graph is never re-exported: its nodes are inlined, every tensor prefixed (``src/``) so that
-nothing collides with the wrapper's, at the export's opset (onnx.version_converter where it differs),
-between the same pre- and post-processing the PyTorch deploy graph has: uint8 BGR NHWC ``frame`` in,
-Cast, the colour swap the model wants, ``x / std - mean / std`` on the 0-255 scale, the NCHW transpose
-unless the model is NHWC; then the logits to NCHW, resized bilinearly to the input where the model
-outputs them at a stride (as upstream inference does), and ArgMax -> Cast(FLOAT) -> Cast(UINT8) to
-``mask`` (deploy_module.py says why that chain), with the optional ``confidence``. A graph that already
-outputs class ids is passed through.
+The body is never re-exported: its nodes are inlined, every tensor prefixed (``src/``) so that nothing
+collides with the wrapper's, at the export's opset (onnx.version_converter where it differs), between
+the pre- and post-processing: uint8 BGR NHWC ``frame`` in, Cast, the colour swap the model wants,
+``x / std - mean / std`` on the 0-255 scale, the NCHW transpose unless the model is NHWC; then the
+logits to NCHW, resized bilinearly to the input where the model outputs them at a stride (as upstream
+inference does), and ArgMax -> Cast(FLOAT) -> Cast(UINT8) to ``mask``, with the optional
+``confidence``. A graph that already outputs class ids is passed through. Everything the CPU would
+otherwise do per frame happens inside the graph, so the runtime does no float work on the host.
+
+The argmax cast chain is never ArgMax -> Cast(UINT8): TensorRT lowers ArgMax to TopK whose indices
+are INT32 on 8.x and INT64 on 10.x, and the 8.5 parser only casts to or from UINT8 with a float type
+on the other side. INT32/INT64 -> FLOAT is supported by every version, and FLOAT -> UINT8 too, so the
+same file parses on 8.5 and 10/11. Class ids are small integers, exact in float16 and float32.
 
 Node names become ``/model/<scope>/<op>`` so that the FP16 and INT8 layer names (naming.module_path)
-are the graph's own scopes, or its node names where it has none.
+are the graph's own scopes (a PyTorch body's module paths), or its node names where it has none.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 
 from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.lazy import require
-from unet_edge.export.foreign_onnx import Source
+from unet_edge.export.onnx_body import Source
 
 PREFIX = "src/"
 MIN_OPSET = 13  # ReduceSum and Squeeze take axes as inputs from 13 on: one form of the wrapper nodes
@@ -45,9 +50,7 @@ def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: boo
     _rename_nodes(g)
     if fp16_keep is not None:
         g = _half(model, fp16_keep).graph
-    contract = src.contract
     h, w = src.size
-    ph, pw = src.padded
     nodes, inits, count = [], [], []
 
     def const(name: str, value) -> str:
@@ -63,7 +66,32 @@ def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: boo
         nodes.append(helper.make_node(op, ins, [out], name=f"/deploy/{op}_{len(count)}", **attrs))
         return out
 
-    # Pre-processing, in NHWC: the channel swap is a Gather, the normalisation one Mul and one Sub.
+    _pre(node, const, src)
+    split = len(nodes)
+    outputs = _post(node, const, src, dynamic, confidence, logits, opset)
+    batch = "N" if src.batch_dynamic else 1
+    hw = ["H", "W"] if dynamic else [h, w]
+    kept, used = _live(nodes[:split] + list(g.node) + nodes[split:], [n for n, _, _ in outputs])
+    graph = helper.make_graph(
+        kept, "unet_edge_deploy",
+        [helper.make_tensor_value_info(INPUT, T.UINT8, [batch, *hw, 3])],
+        [helper.make_tensor_value_info(n, t, [batch, src.contract.num_classes, *hw] if four else [batch, *hw])
+         for n, t, four in outputs],
+        initializer=[t for t in inits + list(g.initializer) if t.name in used])
+    graph.sparse_initializer.extend(g.sparse_initializer)
+    imports = [helper.make_opsetid("", opset)] + [o for o in model.opset_import if o.domain not in ("", "ai.onnx")]
+    out = helper.make_model(graph, opset_imports=imports, functions=list(model.functions),
+                            ir_version=max(helper.find_min_ir_version_for(imports), model.ir_version))
+    out.producer_name = "unet-edge"
+    return out
+
+
+def _pre(node, const, src: Source) -> None:
+    """Pre-processing, in NHWC: the channel swap is a Gather, the normalisation one Mul and one Sub."""
+    from onnx import TensorProto as T
+
+    contract = src.contract
+    (h, w), (ph, pw) = src.size, src.padded
     x = node("Cast", [INPUT], to=T.FLOAT)
     mean, std = np.asarray(contract.mean, np.float32), np.asarray(contract.std, np.float32)
     if contract.color == "rgb":
@@ -78,8 +106,14 @@ def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: boo
     if src.layout == "nchw":
         x = node("Transpose", [x], perm=[0, 3, 1, 2])
     node("Cast", [x], PREFIX + src.input, to=src.input_type)
-    body_nodes, pre = list(g.node), nodes
-    nodes = []
+
+
+def _post(node, const, src: Source, dynamic: bool, confidence: bool, logits: bool, opset: int) -> list:
+    """Post-processing: the class ids (and confidence), or the logits, at the frame's size; returns the
+    outputs as (name, element type, whether 4-D)."""
+    from onnx import TensorProto as T
+
+    ph, pw = src.padded
     y = PREFIX + src.output
     shape = src.output_shape
     out_h, out_w = shape[2:4] if len(shape) == 4 and src.output_layout == "nchw" else shape[1:3]
@@ -98,7 +132,7 @@ def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: boo
         if src.output_layout == "nhwc":
             y = node("Transpose", [y], perm=[0, 3, 1, 2])
         if (out_h, out_w) != (ph, pw):
-            sizes = _sizes(node, const, y, src, contract.num_classes, dynamic, 2)
+            sizes = _sizes(node, const, y, src, src.contract.num_classes, dynamic, 2)
             y = node("Resize", [y, "", "", sizes], mode="linear", coordinate_transformation_mode="half_pixel")
         y = _crop(node, const, y, src, 2)
         if logits:
@@ -108,21 +142,7 @@ def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: boo
             outputs = [(node("Identity", [ids], OUTPUT), T.UINT8, False)]
             if confidence:
                 outputs.append((_confidence(node, const, y, opset), T.UINT8, False))
-    batch = "N" if src.batch_dynamic else 1
-    hw = ["H", "W"] if dynamic else [h, w]
-    kept, used = _live(pre + body_nodes + nodes, [n for n, _, _ in outputs])
-    graph = helper.make_graph(
-        kept, "unet_edge_deploy",
-        [helper.make_tensor_value_info(INPUT, T.UINT8, [batch, *hw, 3])],
-        [helper.make_tensor_value_info(n, t, [batch, contract.num_classes, *hw] if four else [batch, *hw])
-         for n, t, four in outputs],
-        initializer=[t for t in inits + list(g.initializer) if t.name in used])
-    graph.sparse_initializer.extend(g.sparse_initializer)
-    imports = [helper.make_opsetid("", opset)] + [o for o in model.opset_import if o.domain not in ("", "ai.onnx")]
-    out = helper.make_model(graph, opset_imports=imports, functions=list(model.functions),
-                            ir_version=max(helper.find_min_ir_version_for(imports), model.ir_version))
-    out.producer_name = "unet-edge"
-    return out
+    return outputs
 
 
 def _sizes(node, const, y: str, src: Source, n: int, dynamic: bool, lead: int) -> str:
@@ -181,6 +201,7 @@ def _half(model, keep: list[str]):
 
     half = convert_float_to_float16(model, keep_io_types=True, node_block_list=list(keep))
     _skip_round_trips(half.graph)
+    _saturate_islands(half.graph, set(keep))
     OnnxModel(half).topological_sort()  # the converter appends its Casts at the end
     del half.graph.value_info[:]
     return half
@@ -205,6 +226,28 @@ def _skip_round_trips(g) -> None:
     dead = [n for n in g.node if n.op_type == "Cast" and not used.intersection(n.output)]
     for n in dead:
         g.node.remove(n)
+
+
+def _saturate_islands(g, keep: set[str]) -> None:
+    """An FP32 island read by FP16 layers hands them its output saturated to the FP16 range (a Clip
+    before the converter's Cast), not overflowed to inf. The last island, read in FP32, is left as is."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from unet_edge.export.thresholds import FP16_MAX
+
+    island_out = {o for n in g.node if n.name in keep for o in n.output}
+    casts = [n for n in g.node if n.op_type == "Cast" and n.input[0] in island_out
+             and any(a.name == "to" and a.i == TensorProto.FLOAT16 for a in n.attribute)]
+    if not casts:
+        return
+    g.initializer.extend([numpy_helper.from_array(np.array(-FP16_MAX, np.float32), "/fp16/min"),
+                          numpy_helper.from_array(np.array(FP16_MAX, np.float32), "/fp16/max")])
+    for cast in casts:
+        clipped = f"{cast.input[0]}/fp16_saturated"
+        at = list(g.node).index(cast)
+        g.node.insert(at, helper.make_node("Clip", [cast.input[0], "/fp16/min", "/fp16/max"], [clipped],
+                                           name=f"{cast.name}/saturate"))
+        cast.input[0] = clipped
 
 
 def _live(nodes: list, outputs: list[str]) -> tuple[list, set[str]]:

@@ -1,7 +1,7 @@
 """A float ONNX segmentation graph from any exporter (PyTorch, tf2onnx, paddle2onnx, HF Optimum), read:
 its one image input (layout from its shape, size from its fixed dims), and the output that holds the
 logits or class ids (``--output NAME``, or the only 4-D one) with its class axis found from the class
-count. Every graph that does not fit is a one-line error. :mod:`.foreign_graph` then wraps it into
+count. Every graph that does not fit is a one-line error. :mod:`.deploy_graph` then wraps it into
 the deploy graph by graph surgery; it is never re-exported.
 """
 

@@ -17,8 +17,8 @@ from unet_edge.core.io import atomic_path, file_sha256, write_bytes_atomic
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import l4t_release
 from unet_edge.export.naming import module_path
-from unet_edge.export.trt_plan import BuildPlan, build_command, engine_cache_key, parse_version, profile_shapes
-from unet_edge.export.trt_progress import elapsed_ticker, progress_monitor
+from unet_edge.export.tensorrt.plan import BuildPlan, build_command, engine_cache_key, parse_version, profile_shapes
+from unet_edge.export.tensorrt.progress import elapsed_ticker, progress_monitor
 
 
 def _gpu() -> tuple[str, str]:
@@ -28,10 +28,11 @@ def _gpu() -> tuple[str, str]:
     return info["name"], info["compute_capability"]
 
 
-def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, workspace_gb: float = 1.0,
-                 timing_cache: Path | None = None, opt_level: int | None = None, max_batch: int = 4,
-                 log: Callable[[str], None] = print, fp32_layers: tuple[str, ...] = ()) -> Path:
-    """Parse ``onnx_path`` and build per ``plan``; writes ``out`` and its sidecar atomically."""
+def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, opts, log: Callable[[str], None] = print,
+                 fp32_layers: tuple[str, ...] = ()) -> Path:
+    """Parse ``onnx_path`` and build per ``plan`` and ``opts`` (from_export.BuildOptions, whose ``out`` is
+    set); writes the engine and its sidecar atomically. ``fp32_layers``: module paths pinned to FP32."""
+    out, workspace_gb, timing_cache = opts.out, opts.workspace_gb, opts.timing_cache
     trt = require("tensorrt")
     meta = load_meta(onnx_path)
     logger = trt.Logger(trt.Logger.WARNING)
@@ -48,8 +49,8 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
         raise EngineError(f"{onnx_path}: TensorRT {trt.__version__} cannot parse it: {errors[:300]}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
-    if opt_level is not None and hasattr(config, "builder_optimization_level"):
-        config.builder_optimization_level = opt_level
+    if opts.opt_level is not None and hasattr(config, "builder_optimization_level"):
+        config.builder_optimization_level = opts.opt_level
     for name in plan.builder_flags:
         config.set_flag(getattr(trt.BuilderFlag, name))
     if plan.precision_constraints and fp32_layers:
@@ -62,7 +63,7 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, out: Path, wo
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = plan.dla_core
     inp = network.get_input(0)
-    shapes = profile_shapes(tuple(inp.shape), meta.train_input_size, max_batch)
+    shapes = profile_shapes(tuple(inp.shape), meta.train_input_size, opts.max_batch)
     if shapes:  # a dynamic export
         profile = builder.create_optimization_profile()
         profile.set_shape(inp.name, *shapes)
@@ -112,18 +113,21 @@ def pin_fp32(trt, plan: BuildPlan, network, modules: tuple[str, ...]) -> int:
     return pinned
 
 
-def cached_build(onnx_path: Path, plan: BuildPlan, precision: str, cache_dir: Path, **kw) -> Path:
+def cached_build(onnx_path: Path, plan: BuildPlan, precision: str, cache_dir: Path, opts,
+                 log: Callable[[str], None] = print, fp32_layers: tuple[str, ...] = ()) -> Path:
     """Build into ``cache_dir`` under a key of everything the engine is tied to; reuse a hit."""
+    from dataclasses import replace
+
     trt = require("tensorrt")
     gpu, cc = _gpu()
-    shapes = {"input": list(load_meta(onnx_path).input.shape), "max_batch": kw.get("max_batch", 4),
-              "fp32_layers": list(kw.get("fp32_layers", ()))}
+    shapes = {"input": list(load_meta(onnx_path).input.shape), "max_batch": opts.max_batch,
+              "fp32_layers": list(fp32_layers)}
     key = engine_cache_key(file_sha256(onnx_path), trt.__version__, gpu, cc, precision, shapes, plan.dla_core,
                            l4t_release())
     out = cache_dir / f"{onnx_path.stem}.{precision}.{key}.engine"
     if out.is_file() and out.with_name(out.name + ".json").is_file():
         return out
-    return build_engine(onnx_path, plan, precision, out, **kw)
+    return build_engine(onnx_path, plan, precision, replace(opts, out=out), log, fp32_layers)
 
 
 def trt_version() -> tuple[int, ...]:
