@@ -1,6 +1,6 @@
 """Every model form becomes one :class:`Body`, the thing the export pipeline (:mod:`.exporter`) takes.
 
-A body is a float-logits ONNX graph read under its typed contract (:class:`.onnx_body.Source`:
+A body is a float-logits ONNX graph read under its typed contract (:class:`.onnx_body.BodyGraph`:
 input, layout, size, which output holds the logits), the identity the sidecar records, and the
 reference runner the precision gate compares every artifact with:
 
@@ -48,13 +48,13 @@ class ModelIdentity:
 class Body:
     """A model ready for the export stages."""
 
-    graph: fo.Source  # the float ONNX body, inspected at the export size under its contract
+    graph: fo.BodyGraph  # the float ONNX body, inspected at the export size under its contract
     identity: ModelIdentity
     open_reference: Callable[[tuple[int, int]], Runner]  # the FP32 reference runner at a size (has .logits)
     reference_name: str  # what the gate compares against, in words
     multiple: int  # a dynamic graph's inputs must be multiples of this
     module_paths: list[str] = field(default_factory=list)  # module names of a PyTorch model, for layer names
-    cpu_int8_graph: fo.Source | None = None  # the sub-pixel body the CPU INT8 flavour quantizes
+    cpu_int8_graph: fo.BodyGraph | None = None  # the sub-pixel body the CPU INT8 flavour quantizes
 
     @property
     def contract(self) -> IOContract:
@@ -100,11 +100,11 @@ def check_graph_spec(path: Path, spec: ForeignSpec | None) -> ForeignSpec:
 def _torch_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str], None]) -> Body:
     import copy
 
-    from unet_edge.export.foreign_torch import open_source
+    from unet_edge.export.foreign_torch import open_torch_model
     from unet_edge.export.int8.graph_facts import module_paths
     from unet_edge.export.subpixel import deconv_to_subpixel, has_strided_deconv
 
-    model_file = open_source(path, spec, opts.size, log)
+    model_file = open_torch_model(path, spec, opts.size, log)
     model, ckpt = model_file.model, model_file.ckpt
     multiple = int(getattr(model, "size_multiple", 16))
     size = tuple(opts.size or ckpt["input_size"])
@@ -129,7 +129,7 @@ def _torch_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str],
     return Body(src, identity, model_file.open_reference, "PyTorch eager", multiple, module_paths(model), cpu_int8)
 
 
-def _inspected(model, contract: IOContract, size: tuple[int, int], opts, name: str) -> fo.Source:
+def _inspected(model, contract: IOContract, size: tuple[int, int], opts, name: str) -> fo.BodyGraph:
     """The float ONNX body of a PyTorch ``model`` (normalised RGB NCHW ``x`` in, NCHW ``logits`` out),
     exported at ``size`` and read under ``contract``."""
     graph = body_graph(model, size, opts.opset, opts.dynamic)

@@ -24,14 +24,14 @@ import numpy as np
 
 from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.lazy import require
-from unet_edge.export.onnx_body import Source
+from unet_edge.export.onnx_body import BodyGraph
 
 PREFIX = "src/"
 MIN_OPSET = 13  # ReduceSum and Squeeze take axes as inputs from 13 on: one form of the wrapper nodes
 INPUT, OUTPUT, CONFIDENCE, LOGITS = "frame", "mask", "confidence", "logits"
 
 
-def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: bool = False, logits: bool = False,
+def deploy_graph(src: BodyGraph, opset: int, dynamic: bool = False, confidence: bool = False, logits: bool = False,
                  fp16_keep: list[str] | None = None):
     """The deploy graph (an ``onnx.ModelProto``) of ``src`` under its contract. With ``fp16_keep`` (node
     names of this graph) the user's graph runs in FP16 but for those nodes, the wrapper's nodes in FP32."""
@@ -86,7 +86,7 @@ def deploy_graph(src: Source, opset: int, dynamic: bool = False, confidence: boo
     return out
 
 
-def _pre(node, const, src: Source) -> None:
+def _pre(node, const, src: BodyGraph) -> None:
     """Pre-processing, in NHWC: the channel swap is a Gather, the normalisation one Mul and one Sub."""
     from onnx import TensorProto as T
 
@@ -108,7 +108,7 @@ def _pre(node, const, src: Source) -> None:
     node("Cast", [x], PREFIX + src.input, to=src.input_type)
 
 
-def _post(node, const, src: Source, dynamic: bool, confidence: bool, logits: bool, opset: int) -> list:
+def _post(node, const, src: BodyGraph, dynamic: bool, confidence: bool, logits: bool, opset: int) -> list:
     """Post-processing: the class ids (and confidence), or the logits, at the frame's size; returns the
     outputs as (name, element type, whether 4-D)."""
     from onnx import TensorProto as T
@@ -145,7 +145,7 @@ def _post(node, const, src: Source, dynamic: bool, confidence: bool, logits: boo
     return outputs
 
 
-def _sizes(node, const, y: str, src: Source, n: int, dynamic: bool, lead: int) -> str:
+def _sizes(node, const, y: str, src: BodyGraph, n: int, dynamic: bool, lead: int) -> str:
     """Resize's ``sizes``: ``y``'s batch (and class) dims, then the frame's height and width. Constant
     where the graph is fully static, so that shape inference (and TensorRT) see every shape."""
     h, w = src.padded
@@ -161,7 +161,7 @@ def _sizes(node, const, y: str, src: Source, n: int, dynamic: bool, lead: int) -
     return node("Concat", [keep, hw], axis=0)
 
 
-def _crop(node, const, y: str, src: Source, axis: int) -> str:
+def _crop(node, const, y: str, src: BodyGraph, axis: int) -> str:
     """``y`` cropped back to the export size where the input was padded (height at ``axis``)."""
     if src.padded == src.size:
         return y

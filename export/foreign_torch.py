@@ -28,7 +28,7 @@ class TorchModel:
     open_reference: Callable[[tuple[int, int]], Runner]
 
 
-def open_source(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int] | None = None,
+def open_torch_model(path: str | Path, spec: ForeignSpec | None, size: tuple[int, int] | None = None,
                 log: Callable[[str], None] = print) -> TorchModel:
     """``path`` as a :class:`TorchModel`: a ``unet-edge train`` checkpoint, or a foreign model per ``spec``."""
     from unet_edge.export.fold import fold_batchnorm

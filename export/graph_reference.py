@@ -11,7 +11,7 @@ import numpy as np
 
 from unet_edge.core.artifact import ONNX_KEY
 from unet_edge.core.lazy import require
-from unet_edge.export.onnx_body import Source
+from unet_edge.export.onnx_body import BodyGraph
 from unet_edge.runtime.runners import Runner
 from unet_edge.runtime.runners.base import Stages
 
@@ -36,7 +36,7 @@ class GraphReference(Runner):
 
     backend = "onnxruntime (source graph)"
 
-    def __init__(self, path: Path, src: Source) -> None:
+    def __init__(self, path: Path, src: BodyGraph) -> None:
         from unet_edge.torch_runner import reference_meta
 
         c = src.contract

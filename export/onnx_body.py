@@ -1,4 +1,5 @@
-"""A float ONNX segmentation graph from any exporter (PyTorch, tf2onnx, paddle2onnx, HF Optimum), read:
+"""A float ONNX segmentation body, from any exporter (unet-edge's own torch.onnx export of a PyTorch body,
+tf2onnx, paddle2onnx, HF Optimum), read:
 its one image input (layout from its shape, size from its fixed dims), and the output that holds the
 logits or class ids (``--output NAME``, or the only 4-D one) with its class axis found from the class
 count. Every graph that does not fit is a one-line error. :mod:`.deploy_graph` then wraps it into
@@ -19,8 +20,9 @@ from unet_edge.models.foreign import DEFAULT_SIZE
 
 
 @dataclass
-class Source:
-    """What was read from the user's graph, at the export size."""
+class BodyGraph:
+    """A float ONNX body as read: its input, layout and export size, the output holding its logits (or
+    class ids), under its contract."""
 
     model: object  # onnx.ModelProto, as loaded
     input: str
@@ -58,7 +60,7 @@ def _dims(value_info) -> list[int | None]:
 
 
 def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: bool = False,
-            name: str | None = None) -> Source:
+            name: str | None = None) -> BodyGraph:
     """The one image input, its layout and the export size, the logits (or class-id) output and its class
     axis. Every graph that does not fit is a one-line error naming ``name`` (the file)."""
     onnx = require("onnx")
@@ -99,7 +101,7 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
     if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
         kind = onnx.TensorProto.DataType.Name(elem)
         raise ExportError(f"{name}: input '{inp.name}' is {kind}: expected a float image")
-    src = Source(model, inp.name, elem, layout, (int(want[0]), int(want[1])), padded, dynamic and dims[0] is None,
+    src = BodyGraph(model, inp.name, elem, layout, (int(want[0]), int(want[1])), padded, dynamic and dims[0] is None,
                  "", "", "", (), opset, contract)
     _pick_output(src, contract, _probe(model, src, name), name)
     return src
@@ -109,7 +111,7 @@ def _hw(spatial) -> str:
     return "x".join("?" if s is None else str(s) for s in spatial)
 
 
-def _probe(model, src: Source, name: str) -> dict[str, np.ndarray]:
+def _probe(model, src: BodyGraph, name: str) -> dict[str, np.ndarray]:
     """Every output of the graph on a zero image at the export size: shapes that shape inference may not
     resolve (sizes computed from Shape), dtypes as ONNX Runtime produces them."""
     ort = require("onnxruntime")
@@ -129,7 +131,7 @@ def _probe(model, src: Source, name: str) -> dict[str, np.ndarray]:
                           f"{str(exc).strip().splitlines()[0][:200]}") from exc
 
 
-def _pick_output(src: Source, contract: IOContract, outs: dict[str, np.ndarray], name: str) -> None:
+def _pick_output(src: BodyGraph, contract: IOContract, outs: dict[str, np.ndarray], name: str) -> None:
     if contract.output is not None:
         if contract.output not in outs:
             raise ConfigError(f"--output '{contract.output}': {name} has outputs {', '.join(outs)}")
