@@ -96,7 +96,7 @@ class Feed:
                 self.ended = self.reader.ended
                 return None
             self.taken += 1
-            return Frame(self.taken - 1, item[0], item[1], {"capture": 0.0}, stream=self.stream)
+            return Frame(self.taken - 1, item[0], item[1], {"capture": item[2]}, stream=self.stream)
         try:
             item = self._q.get_nowait()
         except queue.Empty:

@@ -30,7 +30,7 @@ class LatestReader:
         self.on_frame = on_frame or (lambda: None)
         self.ended = False
         self.cond = threading.Condition()
-        self.latest: tuple[np.ndarray, float] | None = None
+        self.latest: tuple[np.ndarray, float, float] | None = None  # frame, capture time, read ms
         self.dropped = self.reconnects = self.captured = 0
         self.error: Exception | None = None
         self.stopped = threading.Event()
@@ -43,6 +43,7 @@ class LatestReader:
     def _run(self) -> None:
         delay, failures = self.backoff[0], 0
         while not self.stopped.is_set():
+            start = time.monotonic()
             try:
                 ok, frame = self.source.read()
             except Exception:  # a driver error reads as a dropout: reopen rather than die
@@ -53,7 +54,7 @@ class LatestReader:
                 with self.cond:
                     if self.latest is not None:
                         self.dropped += 1
-                    self.latest = (frame, t)
+                    self.latest = (frame, t, 1e3 * (t - start))
                     self.captured += 1
                     self.cond.notify_all()
                 self.on_frame()  # outside our lock: the listener may hold its own while it takes
@@ -82,8 +83,9 @@ class LatestReader:
             except SourceError:
                 continue
 
-    def take(self, timeout: float = 1.0) -> tuple[np.ndarray, float] | None:
-        """The newest frame not yet taken (waits up to ``timeout``); None if there is none."""
+    def take(self, timeout: float = 1.0) -> tuple[np.ndarray, float, float] | None:
+        """The newest frame not yet taken (waits up to ``timeout``) with its capture time and how long its
+        read took (ms: a live source's read waits for the frame); None if there is none."""
         with self.cond:
             if self.latest is None and timeout > 0:
                 self.cond.wait(timeout)

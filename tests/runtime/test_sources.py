@@ -81,6 +81,7 @@ def test_live_reader_keeps_only_the_newest_frame_and_counts_drops():
     reader.stop()
     assert first is not None and reader.dropped > 10
     assert reader.captured - reader.dropped <= 2
+    assert 0.5 < first[2] < 50  # the read's ms: a 500 fps camera waits about 2 ms for each frame
 
 
 def test_a_camera_that_drops_out_is_reopened_with_backoff():
