@@ -24,13 +24,13 @@ class Feed:
     """One source's frames for the infer loop, taken without blocking; ``notify`` is called
     whenever a frame (or the end) arrives, so one loop can wait on many feeds."""
 
-    def __init__(self, stream: int, source: Source, loop: bool, realtime: bool, queue_size: int,
-                 max_frames: int | None, notify: Callable[[], None], backoff: tuple[float, float] = (0.1, 2.0),
-                 max_retries: int | None = None) -> None:
-        self.stream, self.source, self.max_frames, self.notify = stream, source, max_frames, notify
-        self.live = source.live or realtime
-        self.paced = Paced(source, pace=realtime and not source.live, loop=loop)
-        self.backoff, self.max_retries = backoff, max_retries
+    def __init__(self, stream: int, source: Source, opts, notify: Callable[[], None]) -> None:
+        """``opts``: the pipeline's StreamOptions (frames, looping, pacing, queue, reconnects)."""
+        self.stream, self.source, self.max_frames, self.notify = stream, source, opts.max_frames, notify
+        self.live = source.live or opts.realtime
+        self.paced = Paced(source, pace=opts.realtime and not source.live, loop=opts.loop)
+        self.backoff, self.max_retries = opts.reconnect_backoff, opts.reconnect_retries
+        queue_size = opts.queue_size
         self.reader: LatestReader | None = None
         self.taken, self.ended = 0, False
         self._q: queue.Queue = queue.Queue(maxsize=queue_size + 2)

@@ -19,6 +19,7 @@ import html
 import re
 import secrets
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -36,15 +37,16 @@ BOUNDARY = b"unetedgeframe"
 class MjpegServer:
     """The live view of ``streams`` streams: ``/stream`` (stream 0) and ``/stream/N``, a grid page at ``/``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, classes=(), palette=(), quality: int = 80,
-                 title: str = "unet-edge", token: str | None = None, max_clients: int = MAX_CLIENTS,
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, legend: Sequence[tuple[str, Sequence[int]]] = (),
+                 quality: int = 80, title: str = "unet-edge", token: str | None = None, max_clients: int = MAX_CLIENTS,
                  streams: int = 1) -> None:
+        """``legend``: (class name, RGB colour) pairs shown beside the view."""
         self.host, self.port, self.quality, self.title = host, port, quality, title
         if token is not None and not token.strip():
             raise ConfigError("--serve-token: give a non-empty token")
         self.token = token or (None if is_loopback(host) else secrets.token_urlsafe(16))
         self.max_clients = max_clients
-        self.legend = list(zip(classes, palette))
+        self.legend = list(legend)
         self.cond = threading.Condition()
         self.streams = streams
         self.jpeg: list[bytes | None] = [None] * streams

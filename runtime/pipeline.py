@@ -40,6 +40,7 @@ class StreamOptions:
     realtime: bool = False  # pace a file at its fps and drop frames the model cannot keep up with
     queue_size: int = 2
     reconnect_retries: int | None = None  # live sources: None retries forever
+    reconnect_backoff: tuple[float, float] = (0.1, 2.0)  # live sources, seconds: first retry, cap
     max_batch: int = 8  # frames inferred together, with a dynamic-batch model
 
 
@@ -60,7 +61,6 @@ class Pipeline:
         self.batch_sizes: Counter[int] = Counter()
         self.stop_event = threading.Event()
         self.errors: list[BaseException] = []
-        self.reader_backoff = (0.1, 2.0)  # seconds: first retry, cap
         self.feeds: list[Feed] = []
         self._arrived = threading.Condition()
         self._arrivals = 0
@@ -143,9 +143,7 @@ class Pipeline:
     # --- render (the caller's thread) and the record of each frame ------------------------------
     def frames(self) -> Iterator[Frame]:
         """Start the threads and yield each processed frame (rendered when a renderer is set)."""
-        self.feeds = [Feed(i, src, self.opts.loop, self.opts.realtime, self.opts.queue_size, self.opts.max_frames,
-                           self._notify, self.reader_backoff, self.opts.reconnect_retries)
-                      for i, src in enumerate(self.sources)]
+        self.feeds = [Feed(i, src, self.opts, self._notify) for i, src in enumerate(self.sources)]
         try:
             for feed in self.feeds:
                 feed.start()

@@ -137,7 +137,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     try:
         if address:
             title = "unet-edge: " + ", ".join(s.display_name for s in sources)
-            server = MjpegServer(*address, seg.classes, seg.palette, title=title, token=cfg.serve_token,
+            server = MjpegServer(*address, list(zip(seg.classes, seg.palette)), title=title, token=cfg.serve_token,
                                  streams=len(uris)).start()
             outputs.shared.append(ServerSink(server))
             log(f"serving the live view on {server.url}")

@@ -87,7 +87,7 @@ def test_twenty_viewers_five_stalled_and_a_burst_do_not_stop_the_pipeline(model,
 
 
 def test_beyond_loopback_every_path_needs_the_token():
-    server = MjpegServer("0.0.0.0", 0, ["Road"], [(128, 64, 128)]).start()
+    server = MjpegServer("0.0.0.0", 0, [("Road", (128, 64, 128))]).start()
     try:
         assert server.token and f"?token={server.token}" in server.url
         port = server.port

@@ -32,8 +32,8 @@ def _run(model, cams, frames: int, max_batch: int = 4, slow: float = 0.0):
                 return fast(x)
 
             seg.runner.infer_outputs = infer
-        pipe = seg.pipeline(cams, None, StreamOptions(max_frames=frames, max_batch=max_batch))
-        pipe.reader_backoff = (0.01, 0.05)
+        pipe = seg.pipeline(cams, None, StreamOptions(max_frames=frames, max_batch=max_batch,
+                                                      reconnect_backoff=(0.01, 0.05)))
         counts: Counter[int] = Counter()
         for frame in pipe.frames():
             assert frame.mask.shape == seg.input_size
@@ -65,8 +65,8 @@ def test_a_dead_source_does_not_stall_the_others(dynamic_model):
     dead = FlakyCamera(fps=100, total=3, outages=0)  # 3 frames, then nothing, however often it is reopened
     counts: Counter[int] = Counter()
     with Segmenter(dynamic_model) as seg:
-        pipe = seg.pipeline([dead, FlakyCamera(fps=100, outages=0)], None, StreamOptions())
-        pipe.reader_backoff = (0.01, 0.05)
+        pipe = seg.pipeline([dead, FlakyCamera(fps=100, outages=0)], None,
+                            StreamOptions(reconnect_backoff=(0.01, 0.05)))
         for frame in pipe.frames():
             counts[frame.stream] += 1
             if counts[1] == 40:
@@ -90,7 +90,7 @@ def test_per_stream_recordings_and_the_placeholder_rule(model, clip, tmp_path):
 
 
 def test_the_grid_page_and_one_mjpeg_stream_per_source():
-    server = MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)], streams=3).start()
+    server = MjpegServer("127.0.0.1", 0, [("Road", (128, 64, 128))], streams=3).start()
     try:
         for i in range(3):
             server.publish(np.full((24, 32, 3), 40 * i, np.uint8), i)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from unet_edge.runtime.feed import Feed
+from unet_edge.runtime.pipeline import StreamOptions
 from unet_edge.runtime.sources import open_source
 
 from .clips import write_clip
@@ -16,7 +17,7 @@ from .clips import write_clip
 def test_realtime_paces_a_file_at_its_own_fps(tmp_path, fps):
     frames = 12
     source = open_source(str(write_clip(tmp_path / f"clip{fps}.mp4", fps=fps, frames=frames)))
-    feed = Feed(0, source, loop=False, realtime=True, queue_size=2, max_frames=None, notify=lambda: None)
+    feed = Feed(0, source, StreamOptions(realtime=True), notify=lambda: None)
     taken, t0 = 0, time.monotonic()
     feed.start()
     try:

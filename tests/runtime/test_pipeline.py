@@ -85,8 +85,7 @@ def test_realtime_file_paces_and_drops(model, clip):
 def test_a_camera_that_drops_out_keeps_streaming_and_counts_reconnects(model):
     with Segmenter(model) as seg:
         cam = FlakyCamera(fps=200, burst=8, outages=2)
-        pipe = seg.pipeline(cam, None, StreamOptions(max_frames=30))
-        pipe.reader_backoff = (0.01, 0.05)
+        pipe = seg.pipeline(cam, None, StreamOptions(max_frames=30, reconnect_backoff=(0.01, 0.05)))
         n = 0
         for _ in pipe.frames():
             n += 1
