@@ -63,7 +63,7 @@ def test_bf16_auto_is_timed_once_per_machine_and_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(speed, "time_steps", lambda *a, **k: timed.append(1) or (rates, spread))
     spread = 1.05
     logs = []
-    args = (torch.nn.Identity(), torch.nn.Identity(), 8, (32, 48), 3, True, logs.append)
+    args = (torch.nn.Identity(), torch.nn.Identity(), speed.StepShape(8, (32, 48), 3, True), logs.append)
     assert speed.choose_bf16("auto", args[0], args[1], "machine A", *args[2:]) is True
     assert "bf16 autocast on" in logs[-1] and "3.00 img/s in bf16 vs 2.00 in FP32 (measured" in logs[-1]
     assert speed.choose_bf16("auto", args[0], args[1], "machine A", *args[2:]) is True and len(timed) == 1
@@ -86,7 +86,8 @@ def test_bf16_auto_is_timed_once_per_machine_and_cached(tmp_path, monkeypatch):
 def test_timing_the_step_leaves_the_model_untouched():
     model = create("unet", num_classes=3, width=4, batchnorm=True).to(memory_format=torch.channels_last)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    rates, spread = speed.time_steps(model, SegLoss("ce+lovasz", None, 255), 2, (32, 48), 3, True, rounds=2)
+    rates, spread = speed.time_steps(model, SegLoss("ce+lovasz", None, 255), speed.StepShape(2, (32, 48), 3, True),
+                                    rounds=2)
     assert set(rates) == {False, True} and min(rates.values()) > 0 and spread >= 1
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k

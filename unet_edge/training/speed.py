@@ -16,6 +16,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -68,13 +69,23 @@ def step_key(arch: str, options: dict, size: tuple[int, int], batch: int, loss: 
             f"{size[0]}x{size[1]} x{batch} | {loss} | {'channels_last' if channels_last else 'nchw'}")
 
 
-def time_steps(model: nn.Module, criterion: nn.Module, batch: int, size: tuple[int, int], num_classes: int,
-               channels_last: bool, modes: tuple[bool, ...] = (False, True), rounds: int = 3,
-               steps: int = 2) -> tuple[dict[bool, float], float]:
+@dataclass(frozen=True)
+class StepShape:
+    """The training step being timed: batch, crop size, class count and memory format."""
+
+    batch: int
+    size: tuple[int, int]
+    num_classes: int
+    channels_last: bool
+
+
+def time_steps(model: nn.Module, criterion: nn.Module, shape: StepShape, modes: tuple[bool, ...] = (False, True),
+               rounds: int = 3, steps: int = 2) -> tuple[dict[bool, float], float]:
     """Images/s of the training step (forward, loss, backward, AdamW) per bf16 mode, on a copy of ``model``
     (its weights and BatchNorm statistics stay untouched) and random batches, the modes alternating round
     by round so that other load on the machine affects each alike. The median round counts; also returned,
     the largest ratio of a mode's slowest round to its fastest (near 1 on a quiet machine)."""
+    batch, size, num_classes, channels_last = shape.batch, shape.size, shape.num_classes, shape.channels_last
     net = copy.deepcopy(model).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-6, fused=True)
     gen = torch.Generator().manual_seed(0)
@@ -102,8 +113,7 @@ def time_steps(model: nn.Module, criterion: nn.Module, batch: int, size: tuple[i
     return {m: batch * steps / statistics.median(s) for m, s in seconds.items()}, spread
 
 
-def choose_bf16(setting: bool | str, model: nn.Module, criterion: nn.Module, key: str, batch: int,
-                size: tuple[int, int], num_classes: int, channels_last: bool,
+def choose_bf16(setting: bool | str, model: nn.Module, criterion: nn.Module, key: str, shape: StepShape,
                 log: Callable[[str], None]) -> bool:
     """bf16 autocast for the CPU step: ``setting`` when True or False; for "auto", measured (or cached)."""
     if setting != "auto":
@@ -117,7 +127,7 @@ def choose_bf16(setting: bool | str, model: nn.Module, criterion: nn.Module, key
     rec = cache.get(key)
     if rec is None:
         busy = _busy()
-        rate, spread = time_steps(model, criterion, batch, size, num_classes, channels_last)
+        rate, spread = time_steps(model, criterion, shape)
         rec = {"fp32_images_per_s": round(rate[False], 3), "bf16_images_per_s": round(rate[True], 3),
                "measured": time.strftime("%Y-%m-%d %H:%M")}
         source = "measured"
@@ -133,7 +143,7 @@ def choose_bf16(setting: bool | str, model: nn.Module, criterion: nn.Module, key
         source = f"cached in {path}"
     fp32, bf16 = rec["fp32_images_per_s"], rec["bf16_images_per_s"]
     chosen = bf16 >= MIN_GAIN * fp32
-    log(f"bf16 autocast {'on' if chosen else 'off'}: a {'channels_last' if channels_last else 'NCHW'} step "
+    log(f"bf16 autocast {'on' if chosen else 'off'}: a {'channels_last' if shape.channels_last else 'NCHW'} step "
         f"runs {bf16:.2f} img/s in bf16 vs {fp32:.2f} in FP32 ({source}; --bf16/--no-bf16 to choose)")
     return chosen
 

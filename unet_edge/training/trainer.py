@@ -27,7 +27,7 @@ from unet_edge.training.model import build_model, source_meta
 from unet_edge.training.optim import Ema, cosine, param_groups
 from unet_edge.training.progress import Progress
 from unet_edge.training.resume import resume
-from unet_edge.training.speed import choose_bf16, contiguous_state, step_key, to_memory_format
+from unet_edge.training.speed import StepShape, choose_bf16, contiguous_state, step_key, to_memory_format
 from unet_edge.training.validation import score
 
 RAW_EVERY = 5  # epochs between scorings of the raw weights beside the EMA's
@@ -108,8 +108,8 @@ class Trainer:
         """The bf16 setting, timed against FP32 on this CPU for "auto"; every process takes the same."""
         cfg = self.cfg
         key = step_key(cfg.arch, self.model_options, cfg.size, cfg.batch, cfg.loss, self.channels_last)
-        chosen = choose_bf16(cfg.bf16, self.model, self.criterion, key, cfg.batch, cfg.size,
-                             self.info.num_classes, self.channels_last, self.log)
+        shape = StepShape(cfg.batch, cfg.size, self.info.num_classes, self.channels_last)
+        chosen = choose_bf16(cfg.bf16, self.model, self.criterion, key, shape, self.log)
         chosen = bool(D.all_sum(np.array([float(chosen)]), self.d)[0] * 2 > self.d.world_size)
         cfg.bf16 = chosen  # recorded resolved in the checkpoints
         return chosen
