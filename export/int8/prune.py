@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from unet_edge.export.criterion import Score
 
@@ -11,17 +12,27 @@ from unet_edge.export.criterion import Score
 COST_FLOOR = 0.02
 
 
-def prune(chosen: list[str], base: Sequence[str], share: dict[str, float],
-          without: Callable[[list[str]], tuple[Score, bool]], now: Score,
-          steps: list[dict], out_of_time: Callable[[], bool] = lambda: False,
-          log: Callable[[str], None] = print, says: Callable[[Score], str] = lambda s: f"{100 * s.agreement:.2f}%",
-          step: Callable[..., dict] | None = None) -> tuple[list[str], Score]:
+@dataclass(frozen=True)
+class PruneHooks:
+    """How :func:`prune` judges and records: ``without(layers)`` scores the graph with only ``layers`` in
+    float and says whether it meets the criterion; ``step(score, **fields)`` records a step."""
+
+    without: Callable[[list[str]], tuple[Score, bool]]
+    out_of_time: Callable[[], bool] = lambda: False
+    log: Callable[[str], None] = print
+    says: Callable[[Score], str] = lambda s: f"{100 * s.agreement:.2f}%"
+    step: Callable[..., dict] | None = None
+
+
+def prune(chosen: list[str], base: Sequence[str], share: dict[str, float], now: Score, steps: list[dict],
+          hooks: PruneHooks) -> tuple[list[str], Score]:
     """A layer taken early can be redundant once later ones are float: try each layer the search added
     back in INT8, costliest first (``share``), and keep it INT8 while ``without(layers)`` still meets the
     criterion; then the default float layers that cost at least ``COST_FLOOR`` of the graph (a
     full-resolution head conv), since what the search added may have been what they were guarding
-    against. ``step(score, **fields)`` records a step. Returns the float layers left and their score."""
-    step = step or (lambda score, **fields: {**fields, "agreement": score.agreement})
+    against. Returns the float layers left and their score."""
+    without, out_of_time, log, says = hooks.without, hooks.out_of_time, hooks.log, hooks.says
+    step = hooks.step or (lambda score, **fields: {**fields, "agreement": score.agreement})
     added = [layer for layer in chosen if layer not in base]
     by_cost = sorted(added, key=lambda name: share.get(name, 0.0), reverse=True)
     if len(added) < 2:  # the one layer added was needed: the criterion was missed without it

@@ -36,7 +36,7 @@ from unet_edge.export.frame_sets import spread
 from unet_edge.export.int8.calibration import METHODS, quantize
 from unet_edge.export.int8.equalize import equalize
 from unet_edge.export.int8.graph_facts import layer_groups, layer_macs, layer_names, sensitive_convs
-from unet_edge.export.int8.prune import COST_FLOOR, prune
+from unet_edge.export.int8.prune import COST_FLOOR, PruneHooks, prune
 from unet_edge.export.thresholds import DEFAULT_MIN_AGREEMENT, DEFAULT_SEARCH_MINUTES
 from unet_edge.export.verify import onnx_masks, pixel_agreement
 
@@ -57,6 +57,8 @@ class SearchOptions:
     equalize_activations: bool = True
     measure_ms: bool = True  # time the float cost of the layers that gain (False: their MACs share)
     log: Callable[[str], None] = print
+    contract_of: Path | None = None  # the artifact whose sidecar describes the graph (None: the source's)
+    rejected: Path | None = None  # where a missed graph goes (None: ``<dest stem>.rejected.onnx``)
 
     def meets(self, score: Score) -> bool:
         return self.criterion.meets(score)
@@ -91,18 +93,17 @@ def rejected_path(dest: Path) -> Path:
 
 
 def search(source: Path, dest: Path, calib: list[np.ndarray], frames: list[np.ndarray], scorer: Scorer,
-           modules: Sequence[str], opts: SearchOptions, contract_of: Path | None = None,
-           rejected: Path | None = None) -> tuple[dict, SearchResult]:
+           modules: Sequence[str], opts: SearchOptions) -> tuple[dict, SearchResult]:
     """Write the INT8 QDQ graph of ``source`` to ``dest`` that meets ``opts.criterion`` on ``frames``
     (scored by ``scorer``: against the FP32 masks, and labels), calibrated on ``calib``, with as few
     float layers as it can. Where the default float layers miss, the graph with its activations
     equalised (:mod:`.equalize`) is tried too. On a miss the best graph found goes to ``rejected``
-    (default: ``<dest stem>.rejected.onnx``), ``dest`` is not written and ``result.met`` is False.
-    ``contract_of`` is the artifact whose sidecar describes the graph (default: ``source``)."""
+    (``opts.rejected``), ``dest`` is not written and ``result.met`` is False. ``opts.contract_of`` is the
+    artifact whose sidecar describes the graph (default: ``source``)."""
     from unet_edge.core.artifact import load_meta, stamp
 
-    contract = stamp(load_meta(contract_of or source, check_hash=False).to_dict())
-    rejected = rejected or rejected_path(dest)
+    contract = stamp(load_meta(opts.contract_of or source, check_hash=False).to_dict())
+    rejected = opts.rejected or rejected_path(dest)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".int8-search-") as tmp:
         s = _Search(source, Path(tmp), calib, frames, scorer, modules, contract, opts)
         cap = max(12, len(s.by_layer) // 4) if opts.max_float_layers is None else opts.max_float_layers
@@ -294,6 +295,6 @@ class _Search:
             score = self.evaluate(layers)
             return score, self.opts.meets(score)
 
-        self.chosen, self.now = prune(self.chosen, self.base_layers, self.share, without, self.now, self.steps,
-                                      lambda: self.out_of_time("giving layers back to INT8"), self.log,
-                                      self.opts.says, self.step)
+        hooks = PruneHooks(without, lambda: self.out_of_time("giving layers back to INT8"), self.log,
+                           self.opts.says, self.step)
+        self.chosen, self.now = prune(self.chosen, self.base_layers, self.share, self.now, self.steps, hooks)

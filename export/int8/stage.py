@@ -95,8 +95,8 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
             quant, found = search(graph, dest, frames, reference.frames, Scorer(reference.masks, labels,
                                                                                 job.classes), job.modules,
                                   SearchOptions(opts.int8_target, criterion, methods,
-                                                max_seconds=60 * opts.int8_search_minutes, log=log),
-                                  contract_of=job.fp32, rejected=rejected_path(dest))
+                                                max_seconds=60 * opts.int8_search_minutes, log=log,
+                                                contract_of=job.fp32, rejected=rejected_path(dest)))
         dest = found.path
         worst, worst_delta = found.score.worst
         quant["search"] = {"criterion": criterion.to_dict(), "met": found.met, "agreement": found.agreement,

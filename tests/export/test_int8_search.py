@@ -140,7 +140,7 @@ def test_the_search_also_holds_the_miou_drop_where_there_are_labels(hard, tmp_pa
 
 
 def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
-    from unet_edge.export.int8.prune import prune
+    from unet_edge.export.int8.prune import PruneHooks, prune
 
     share = {"stem": 0.01, "a": 0.30, "b": 0.05, "c": 0.02}
     seen = []
@@ -150,18 +150,17 @@ def test_layers_made_redundant_by_later_ones_go_back_to_int8_costliest_first():
         return (Score(0.995), True) if "b" in layers else (Score(0.98), False)
 
     steps = []
-    chosen, score = prune(["stem", "a", "b", "c"], ["stem"], share, without, Score(0.996), steps,
-                          log=lambda _m: None)
+    quiet = PruneHooks(without, log=lambda _m: None)
+    chosen, score = prune(["stem", "a", "b", "c"], ["stem"], share, Score(0.996), steps, quiet)
     assert chosen == ["stem", "b"] and score.agreement == 0.995
     assert [s["back_to_int8"] for s in steps] == ["a", "b", "c"]  # costliest first
     assert [s["kept"] for s in steps] == [False, True, False]
     assert seen[1] == ["stem", "c"]  # b is tried with a already back in INT8
-    assert prune(["stem", "a"], ["stem"], share, without, Score(0.99), [])[0] == ["stem", "a"]
+    assert prune(["stem", "a"], ["stem"], share, Score(0.99), [], quiet)[0] == ["stem", "a"]
     # a default float layer that costs 2% of the MACs or more is tried last
     steps = []
     share["head"] = 0.04
-    chosen, _ = prune(["stem", "head", "a", "b"], ["stem", "head"], share, without, Score(0.996), steps,
-                      log=lambda _m: None)
+    chosen, _ = prune(["stem", "head", "a", "b"], ["stem", "head"], share, Score(0.996), steps, quiet)
     assert [s["back_to_int8"] for s in steps] == ["a", "b", "head"] and chosen == ["stem", "b"]
 
 
