@@ -22,7 +22,7 @@ from unet_edge.export.tensorrt.progress import elapsed_ticker, progress_monitor
 
 
 def _gpu() -> tuple[str, str]:
-    from unet_edge.runtime.cuda import device_info
+    from unet_edge.runtime.runners.cuda import device_info
 
     info = device_info()
     return info["name"], info["compute_capability"]

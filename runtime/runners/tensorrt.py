@@ -17,9 +17,9 @@ import numpy as np
 from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ArtifactError, EngineError
 from unet_edge.core.lazy import require
-from unet_edge.runtime.cuda import D2H, H2D
-from unet_edge.runtime.engine_check import check_engine, deserialize_failed, engine_info
 from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
+from unet_edge.runtime.runners.cuda import D2H, H2D
+from unet_edge.runtime.runners.engine_check import check_engine, deserialize_failed, engine_info
 
 
 @dataclass
@@ -45,7 +45,7 @@ class TensorRTRunner(Runner):
 
     def _activate(self) -> None:
         trt = require("tensorrt")
-        from unet_edge.runtime.cuda import cuda, device_info
+        from unet_edge.runtime.runners.cuda import cuda, device_info
 
         self.cu = cuda()
         info = device_info()
@@ -67,7 +67,7 @@ class TensorRTRunner(Runner):
         self._trt = trt
 
     def _allocate(self, shape: tuple[int, ...]) -> None:
-        from unet_edge.runtime.cuda import host_array
+        from unet_edge.runtime.runners.cuda import host_array
 
         self._release_buffers()
         self.context.set_input_shape(self.inp, shape)

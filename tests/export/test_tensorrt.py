@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.tensorrt, pytest.mark.gpu, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def gpu():
-    from unet_edge.runtime.cuda import device_info
+    from unet_edge.runtime.runners.cuda import device_info
 
     try:
         return device_info()

@@ -8,7 +8,7 @@ from unet_edge.core.artifact import FORMAT, ArtifactMeta
 from unet_edge.core.errors import ArtifactError, ConfigError, EngineError
 from unet_edge.core.sysinfo import l4t_release
 from unet_edge.export.tensorrt.plan import build_command, engine_cache_key, parse_version, plan_build
-from unet_edge.runtime.engine_check import check_engine, deserialize_failed, mismatch
+from unet_edge.runtime.runners.engine_check import check_engine, deserialize_failed, mismatch
 
 
 @pytest.mark.parametrize("version,precision,onnx,strong,flags,explicit", [

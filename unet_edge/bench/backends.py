@@ -77,7 +77,7 @@ def unavailable_reason(backend: str, kind: str) -> str | None:
         if not installed("tensorrt"):
             return missing("tensorrt") + " on the GPU/Jetson; engines are built there"
         try:
-            from unet_edge.runtime.cuda import device_info
+            from unet_edge.runtime.runners.cuda import device_info
 
             device_info()
         except Exception as exc:  # no driver, no device
