@@ -246,3 +246,20 @@ def test_cli_exports_a_foreign_graph_and_runs_it(tmp_path, capsys):
         main(["export", str(two_inputs(tmp_path / "two.onnx")), "--classes", "camvid"])
     err = capsys.readouterr().err
     assert done.value.code == 1 and err.startswith("unet-edge: error: two.onnx has 2 inputs") and err.count("\n") == 1
+
+
+def test_one_sidecar_builder_and_simplify_for_every_model_form(tmp_path, model):
+    """A checkpoint's export and an ONNX graph's have the same sidecar keys; --simplify applies to a graph
+    too (simplified before it is wrapped), and the simplified artifact still agrees with the graph."""
+    import json
+
+    from unet_edge.export.exporter import ExportOptions, export_model
+    from unet_edge.models.foreign import ForeignSpec
+
+    path = torch_graph(tmp_path / "net.onnx", Net(seed=3))
+    result = export_model(path, ExportOptions(simplify=True, out=tmp_path / "out", verify_frames=4), lambda _m: None,
+                          spec=ForeignSpec(contract=CAMVID))
+    assert result.verification[0]["passed"] and result.reference == "net.onnx in ONNX Runtime"
+    graph_keys = set(json.loads(result.artifacts[0].with_name("net.onnx.json").read_text()))
+    checkpoint_keys = set(json.loads(model.with_name(model.name + ".json").read_text()))
+    assert graph_keys == checkpoint_keys and {"model_source", "contract"} <= graph_keys
