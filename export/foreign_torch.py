@@ -15,7 +15,7 @@ from typing import Any
 from unet_edge.core.errors import ConfigError
 from unet_edge.models.foreign import ForeignSpec, is_foreign, open_foreign
 from unet_edge.runtime.runners import Runner
-from unet_edge.torch_runner import TorchRunner, checkpoint_meta
+from unet_edge.torch_runner import TorchRunner
 
 
 @dataclass
@@ -72,18 +72,7 @@ class ForeignRunner(TorchRunner):
 
     def __init__(self, ckpt: dict, path: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
                  layout: str = "nchw") -> None:
-        path = Path(path)
-        self.ckpt = ckpt
-        super(TorchRunner, self).__init__(checkpoint_meta(ckpt, path, input_size or ckpt["input_size"]))
-        self.layout, self.device = layout, device
-        self._model = None
+        super().__init__(path, device, input_size, layout, ckpt=ckpt)
 
-    def _activate(self) -> None:
-        import torch
-
-        from unet_edge.models.normalize import Normalizer
-
-        self._torch = torch
-        self._fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
-        self._model = self.ckpt["module"].to(self.device)
-        self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
+    def _load_model(self):
+        return self.ckpt["module"].to(self.device)

@@ -47,13 +47,14 @@ class TorchRunner(Runner):
     LAYOUTS = ("channels_last", "nchw")
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
-                 layout: str = "channels_last") -> None:
+                 layout: str = "channels_last", ckpt: dict | None = None) -> None:
+        """``ckpt``: the checkpoint-like record of ``checkpoint`` where it is already read (a foreign model's)."""
         from unet_edge.models.checkpoint import load_checkpoint
 
         if layout not in self.LAYOUTS:
             raise ConfigError(f"unknown layout '{layout}'; choose {' or '.join(self.LAYOUTS)}")
         path = Path(checkpoint)
-        self.ckpt = load_checkpoint(path)
+        self.ckpt = ckpt if ckpt is not None else load_checkpoint(path)
         super().__init__(checkpoint_meta(self.ckpt, path, input_size or self.ckpt["input_size"]))
         self.layout, self.device = layout, device
         self._model = None
@@ -61,13 +62,18 @@ class TorchRunner(Runner):
     def _activate(self) -> None:
         import torch
 
-        from unet_edge.models.checkpoint import model_from_checkpoint
         from unet_edge.models.normalize import Normalizer
 
         self._torch = torch
         self._fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
-        self._model = model_from_checkpoint(self.ckpt, str(self.path)).to(self.device, memory_format=self._fmt)
+        self._model = self._load_model()
         self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
+
+    def _load_model(self):
+        """The model on the device (subclasses: another way to build it)."""
+        from unet_edge.models.checkpoint import model_from_checkpoint
+
+        return model_from_checkpoint(self.ckpt, str(self.path)).to(self.device, memory_format=self._fmt)
 
     def _deactivate(self) -> None:
         self._model = None
