@@ -153,8 +153,6 @@ class Pipeline:
             raise
         infer = threading.Thread(target=self._infer_loop, name="infer", daemon=True)
         infer.start()
-        self.stats = StreamStats()
-        self.stream_stats = [StreamStats() for _ in self.sources]
         self._last_done: dict[int, float] = {}
         try:
             while True:
@@ -165,10 +163,12 @@ class Pipeline:
                 t0 = time.monotonic()
                 if self.renderer is not None:
                     frame.view = self.renderer.render(frame.image, frame.mask, self.status(frame), frame.confidence)
-                frame.timings["render"] = 1e3 * (time.monotonic() - t0)
+                t1 = time.monotonic()
+                frame.timings["render"] = 1e3 * (t1 - t0)
                 try:
                     yield frame
-                finally:  # the caller is done with it: came back for the next, or stopped
+                finally:  # the caller is done with it (its sinks): came back for the next, or stopped
+                    frame.timings["sinks"] = 1e3 * (time.monotonic() - t1)
                     self._record(frame)
         finally:
             self.stop_event.set()

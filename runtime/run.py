@@ -6,7 +6,6 @@ import contextlib
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,16 +84,14 @@ class Outputs:
         self.recorders: list[Sink | None] = [None] * len(sources)
 
     def write(self, frame: Frame) -> bool:
-        """Hand ``frame.view`` to its sinks (timed as its ``sinks`` stage); False: a sink asked to stop."""
+        """Hand ``frame.view`` to its sinks (the pipeline times the caller's hold of a frame as its ``sinks``
+        stage); False: a sink asked to stop."""
         i = frame.stream
         if self.saves[i] and self.recorders[i] is None:
             src = self.sources[i]  # a paced file drops frames like a camera: its recording keeps time too
             self.recorders[i] = open_recorder(self.saves[i], src.fps, src.live or self.realtime)
-        t = time.monotonic()
         sinks = [*self.shared, self.recorders[i]] if self.recorders[i] else self.shared
-        keep = all([s.write(frame.view, i) for s in sinks])  # every sink gets the frame, even after a False
-        frame.timings["sinks"] = 1e3 * (time.monotonic() - t)
-        return keep
+        return all([s.write(frame.view, i) for s in sinks])  # every sink gets the frame, even after a False
 
     def close(self) -> None:
         """Close every sink, then raise the first one's error (a recording that cannot be finalized)."""

@@ -92,6 +92,20 @@ def test_a_camera_that_drops_out_keeps_streaming_and_counts_reconnects(model):
     assert n == 30 and pipe.stats.reconnects == 2
 
 
+def test_each_stage_is_timed_by_one_owner_the_callers_hold_as_sinks(model):
+    """The feed times capture (a live read too), the pipeline every later stage: what the caller does
+    with a frame before it comes back for the next one is the frame's ``sinks`` stage."""
+    with Segmenter(model) as seg:
+        pipe = seg.pipeline(FlakyCamera(fps=200, outages=0), None, StreamOptions(max_frames=4))
+        seen = []
+        for frame in pipe.frames():
+            seen.append(frame)
+            time.sleep(0.03)
+    assert len(seen) == 4
+    assert all(f.timings["sinks"] >= 25 and f.timings["capture"] > 0 for f in seen)
+    assert set(seen[0].timings) == {"capture", "resize", "infer", "render", "sinks"}
+
+
 def test_streaming_never_imports_torch_or_onnx(model, clip):
     code = textwrap.dedent(f"""
         import sys
