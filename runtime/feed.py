@@ -28,7 +28,8 @@ class Feed:
         """``opts``: the pipeline's StreamOptions (frames, looping, pacing, queue, reconnects)."""
         self.stream, self.source, self.max_frames, self.notify = stream, source, opts.max_frames, notify
         self.live = source.live or opts.realtime
-        self.paced = Paced(source, pace=opts.realtime and not source.live, loop=opts.loop)
+        # a camera is read as it is; a file through Paced, which plays it at its fps and loops it where asked
+        self.reading: Source = source if source.live else Paced(source, pace=opts.realtime, loop=opts.loop)
         self.backoff, self.max_retries = opts.reconnect_backoff, opts.reconnect_retries
         queue_size = opts.queue_size
         self.reader: LatestReader | None = None
@@ -53,7 +54,7 @@ class Feed:
     def start(self) -> Feed:
         self.source.open()
         if self.live:
-            self.reader = LatestReader(self.paced, backoff=self.backoff, max_retries=self.max_retries,
+            self.reader = LatestReader(self.reading, backoff=self.backoff, max_retries=self.max_retries,
                                        reconnect=self.source.live, on_frame=self.notify).start()
         else:
             self._thread = threading.Thread(target=self._read_file, name=f"capture-{self.stream}", daemon=True)
@@ -65,7 +66,7 @@ class Feed:
         try:
             while not self._stop.is_set():
                 t = time.monotonic()
-                ok, image = self.paced.read()
+                ok, image = self.reading.read()
                 if not ok:
                     break
                 frame = Frame(i, image, time.monotonic(), {"capture": 1e3 * (time.monotonic() - t)}, stream=self.stream)
@@ -115,4 +116,4 @@ class Feed:
             self.reader.stop()  # closes the source
         if self._thread is not None:
             self._thread.join(timeout=5.0)
-        self.paced.close()
+        self.reading.close()
