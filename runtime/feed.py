@@ -27,7 +27,7 @@ class Feed:
     def __init__(self, stream: int, source: Source, opts, notify: Callable[[], None]) -> None:
         """``opts``: the pipeline's StreamOptions (frames, looping, pacing, queue, reconnects)."""
         self.stream, self.source, self.max_frames, self.notify = stream, source, opts.max_frames, notify
-        self.live = source.live or opts.realtime
+        self.newest_only = source.live or opts.realtime  # drops what the model cannot keep up with
         # a camera is read as it is; a file through Paced, which plays it at its fps and loops it where asked
         self.reading: Source = source if source.live else Paced(source, pace=opts.realtime, loop=opts.loop)
         self.backoff, self.max_retries = opts.reconnect_backoff, opts.reconnect_retries
@@ -53,7 +53,7 @@ class Feed:
 
     def start(self) -> Feed:
         self.source.open()
-        if self.live:
+        if self.newest_only:
             self.reader = LatestReader(self.reading, backoff=self.backoff, max_retries=self.max_retries,
                                        reconnect=self.source.live, on_frame=self.notify).start()
         else:

@@ -76,11 +76,11 @@ def parse_save(save: str | Path | None, segment: float | None = None, keep: int 
     return SaveSpec(path, segment, keep)
 
 
-def open_recorder(spec: SaveSpec, fps: float, live: bool) -> Sink:
+def open_recorder(spec: SaveSpec, fps: float, wall_clock: bool) -> Sink:
     """The sink for ``spec``: a VideoSink, or a SegmentedRecorder; kept on the wall clock when
-    ``live`` (the source drops frames)."""
-    sink = SegmentedRecorder(spec, fps, live) if spec.segment else VideoSink(spec.path, fps)
-    return WallClock(sink, fps) if live else sink
+    ``wall_clock`` (the source drops frames: a camera, or a file played in real time)."""
+    sink = SegmentedRecorder(spec, fps, wall_clock) if spec.segment else VideoSink(spec.path, fps)
+    return WallClock(sink, fps) if wall_clock else sink
 
 
 class WallClock(Sink):
@@ -124,8 +124,9 @@ class SegmentedRecorder(Sink):
     every ``segment`` seconds of wall time (it drops frames, so frame counts say little there).
     """
 
-    def __init__(self, spec: SaveSpec, fps: float, live: bool, min_free: int = MIN_FREE_BYTES) -> None:
-        self.dir, self.spec, self.fps, self.live, self.min_free = spec.path, spec, fps or 30.0, live, min_free
+    def __init__(self, spec: SaveSpec, fps: float, wall_clock: bool, min_free: int = MIN_FREE_BYTES) -> None:
+        self.dir, self.spec, self.fps, self.min_free = spec.path, spec, fps or 30.0, min_free
+        self.wall_clock = wall_clock
         self.frames_per_segment = max(1, round(spec.segment * self.fps))
         self.index, self.frames = 0, 0
         self.finished: list[Path] = []
@@ -138,7 +139,7 @@ class SegmentedRecorder(Sink):
             self._open()
         self.writer.write(image)
         self.frames += 1
-        full = time.monotonic() - self.t_start >= self.spec.segment if self.live else \
+        full = time.monotonic() - self.t_start >= self.spec.segment if self.wall_clock else \
             self.frames >= self.frames_per_segment
         if full:
             self._finish()
