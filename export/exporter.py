@@ -100,12 +100,13 @@ def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], Non
     if rejected is not None:
         raise rejected
     enforce(gate, run.body.reference_name)
-    result = ExportResult([p for p, _ in run.artifacts], run.body.reference_name, rows, reports)
+    written = run.artifacts
+    result = ExportResult([p for p, _ in written], run.body.reference_name, rows, reports)
     run = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
     from unet_edge.export.tensorrt.from_export import engines_for
 
-    result.engines, result.build_commands = engines_for(result.artifacts, opts, log)
+    result.engines, result.build_commands = engines_for(written, opts, log)
     return result
 
 
@@ -228,7 +229,8 @@ class _Run:
         from unet_edge.export.verify import format_table, verify
 
         c = self.checked
+        masks = self.reference_masks()  # before the reference opens below: never two copies of it at once
         with self.body.open_reference(self.body.graph.size) as ref:
-            rows = verify(ref, self.artifacts, c, self.opts.logits, gate_of(self.opts), self.reference_masks())
+            rows = verify(ref, self.artifacts, c, self.opts.logits, gate_of(self.opts), masks)
         self.log(format_table(rows, c.source, self.body.reference_name))
         return rows

@@ -74,12 +74,12 @@ def build_from_export(by_precision: dict[str, Path], precision: str, opts: Build
     return engine
 
 
-def engines_for(artifacts: list[Path], opts, log: Callable[[str], None]) -> tuple[list[Path], list[str]]:
-    """After an export (``opts``: ExportOptions): the engines built where TensorRT imports, else the
-    commands that build them on the target."""
+def engines_for(artifacts: list[tuple[Path, str]], opts, log: Callable[[str], None]) -> tuple[list[Path], list[str]]:
+    """After an export of ``artifacts`` (path, precision; ``opts``: ExportOptions): the engines built where
+    TensorRT imports, else the commands that build them on the target."""
     from unet_edge.export.tensorrt.plan import build_command
 
-    by_precision = {load_meta(p, check_hash=False).precision: p for p in artifacts}
+    by_precision = {precision: path for path, precision in artifacts}
     if opts.int8_target == "cpu":  # the CPU INT8 flavour is not TensorRT's (check_int8_flavour)
         by_precision.pop("int8", None)
     wanted = [p for p in ("fp16", "int8") if p in by_precision] or ["fp32"]
