@@ -78,11 +78,11 @@ def make_models(work: Path) -> dict[str, Path]:
         from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
         ckpt = load_checkpoint(paths["a_unetlite"])
-        assert ckpt["mean"] == [0.485, 0.456, 0.406] and ckpt["std"] == [0.229, 0.224, 0.225], "not ImageNet"
+        assert ckpt.mean == (0.485, 0.456, 0.406) and ckpt.std == (0.229, 0.224, 0.225), "not ImageNet"
         body = model_from_checkpoint(ckpt).eval()
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
-            torch.onnx.export(body, torch.zeros(1, 3, *ckpt["input_size"]), str(onnx.with_suffix(".tmp")),
+            torch.onnx.export(body, torch.zeros(1, 3, *ckpt.input_size), str(onnx.with_suffix(".tmp")),
                               opset_version=17, dynamo=False, input_names=["image"], output_names=["out"])
         onnx.with_suffix(".tmp").rename(onnx)
     paths["c_onnx_of_a"] = onnx

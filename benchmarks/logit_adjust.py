@@ -38,10 +38,10 @@ def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None)
     from unet_edge.training.logit_adjust import offsets
 
     ckpt = load_checkpoint(ckpt_path)
-    if ckpt.get("logit_offsets"):
+    if ckpt.logit_offsets:
         raise SystemExit(f"{ckpt_path}: already adjusted (logit_offsets in the checkpoint)")
-    model, norm = model_from_checkpoint(ckpt).eval(), Normalizer(ckpt["mean"], ckpt["std"])
-    n = ckpt["num_classes"]
+    model, norm = model_from_checkpoint(ckpt).eval(), Normalizer(ckpt.mean, ckpt.std)
+    n = ckpt.num_classes
     weights = train_weights(holdout, n)
     frames = open_dataset("camvid", CAMVID, split, holdout=holdout, num_classes=n)
     shifts = {a: offsets(weights, a)[:, None, None] for a in alphas}
@@ -55,7 +55,7 @@ def score(ckpt_path: Path, alphas: list[float], split: str, holdout: str | None)
     rows = []
     for a in alphas:
         s = scores(cms[a])
-        rows.append({"alpha": a, "miou": s.miou, "iou": dict(zip(ckpt["classes"], map(float, s.iou)))})
+        rows.append({"alpha": a, "miou": s.miou, "iou": dict(zip(ckpt.info.names, map(float, s.iou)))})
     return {"checkpoint": str(ckpt_path), "split": split, "holdout": holdout, "frames": len(frames),
             "weights": weights.tolist(), "rows": rows}
 

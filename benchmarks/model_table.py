@@ -34,23 +34,21 @@ def score(ckpt: Path, split: str, holdout: str | None = None) -> dict:
 
 def row(name: str, run: Path, holdout_run: Path | None, calib_frames: int, verify_frames: int,
         keep: bool = False, targets: tuple[str, ...] = ("cpu",), search_minutes: float = 30.0) -> dict:
-    import torch
 
     from unet_edge.bench.speed import interleaved_ms
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(run / "best.pt")
     model = model_from_checkpoint(ckpt)
-    last = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    minutes = sum(h.get("epoch_s", 0) for h in last["history"]) / 60
+    minutes = sum(h.get("epoch_s", 0) for h in load_checkpoint(run / "last.pt").resume.history) / 60
     val = score(run / "best.pt", "val")
     held = score(holdout_run / "best.pt", "val", "0006R0") if holdout_run else None
-    args = ckpt["train_args"]
+    args = ckpt.train_args
     init = ("ImageNet encoder" if args.get("pretrained") else
             f"weights {Path(args['pretrained_weights']).name}" if args.get("pretrained_weights") else "random")
-    out = {"model": name, "arch": ckpt["arch"], "options": ckpt["model_options"], "init": init,
+    out = {"model": name, "arch": ckpt.arch, "options": ckpt.model_options, "init": init,
            "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "gflop": conv_flops(model, SIZE),
-           "train_minutes": minutes, "train_args": ckpt["train_args"], "val_miou": val["miou"],
+           "train_minutes": minutes, "train_args": ckpt.train_args, "val_miou": val["miou"],
            "val_iou": val["iou"], "holdout_0006R0_miou": held["miou"] if held else None}
     with tempfile.TemporaryDirectory() as tmp:
         if keep:  # the exports stay beside the checkpoint, for run/bench/eval afterwards

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from unet_edge.core.errors import ConfigError
+from unet_edge.models.checkpoint import Checkpoint
 from unet_edge.models.foreign import ForeignSpec, is_foreign, open_foreign
 from unet_edge.runtime.runners import Runner
 from unet_edge.torch_runner import TorchRunner
@@ -23,7 +24,7 @@ class TorchModel:
     """A PyTorch MODEL opened for export: its checkpoint-like record (classes, normalisation, input size,
     what was given), its BatchNorm-folded body, and how to open it as the eager reference at a size."""
 
-    ckpt: dict
+    ckpt: Checkpoint
     model: Any  # torch.nn.Module
     open_reference: Callable[[tuple[int, int]], Runner]
 
@@ -41,15 +42,11 @@ def open_torch_model(path: str | Path, spec: ForeignSpec | None, size: tuple[int
         model = fold_batchnorm(model_from_checkpoint(ckpt, str(path)))
         return TorchModel(ckpt, model, lambda s: TorchRunner(path, input_size=s))
     ckpt = open_foreign(path, spec or ForeignSpec(), size)
-    source = ckpt["model"]
-    contract = source["contract"]
-    log(f"{path.name}: {source['form']}{' of ' + source['class'] if source['class'] else ''}, "
-        f"{contract['layout'].upper()} {contract['color'].upper()} input at {ckpt['input_size'][0]}x"
-        f"{ckpt['input_size'][1]}, {ckpt['num_classes']} classes")
-    ckpt["model_source"] = {"kind": source["form"], **{k: v for k, v in source.items()
-                                                      if k not in ("form", "contract")}}
-    ckpt["contract"] = contract
-    return TorchModel(ckpt, fold_batchnorm(ckpt["module"]), lambda s: ForeignRunner(ckpt, path, input_size=s))
+    source, contract = ckpt.model_source, ckpt.contract
+    log(f"{path.name}: {source['kind']}{' of ' + source['class'] if source['class'] else ''}, "
+        f"{contract['layout'].upper()} {contract['color'].upper()} input at {ckpt.input_size[0]}x"
+        f"{ckpt.input_size[1]}, {ckpt.num_classes} classes")
+    return TorchModel(ckpt, fold_batchnorm(ckpt.module), lambda s: ForeignRunner(ckpt, path, input_size=s))
 
 
 def check_checkpoint_spec(path: Path, spec: ForeignSpec | None) -> None:
@@ -70,9 +67,9 @@ def check_checkpoint_spec(path: Path, spec: ForeignSpec | None) -> None:
 class ForeignRunner(TorchRunner):
     """A foreign model's wrapped body in eager PyTorch, fed like a checkpoint's (``TorchRunner``)."""
 
-    def __init__(self, ckpt: dict, path: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
+    def __init__(self, ckpt: Checkpoint, path: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
                  layout: str = "nchw") -> None:
         super().__init__(path, device, input_size, layout, ckpt=ckpt)
 
     def _load_model(self):
-        return self.ckpt["module"].to(self.device)
+        return self.ckpt.module.to(self.device)

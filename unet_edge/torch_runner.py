@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,11 +15,13 @@ from unet_edge.data.classes import ClassInfo
 from unet_edge.runtime.runners import Runner
 from unet_edge.runtime.runners.base import Stages
 
+if TYPE_CHECKING:
+    from unet_edge.models.checkpoint import Checkpoint
 
-def checkpoint_meta(ckpt: dict, path: Path, input_size: Sequence[int]) -> ArtifactMeta:
+
+def checkpoint_meta(ckpt: Checkpoint, path: Path, input_size: Sequence[int]) -> ArtifactMeta:
     """The artifact contract of a checkpoint run in eager PyTorch at ``input_size`` (any batch)."""
-    return reference_meta(ClassInfo(ckpt["classes"], ckpt["palette"], ckpt["ignore_index"]), path, input_size,
-                          ckpt["input_size"])
+    return reference_meta(ckpt.info, path, input_size, ckpt.input_size)
 
 
 def reference_meta(info: ClassInfo, path: Path, input_size: Sequence[int],
@@ -47,7 +50,7 @@ class TorchRunner(Runner):
     LAYOUTS = ("channels_last", "nchw")
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu", input_size: Sequence[int] | None = None,
-                 layout: str = "channels_last", ckpt: dict | None = None) -> None:
+                 layout: str = "channels_last", ckpt: Checkpoint | None = None) -> None:
         """``ckpt``: the checkpoint-like record of ``checkpoint`` where it is already read (a foreign model's)."""
         from unet_edge.models.checkpoint import load_checkpoint
 
@@ -55,7 +58,7 @@ class TorchRunner(Runner):
             raise ConfigError(f"unknown layout '{layout}'; choose {' or '.join(self.LAYOUTS)}")
         path = Path(checkpoint)
         self.ckpt = ckpt if ckpt is not None else load_checkpoint(path)
-        super().__init__(checkpoint_meta(self.ckpt, path, input_size or self.ckpt["input_size"]))
+        super().__init__(checkpoint_meta(self.ckpt, path, input_size or self.ckpt.input_size))
         self.layout, self.device = layout, device
         self._model = None
 
@@ -67,7 +70,7 @@ class TorchRunner(Runner):
         self._torch = torch
         self._fmt = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
         self._model = self._load_model()
-        self._norm = Normalizer(self.ckpt["mean"], self.ckpt["std"]).to(self.device)
+        self._norm = Normalizer(self.ckpt.mean, self.ckpt.std).to(self.device)
 
     def _load_model(self):
         """The model on the device (subclasses: another way to build it)."""

@@ -25,6 +25,6 @@ def test_torchrun_two_processes_train_one_model(tmp_path, synth_dir):
     assert "2 process(es)" in proc.stdout
     assert proc.stdout.count("epoch 2/2  loss") == 1  # only rank 0 reports
     ckpt = load_checkpoint(out / "last.pt")
-    assert ckpt["epoch"] == 1 and len(ckpt["history"]) == 2
+    assert ckpt.resume.epoch == 1 and len(ckpt.resume.history) == 2
     # DDP keeps the replicas identical: no "module." prefix leaks into the saved weights
-    assert not any(k.startswith("module.") for k in ckpt["state_dict"])
+    assert not any(k.startswith("module.") for k in ckpt.state_dict)

@@ -50,15 +50,15 @@ def test_training_saves_the_adjusted_head_and_resumes_from_the_raw_one(tmp_path,
     assert any("logit adjustment 0.5" in line for line in logs)
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     best = load_checkpoint(tmp_path / "run" / "best.pt")
-    shift = torch.tensor(best["logit_offsets"])
+    shift = torch.tensor(best.logit_offsets)
     assert shift.abs().max() > 0.1  # the synthetic scenes' classes are far from balanced
     key = "head.1.bias"
-    torch.testing.assert_close(last["state_dict"][key] - last["raw_state_dict"][key], shift)
-    torch.testing.assert_close(best["state_dict"][key], last["state_dict"][key])
-    for k, v in last["raw_state_dict"].items():
+    torch.testing.assert_close(last.state_dict[key] - last.resume.raw_state_dict[key], shift)
+    torch.testing.assert_close(best.state_dict[key], last.state_dict[key])
+    for k, v in last.resume.raw_state_dict.items():
         if k != key:
-            torch.testing.assert_close(last["state_dict"][k], v)
+            torch.testing.assert_close(last.state_dict[k], v)
     train(TrainConfig(**cfg, epochs=2, resume=True), log=lambda _m: None)
     again = load_checkpoint(tmp_path / "run" / "last.pt")  # trained on from the raw bias, not twice adjusted
-    torch.testing.assert_close(again["state_dict"][key] - again["raw_state_dict"][key], shift)
-    assert (again["raw_state_dict"][key] - last["raw_state_dict"][key]).abs().max() < 0.2
+    torch.testing.assert_close(again.state_dict[key] - again.resume.raw_state_dict[key], shift)
+    assert (again.resume.raw_state_dict[key] - last.resume.raw_state_dict[key]).abs().max() < 0.2

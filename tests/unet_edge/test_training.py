@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -38,16 +40,16 @@ def test_run_writes_checkpoints_curve_and_summary(trained_run):
 
 def test_checkpoint_carries_what_later_stages_need_and_round_trips(trained_run):
     ckpt = load_checkpoint(trained_run / "best.pt")
-    assert ckpt["arch"] == "unet-lite" and ckpt["model_options"] == {"width": 16, "batchnorm": True}
-    assert ckpt["classes"][3] == "Road" and len(ckpt["palette"]) == 11 and ckpt["ignore_index"] == 11
-    assert ckpt["input_size"] == [64, 96] and len(ckpt["mean"]) == 3
-    assert ckpt["train_args"]["epochs"] == 8 and 0 < ckpt["metrics"]["miou"] <= 1
+    assert ckpt.arch == "unet-lite" and ckpt.model_options == {"width": 16, "batchnorm": True}
+    assert ckpt.info.names[3] == "Road" and len(ckpt.info.palette) == 11 and ckpt.info.ignore_index == 11
+    assert ckpt.input_size == (64, 96) and len(ckpt.mean) == 3 and ckpt.resume is None
+    assert ckpt.train_args["epochs"] == 8 and 0 < ckpt.metrics["miou"] <= 1
     model = model_from_checkpoint(ckpt)
     again = model_from_checkpoint(load_checkpoint(trained_run / "best.pt"))
     x = torch.randn(1, 3, 64, 96)
     with torch.inference_mode():
         torch.testing.assert_close(model(x), again(x))
-    assert "optimizer" in load_checkpoint(trained_run / "last.pt")
+    assert load_checkpoint(trained_run / "last.pt").resume.optimizer
 
 
 def _cfg(data, out, **kw):
@@ -60,12 +62,12 @@ def test_resume_continues_an_interrupted_run(tmp_path, synth_dir):
     out = tmp_path / "run"
     train(_cfg(synth_dir, out, epochs=1), log=lambda _m: None)
     first = load_checkpoint(out / "last.pt")
-    assert first["epoch"] == 0
+    assert first.resume.epoch == 0
     logs = []
     result = train(_cfg(synth_dir, out, epochs=3, resume=True), log=logs.append)
     assert any("resuming" in line and "epoch 2/3" in line for line in logs)
     assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
-    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+    assert load_checkpoint(out / "last.pt").resume.epoch == 2
 
 
 def test_resume_refuses_another_architecture(tmp_path, synth_dir):
@@ -78,8 +80,8 @@ def test_resume_refuses_another_architecture(tmp_path, synth_dir):
 def test_same_seed_gives_the_same_weights(tmp_path, synth_dir):
     for name in ("a", "b"):
         train(_cfg(synth_dir, tmp_path / name, epochs=1, workers=2), log=lambda _m: None)
-    a = load_checkpoint(tmp_path / "a" / "last.pt")["state_dict"]
-    b = load_checkpoint(tmp_path / "b" / "last.pt")["state_dict"]
+    a = load_checkpoint(tmp_path / "a" / "last.pt").state_dict
+    b = load_checkpoint(tmp_path / "b" / "last.pt").state_dict
     for k in a:
         torch.testing.assert_close(a[k], b[k])
 
@@ -105,8 +107,8 @@ def test_bad_checkpoints_give_clear_errors(tmp_path, trained_run):
     torch.save({"weights": torch.zeros(1)}, plain)
     with pytest.raises(CheckpointError, match="not a unet-edge checkpoint"):
         load_checkpoint(plain)
-    ckpt = load_checkpoint(trained_run / "best.pt")
-    ckpt["model_options"] = {"width": 32, "batchnorm": False}
+    ckpt = dataclasses.replace(load_checkpoint(trained_run / "best.pt"), model_options={"width": 32,
+                                                                                        "batchnorm": False})
     with pytest.raises(CheckpointError, match="weights do not fit architecture 'unet-lite'"):
         model_from_checkpoint(ckpt)
     with pytest.raises(CheckpointError, match="checkpoint not found"):
@@ -125,8 +127,8 @@ def test_a_time_budget_sets_the_epochs_from_the_epochs_so_far(tmp_path, synth_di
 
     # a budget smaller than one epoch: one epoch, whatever --epochs said
     train(_cfg(synth_dir, tmp_path / "short", epochs=5, time=1e-4), log=lambda _m: None)
-    assert load_checkpoint(tmp_path / "short" / "best.pt")["train_args"]["epochs"] == 1
-    assert len(load_checkpoint(tmp_path / "short" / "last.pt")["history"]) == 1
+    assert load_checkpoint(tmp_path / "short" / "best.pt").train_args["epochs"] == 1
+    assert len(load_checkpoint(tmp_path / "short" / "last.pt").resume.history) == 1
     # 30 s epochs in a 2-minute budget: 4 epochs, the cosine schedule reaching zero at the new end
     trainer = Trainer(_cfg(synth_dir, tmp_path / "long", epochs=2, time=2.0), log=lambda _m: None)
     trainer._fit_to_budget(30.0)

@@ -113,22 +113,22 @@ def trainable_body(model, contract, size: tuple[int, int], info, class_path: str
     return body, recorded
 
 
-def body_from_checkpoint(ckpt: dict, source: str = "checkpoint"):
+def body_from_checkpoint(ckpt, source: str = "checkpoint"):
     """The body of a checkpoint of ``unet-edge train --model-class``: the class re-created from the
     recorded class path, kwargs and python path, its weights loaded, wrapped per the recorded contract."""
     from unet_edge.models.contract import IOContract
     from unet_edge.models.foreign_module import ContractModule
 
-    src = ckpt["model_source"]
-    contract = IOContract.from_json(ckpt["contract"])
+    src = ckpt.model_source
+    contract = IOContract.from_json(ckpt.contract)
     try:
         model = build_model(src["class"], dict(src.get("kwargs") or {}), tuple(src.get("python_path") or ()))
     except (ModelError, ConfigError) as exc:
         raise ModelError(f"{source}: was trained with --model-class {src['class']}, which cannot be re-created "
                          f"here: {exc}") from exc
-    load_weights(model, ckpt["state_dict"], Path(source), src["class"])
+    load_weights(model, ckpt.state_dict, Path(source), src["class"])
     axis = None if contract.output_kind == "ids" else (1 if contract.output_layout != "nhwc" else 3)
-    body = ContractModule(model.eval(), contract, int(ckpt["num_classes"]), axis).eval()
-    if ckpt.get("logit_offsets_at") == "output":  # a head without a bias (training/logit_adjust.py)
-        body.add_offset(require("torch").tensor(ckpt["logit_offsets"]))
+    body = ContractModule(model.eval(), contract, ckpt.num_classes, axis).eval()
+    if ckpt.output_offsets is not None:  # a head without a bias (training/logit_adjust.py)
+        body.add_offset(require("torch").tensor(ckpt.output_offsets))
     return body

@@ -13,20 +13,21 @@ def resume(t) -> None:
     gradient scaler, EMA, history and RNG state."""
     path = t.out / "last.pt"
     ckpt = load_checkpoint(path, map_location=t.d.device)
-    if ckpt["arch"] != t.cfg.arch or ckpt["model_options"] != t.model_options:
-        raise CheckpointError(f"{path}: was trained as {ckpt['arch']} {ckpt['model_options']}, "
+    if ckpt.arch != t.cfg.arch or ckpt.model_options != t.model_options:
+        raise CheckpointError(f"{path}: was trained as {ckpt.arch} {ckpt.model_options}, "
                               f"not {t.cfg.arch} {t.model_options}; resume with the same --arch/--width")
-    if "optimizer" not in ckpt:
+    state = ckpt.resume
+    if state is None:
         raise CheckpointError(f"{path}: holds no optimiser state; cannot resume from it")
-    t._own(t.model).load_state_dict(ckpt.get("raw_state_dict", ckpt["state_dict"]))
-    t.opt.load_state_dict(ckpt["optimizer"])
-    t.sched.load_state_dict(ckpt["scheduler"])
+    t._own(t.model).load_state_dict(state.raw_state_dict)
+    t.opt.load_state_dict(state.optimizer)
+    t.sched.load_state_dict(state.scheduler)
     if t.cfg.time is not None:  # the epoch count --time chose when the run started
-        t._set_epochs(int(ckpt["train_args"]["epochs"]))
-    t.scaler.load_state_dict(ckpt["scaler"])
-    if t.ema is not None and "ema" in ckpt:
-        t.ema.load_state_dict(ckpt["ema"])
-    t.history, t.best = list(ckpt["history"]), float(ckpt["best_miou"])
-    t.start_epoch = int(ckpt["epoch"]) + 1
-    torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+        t._set_epochs(int(ckpt.train_args["epochs"]))
+    t.scaler.load_state_dict(state.scaler)
+    if t.ema is not None and state.ema is not None:
+        t.ema.load_state_dict(state.ema)
+    t.history, t.best = list(state.history), state.best_miou
+    t.start_epoch = state.epoch + 1
+    torch.set_rng_state(state.rng_torch.cpu())
     t.log(f"resuming {path} at epoch {t.start_epoch + 1}/{t.cfg.epochs} (best mIoU {t.best:.4f})")
