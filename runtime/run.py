@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
@@ -15,36 +14,9 @@ from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.pipeline import StreamOptions
 from unet_edge.runtime.recording import SaveSpec, open_recorder, parse_save
 from unet_edge.runtime.render import Renderer
+from unet_edge.runtime.run_config import RunConfig
 from unet_edge.runtime.sinks import ServerSink, Sink, WindowSink
 from unet_edge.runtime.sources import Source
-
-
-@dataclass
-class RunConfig:
-    model: Path
-    source: str | list[str]  # one source, or several through the same runner
-    show: bool = False
-    save: str | Path | None = None  # out.mp4, or DIR/ with segment
-    serve: str | None = None
-    view: str = "overlay"
-    alpha: float = 0.5
-    legend: bool = False
-    hud: bool = True
-    provider: str = "cpu"
-    threads: int | None = None
-    device: str | None = None  # OpenVINO's device (--provider openvino)
-    precision: str | None = None  # OpenVINO's inference precision: f32 | bf16
-    max_frames: int | None = None
-    loop: bool = False
-    realtime: bool = False
-    segment: float | None = None  # seconds per recorded segment
-    keep: int | None = None  # newest segments to keep
-    stats_every: float | None = None  # seconds between one-line reports on stderr
-    stats_json: Path | None = None  # JSON Lines, one record per report
-    serve_token: str | None = None  # the live view's token (generated when bound beyond loopback)
-    trace: Path | None = None  # CSV of every displayed frame's timings
-    max_batch: int = 8  # frames of several sources inferred together (dynamic-batch models)
-    min_confidence: float = 0.0  # paint pixels below this max-softmax probability as unknown
 
 
 @contextlib.contextmanager

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,6 +10,7 @@ import numpy as np
 from unet_edge.core.errors import DataError
 from unet_edge.core.io import atomic_path, write_json_atomic
 from unet_edge.data import SegDataset, open_dataset
+from unet_edge.eval_config import EvalConfig
 from unet_edge.export.frame_sets import spread
 from unet_edge.metrics import confusion, scores
 from unet_edge.runtime.frame import to_model_size
@@ -49,27 +48,6 @@ def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
     s = scores(cm)
     return {"scores": s.to_dict(ds.info.names), "confusion": cm.tolist(), "classes": list(ds.info.names),
             "frames": len(ds), "seconds": time.perf_counter() - t0, "viz": viz}
-
-
-@dataclass
-class EvalConfig:
-    """``unet-edge eval``: a MODEL (any form; ``spec`` a models.foreign.ForeignSpec for one unet-edge did not
-    train) on a dataset's split, with where the outputs go."""
-
-    model: Path
-    data: Path
-    layout: str = "camvid"
-    split: str = "val"
-    size: tuple[int, int] | None = None
-    save_viz: Path | None = None
-    samples: int = 8  # frames in the visualisation grid
-    json_out: Path | None = None
-    val_fraction: float = 0.1
-    holdout: str | None = None
-    provider: str = "cpu"
-    device: str | None = None  # OpenVINO's
-    precision: str | None = None  # OpenVINO's
-    spec: object | None = None
 
 
 def evaluate_path(cfg: EvalConfig) -> dict:

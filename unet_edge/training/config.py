@@ -6,49 +6,73 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
+from unet_edge.core.options import opt
+from unet_edge.core.parse import parse_ints, parse_range, parse_size
 from unet_edge.models import DEFAULT_ARCH
 
 FOREIGN = "foreign:"  # the arch of a --model-class run: "foreign:MODULE:NAME"
+
+
+def _decoder(text: str) -> tuple[int, ...]:
+    return parse_ints(text, "--decoder-channels")
+
+
+def _scale(text: str) -> tuple[float, float]:
+    return parse_range(text, "--scale")
 
 
 @dataclass
 class TrainConfig:
     """All training arguments (stored in every checkpoint); None means the architecture's recipe."""
 
-    data: str
-    dataset: str = "camvid"
-    arch: str | None = None  # a registered architecture (default DEFAULT_ARCH); "foreign:CLASS" with model_class
-    width: int | None = None
-    batchnorm: bool | None = None
-    decoder: tuple[int, ...] | None = None  # EfficientNet U-Nets: decoder channels at strides 16, 8, 4, 2
-    size: tuple[int, int] | None = None
-    epochs: int | None = None
-    batch: int | None = None
-    lr: float | None = None
-    encoder_lr_scale: float | None = None  # pretrained encoder's learning rate relative to --lr
-    weight_decay: float = 1e-4
-    class_weights: str | None = None  # none | median
-    loss: str | None = None  # ce | ce+dice | ce+lovasz | ohem
-    logit_adjust: float | None = None  # share of the class weights' bias taken back from the saved model
-    rare_crop: float | None = None  # share of crops placed over a pixel of a rarer-than-median class
-    ema: float | None = None  # weight EMA decay; 0 turns it off
-    pretrained: bool | None = None  # ImageNet encoder, for architectures that have one
-    holdout: str | None = None  # file-name prefix held out of train and used as val (choosing settings)
-    bf16: bool | str | None = None  # bfloat16 autocast on the CPU: True, False or "auto" (measured: training/speed.py)
+    data: str = opt(help="dataset root", cli_type=Path, parse=str)
+    dataset: str = opt("camvid", "layout: camvid | carla | folder")
+    # a registered architecture (default DEFAULT_ARCH); "foreign:CLASS" with model_class
+    arch: str | None = opt(None, "architecture: unet-efficientnet-lite0 (-lite1, -lite2), unet, unet-lite, or one a "
+                                 f"package registers (default: {DEFAULT_ARCH}); or your own with --model-class")
+    pretrained: bool | None = opt(None, "ImageNet encoder (default: on where the arch has one)",
+                                  flags=("--pretrained/--no-pretrained",))
+    width: int | None = opt(None, "unet/unet-lite base filters; default per arch")
+    batchnorm: bool | None = opt(None, flags=("--batchnorm/--no-batchnorm",))
+    decoder: tuple[int, ...] | None = opt(None, "EfficientNet U-Nets: decoder channels at strides 16,8,4,2 "
+                                                "(default 128,64,32,16)", flags=("--decoder-channels",),
+                                          cli_type=str | None, parse=_decoder)
+    size: tuple[int, int] | None = opt(None, "training crop HxW (default: the arch's recipe)", cli_type=str | None,
+                                       parse=parse_size)
+    epochs: int | None = opt(None, "default: the arch's recipe")
+    batch: int | None = opt(None, "default: the arch's recipe")
+    lr: float | None = opt(None, "peak learning rate (default: the arch's recipe)")
+    encoder_lr_scale: float | None = opt(None, "pretrained encoder's learning rate as a share of --lr")
+    weight_decay: float = opt(1e-4, "AdamW decay; never applied to norms and biases")
+    class_weights: str | None = opt(None, "none | median (SegNet median-frequency)")
+    loss: str | None = opt(None, "ce | ce+dice | ce+lovasz | ohem (hard-pixel mining)")
+    logit_adjust: float | None = opt(None, "share (0-1) of the class weights' push toward rare classes taken back "
+                                           "from the saved model's class-head bias (default: the recipe's)")
+    scale: tuple[float, float] | None = opt(None, "random rescale range LO,HI of each frame before the crop "
+                                                  "(default: the recipe's)", cli_type=str | None, parse=_scale)
+    rare_crop: float | None = opt(None, "share (0-1) of crops placed over a pixel of a rarer-than-median class "
+                                        "(default: the recipe's)")
+    ema: float | None = opt(None, "weight EMA decay, saved as the model; 0: off")
+    holdout: str | None = opt(None, "file-name prefix held out of train and used as val, e.g. 0006R0 (choose "
+                                    "settings on it)")
+    # bfloat16 autocast on the CPU: True, False or "auto" (measured: training/speed.py)
+    bf16: bool | str | None = opt(None, "bfloat16 autocast on the CPU (default: the recipe's; auto for EfficientNet "
+                                        "where the CPU has bf16 instructions)", flags=("--bf16/--no-bf16",),
+                                  cli_type=bool | None)
     channels_last: bool | None = None  # the step's memory format; None: channels_last on the CPU for built-in archs
     val_at_frame_size: bool | None = None  # validate at the frames' own size rather than the crop size
-    scale: tuple[float, float] | None = None  # random rescale range before the crop
     jitter: float = 0.25
-    workers: int = -1  # -1: choose from the core count
-    out: str = "runs/train"
-    resume: bool = False
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    num_classes: int | None = None  # CARLA: read from the data when not given
-    val_fraction: float = 0.1
-    max_steps: int | None = None  # per epoch, for smoke runs and benchmarks
-    time: float | None = None  # minutes: epochs are set from the first epoch's time to fit (overrides epochs)
+    workers: int = opt(-1, "loader workers per process (-1: auto)")
+    out: str = opt("runs/train", "run folder for best.pt, last.pt, curve.png", cli_type=Path, parse=str)
+    resume: bool = opt(False, "continue OUT/last.pt")
+    seed: int = opt(0)
+    device: str = opt("auto", "auto | cpu | cuda")
+    amp: bool = opt(True, "mixed precision on CUDA")
+    num_classes: int | None = opt(None, "CARLA: class count (default: read labels)")
+    val_fraction: float = opt(0.1, "held-out share where the layout has no split")
+    max_steps: int | None = opt(None, "cap steps per epoch (smoke runs)")
+    time: float | None = opt(None, "minutes to train: the epoch count is fitted to it from the epochs' mean time, "
+                                   "after every epoch (overrides --epochs)")
     mean: tuple[float, float, float] | None = None  # input scaling: the architecture's own when None
     std: tuple[float, float, float] | None = None
     # A model of the user's own (--model-class MODULE:NAME, a class or factory) instead of ``arch``: its
@@ -58,7 +82,8 @@ class TrainConfig:
     model_kwargs: dict | None = None
     python_path: tuple[str, ...] = ()
     contract: dict | None = None
-    pretrained_weights: str | None = None  # a state dict to start from (any model)
+    pretrained_weights: str | None = opt(None, "a state dict to start from (.pt/.pth/.safetensors, or a best.pt)",
+                                         cli_type=Path | None, parse=str)  # any model
 
     def __post_init__(self) -> None:
         from unet_edge.models import available, has_pretrained, input_normalization

@@ -1,0 +1,43 @@
+"""The options of ``unet-edge run``, declared once (the CLI is bound to them; --help loads nothing else)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from unet_edge.core.options import OV_DEVICE_HELP, OV_PRECISION_HELP, PROVIDER_HELP, opt
+
+
+@dataclass
+class RunConfig:
+    """Every option of ``unet-edge run`` with its default and help (the CLI is bound to it)."""
+
+    model: Path = opt(help="exported model: .onnx or .engine (with its .json sidecar)")
+    # one source, or several through the same runner
+    source: str | list[str] = opt(help="video, image folder/glob, 0, v4l2:///dev/videoN, rtsp://, http://, csi://N, "
+                                       "a GStreamer pipeline, or synth://; repeat for several streams through one "
+                                       "model", cli_type=list[str], parse=list)
+    show: bool = opt(False, "open a window")
+    save: str | Path | None = opt(None, "out.mp4, or DIR/ with --segment; {stream} in the name for several "
+                                        "sources: out_{stream}.mp4", cli_type=str | None)
+    segment: float | None = opt(None, "record DIR/<start>_<index>.mp4 segments of this many seconds, each "
+                                      "finalized when the next starts")
+    keep: int | None = opt(None, "keep only the newest N segments")
+    serve: str | None = opt(None, "MJPEG live view on [HOST:]PORT (host: 127.0.0.1)")
+    serve_token: str | None = opt(None, "the live view's ?token= (default: generated when bound beyond loopback)")
+    view: str = opt("overlay", "overlay | mask | side | confidence (a --confidence export)")
+    min_confidence: float = opt(0.0, "paint pixels below this probability as unknown (a --confidence export)")
+    max_batch: int = opt(8, "frames of several sources inferred together (a --dynamic export)")
+    alpha: float = opt(0.5)
+    legend: bool = opt(False)
+    hud: bool = opt(True, flags=("--hud/--no-hud",))
+    provider: str = opt("cpu", PROVIDER_HELP)
+    threads: int | None = opt(None, "CPU threads for inference")
+    device: str | None = opt(None, OV_DEVICE_HELP, flags=("--device",))
+    precision: str | None = opt(None, OV_PRECISION_HELP, flags=("--precision",))
+    max_frames: int | None = opt(None)
+    loop: bool = opt(False, "restart a file source at its end")
+    realtime: bool = opt(False, "pace a file like a camera, dropping stale frames")
+    stats_every: float | None = opt(None, "print a one-line summary to stderr every N seconds")
+    stats_json: Path | None = opt(None, "append one JSON record per report (JSON Lines)")
+    trace: Path | None = opt(None, "CSV of every displayed frame's timings")
