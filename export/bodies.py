@@ -19,13 +19,13 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError, ExportError
 from unet_edge.core.lazy import require
 from unet_edge.export import onnx_body as fo
-from unet_edge.models.contract import IOContract
+from unet_edge.models.contract import ORIGIN_KEYS, IOContract
 from unet_edge.models.foreign import ForeignSpec
 from unet_edge.runtime.runners import Runner
 
@@ -76,6 +76,7 @@ def _onnx_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str], 
     spec = check_graph_spec(path, spec)
     if opts.subpixel:
         raise ConfigError("--subpixel rewrites PyTorch ConvTranspose modules: it does not apply to an ONNX graph")
+    spec.contract.require_stated(path.name)
     model = fo.load(path)
     if opts.simplify:
         model = simplified(model)
@@ -107,13 +108,13 @@ def _torch_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str],
     model_file = open_torch_model(path, spec, opts.size, log)
     model, ckpt = model_file.model, model_file.ckpt
     multiple = int(getattr(model, "size_multiple", 16))
-    size = tuple(opts.size or ckpt["input_size"])
+    size = tuple(opts.size or ckpt.input_size)
     if opts.dynamic:  # the architecture pads inside to its own stride: dynamic inputs come as multiples
         size = tuple(-(-s // multiple) * multiple for s in size)
-    contract = IOContract(mean=tuple(255.0 * m for m in ckpt["mean"]), std=tuple(255.0 * s for s in ckpt["std"]),
+    contract = IOContract(mean=tuple(255.0 * m for m in ckpt.mean), std=tuple(255.0 * s for s in ckpt.std),
                           norm=None, multiple_of=multiple if opts.dynamic else 1, output=BODY_OUTPUT,
-                          classes=tuple(ckpt["classes"]), palette=tuple(tuple(c) for c in ckpt["palette"]),
-                          ignore_index=int(ckpt["ignore_index"]))
+                          classes=tuple(ckpt.info.names), palette=tuple(tuple(c) for c in ckpt.info.palette),
+                          ignore_index=int(ckpt.info.ignore_index))
     if opts.subpixel:
         model = deconv_to_subpixel(model)
     src = _inspected(model, contract, size, opts, path.name)
@@ -122,10 +123,10 @@ def _torch_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str],
         # ONNX Runtime has no INT8 ConvTranspose: it would run every up-sampling in float between a DQ
         # and a Q. The exact Conv + DepthToSpace form quantizes end to end.
         cpu_int8 = _inspected(deconv_to_subpixel(copy.deepcopy(model)), contract, size, opts, path.name)
-    given = ckpt.get("model_source") or {"kind": "unet-edge", "source": path.name}
-    stated = ckpt.get("contract") or contract.to_json()  # a foreign model's own, not its body's
-    identity = ModelIdentity(ckpt["arch"], dict(ckpt["model_options"]), path, ckpt.get("metrics"), dict(given),
-                             stated)
+    given = ckpt.model_source or {"kind": "unet-edge", "source": path.name}
+    # a foreign model's own contract, not its body's; a checkpoint's records every value
+    stated = ckpt.contract or replace(contract, origin=dict.fromkeys(ORIGIN_KEYS, "checkpoint")).to_json()
+    identity = ModelIdentity(ckpt.arch, dict(ckpt.model_options), path, ckpt.metrics, dict(given), stated)
     return Body(src, identity, model_file.open_reference, "PyTorch eager", multiple, module_paths(model), cpu_int8)
 
 

@@ -79,6 +79,10 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
     layout = contract.layout
     if (dims[1] == 3) != (dims[3] == 3):  # the shape says which axis holds the channels
         layout = "nchw" if dims[1] == 3 else "nhwc"
+        if "layout" in contract.origin and contract.layout != layout:
+            raise ConfigError(f"--input-layout {contract.layout}: {name}'s input '{inp.name}' "
+                              f"{['?' if d is None else d for d in dims]} is {layout.upper()}; drop the option "
+                              "or pass the graph's layout")
     channels = dims[1] if layout == "nchw" else dims[3]
     if channels not in (None, 3):
         raise ExportError(f"{name}: input '{inp.name}' has {channels} channels: expected 3 (an RGB or BGR image)")
@@ -104,7 +108,20 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
     src = BodyGraph(model, inp.name, elem, layout, (int(want[0]), int(want[1])), padded, dynamic and dims[0] is None,
                  "", "", "", (), opset, contract)
     _pick_output(src, contract, _probe(model, src, name), name)
+    _record(src, layout, any(s is not None for s in spatial))
     return src
+
+
+def _record(src: BodyGraph, layout: str, fixed: bool) -> None:
+    """The contract as read: the graph's layout and output, each marked as read from the graph where no
+    option gave it (the sidecar then never records a layout the graph does not have)."""
+    from dataclasses import replace
+
+    c = src.contract
+    marks = {"layout": "graph", "output": "graph", "size": "graph" if fixed else "default",
+             "classes": "graph (generic names)"}
+    src.contract = replace(c, layout=layout, output=src.output, output_kind=src.kind,
+                           output_layout=src.output_layout, origin={**marks, **c.origin})
 
 
 def _hw(spatial) -> str:

@@ -39,10 +39,11 @@ def summary(precision: str, part: dict, row: dict | None, export_seconds: float 
 
 def write_reports(artifacts: Iterable[tuple[Path, str]], parts: Mapping[Path, dict],
                   rows: Iterable[dict], export_seconds: float | None = None,
-                  reference: str | None = None) -> dict[str, dict]:
+                  reference: str | None = None, contract: dict | None = None) -> dict[str, dict]:
     """Write each artifact's report (atomically): its precision, its :func:`summary`, what its stage
     measured (``parts``), its precision-gate row (``rows``, None when not verified) and the ``reference``
-    it was checked against. Returns them by artifact path."""
+    it was checked against, and the model's ``contract`` with where each value came from. Returns them
+    by artifact path."""
     by_name = {row["artifact"]: row for row in rows}
     reports = {}
     for path, precision in artifacts:
@@ -51,7 +52,7 @@ def write_reports(artifacts: Iterable[tuple[Path, str]], parts: Mapping[Path, di
         part.pop("summary", None)
         row = by_name.get(path.name)
         data = {"artifact": path.name, "precision": precision, "summary": head, **part, "verification": row,
-                "reference": reference if row is not None else None}
+                "reference": reference if row is not None else None, "contract": contract}
         write_json_atomic(report_path(path), data)
         reports[str(path)] = data
     return reports

@@ -52,7 +52,7 @@ def frames():
     return synthetic_frames(SIZE, 4)[0]
 
 
-CAMVID = contract_from_options(ContractOptions(classes="camvid"))
+CAMVID = contract_from_options(ContractOptions(rgb=True, input_norm="imagenet", classes="camvid"))
 
 CASES = {
     "nchw": (lambda p: torch_graph(p, Net()), CAMVID, "nchw"),
@@ -243,7 +243,8 @@ def test_cli_exports_a_foreign_graph_and_runs_it(tmp_path, capsys):
               "--max-frames", "3", "--provider", "cpu"])
     assert done.value.code == 0, capsys.readouterr().err
     with pytest.raises(SystemExit) as done:
-        main(["export", str(two_inputs(tmp_path / "two.onnx")), "--classes", "camvid"])
+        main(["export", str(two_inputs(tmp_path / "two.onnx")), "--classes", "camvid", "--rgb", "--input-norm",
+              "unit"])
     err = capsys.readouterr().err
     assert done.value.code == 1 and err.startswith("unet-edge: error: two.onnx has 2 inputs") and err.count("\n") == 1
 

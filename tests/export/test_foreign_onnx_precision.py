@@ -73,7 +73,7 @@ def test_int8_of_a_hand_built_graph_passes_the_gate_in_both_flavours(tmp_path, t
     calib.mkdir()
     for i, f in enumerate(synthetic_frames(SIZE, 16, seed=99)[0]):
         cv2.imwrite(str(calib / f"{i:02d}.png"), f)
-    c = contract_from_options(ContractOptions(classes="camvid", input_norm="signed"))
+    c = contract_from_options(ContractOptions(rgb=True, classes="camvid", input_norm="signed"))
     result = export_model(hand_graph(tmp_path / "hand.onnx"), ExportOptions(
         int8=True, int8_target=target, calib=str(calib), calib_frames=16, size=SIZE, out=tmp_path / "out",
         verify_frames=6), lambda _m: None, spec=ForeignSpec(contract=c))

@@ -98,13 +98,17 @@ def lraspp(tmp_path_factory):
 
 def test_torchvision_lraspp_state_dict(lraspp, frames, tmp_path):
     model, path = lraspp
-    art = export(path, tmp_path, "--model-class", LRASPP, "--model-kwargs", json.dumps(TV_KW), "--classes", "camvid")
+    given = ("--model-class", LRASPP, "--model-kwargs", json.dumps(TV_KW), "--classes", "camvid")
+    code, err = cli("export", str(path), "--out", str(tmp_path), "--no-verify", "--no-build", *given)
+    assert code == 1 and "does not guess" in err and "--rgb or --bgr" in err and "--input-norm imagenet" in err
+    art = export(path, tmp_path, *given, "--rgb", "--input-norm", "imagenet")
     assert agree(onnx_masks(art["onnx"], frames), source_masks(model, frames, lambda o: o["out"])) >= 0.999
     meta = art["meta"]
     assert meta["classes"][0] == "Sky" and meta["num_classes"] == 11
     assert meta["model_source"]["kind"] == "state_dict" and meta["model_source"]["class"] == LRASPP
     assert meta["model_source"]["kwargs"] == TV_KW
     assert meta["contract"]["norm"] == "imagenet" and meta["contract"]["color"] == "rgb"
+    assert meta["contract"]["origin"]["norm"] == "option" and meta["contract"]["origin"]["color"] == "option"
 
 
 def test_torchvision_deeplabv3_with_bgr_and_unit_scaling(frames, tmp_path):
@@ -134,9 +138,13 @@ def test_segmentation_models_pytorch(arch, frames, tmp_path):
     model = getattr(smp, arch)(**kwargs).eval()
     path = tmp_path / f"smp_{arch}.pt"
     torch.save(model.state_dict(), path)
+    # resnet18 without named weights states nothing; the timm encoder's pretrained_cfg states RGB ImageNet
+    stated = ("--rgb", "--input-norm", "imagenet") if arch == "Unet" else ()
     art = export(path, tmp_path, "--model-class", f"segmentation_models_pytorch:{arch}", "--model-kwargs",
-                 json.dumps(kwargs), "--classes", "camvid", "--multiple-of", "32")
+                 json.dumps(kwargs), "--classes", "camvid", "--multiple-of", "32", *stated)
     assert agree(onnx_masks(art["onnx"], frames), source_masks(model, frames)) >= 0.999
+    origin = art["meta"]["contract"]["origin"]
+    assert origin["norm"] == ("option" if stated else "timm's pretrained_cfg of mobilenetv3_small_050")
 
 
 def test_huggingface_segformer_quarter_resolution_logits(frames, tmp_path):
@@ -154,7 +162,7 @@ def test_huggingface_segformer_quarter_resolution_logits(frames, tmp_path):
     path = tmp_path / "segformer.pt"
     torch.save({"state_dict": model.state_dict()}, path)
     art = export(path, tmp_path / "out", "--model-class", "hf_seg:segformer", "--python-path", str(tmp_path),
-                 "--model-kwargs", json.dumps(SEGFORMER), "--classes", "camvid")
+                 "--model-kwargs", json.dumps(SEGFORMER), "--classes", "camvid", "--rgb", "--input-norm", "imagenet")
     assert agree(onnx_masks(art["onnx"], frames), source_masks(model, frames, lambda o: o.logits)) >= 0.999
     assert art["meta"]["model_source"]["python_path"] == [str(tmp_path)]
 
@@ -172,7 +180,7 @@ def test_torch_export_program_keeps_its_size(lraspp, frames, tmp_path):
     path = tmp_path / "lraspp.pt2"
     torch.export.save(torch.export.export(model, (torch.zeros(1, 3, *SIZE),)), str(path))
     code, err = cli("export", str(path), "--out", str(tmp_path), "--verify-frames", "4", "--no-build",
-                    "--classes", "camvid")  # no --size: the program's own
+                    "--classes", "camvid", "--rgb", "--input-norm", "imagenet")  # no --size: the program's own
     assert code == 0, err
     meta = json.loads((tmp_path / "lraspp.onnx.json").read_text())
     assert meta["input"]["shape"] == [1, *SIZE, 3] and meta["model_source"]["kind"] == "torch.export"
@@ -187,7 +195,7 @@ def test_torchscript(name, frames, tmp_path):
     model = smp.Unet(**SMP["Unet"], encoder_weights=None, classes=11).eval()
     path = tmp_path / name
     torch.jit.save(torch.jit.trace(model, torch.zeros(1, 3, *SIZE)), str(path))
-    art = export(path, tmp_path, "--classes", "camvid")
+    art = export(path, tmp_path, "--classes", "camvid", "--rgb", "--input-norm", "imagenet")
     assert art["meta"]["model_source"]["kind"] == "torchscript"
     assert agree(onnx_masks(art["onnx"], frames), source_masks(model, frames)) >= 0.999
 
@@ -198,7 +206,7 @@ def test_pickled_module_only_with_trust_pickle(lraspp, frames, tmp_path):
     torch.save(model, path)
     code, err = cli("export", str(path), "--size", "64x96", "--out", str(tmp_path))
     assert code == 1 and "pickled whole model" in err and "model.state_dict()" in err and "--trust-pickle" in err
-    art = export(path, tmp_path, "--trust-pickle", "--classes", "camvid")
+    art = export(path, tmp_path, "--trust-pickle", "--classes", "camvid", "--rgb", "--input-norm", "imagenet")
     assert art["meta"]["model_source"]["kind"] == "pickle"
     assert agree(onnx_masks(art["onnx"], frames), source_masks(model, frames, lambda o: o["out"])) >= 0.999
 
@@ -206,7 +214,8 @@ def test_pickled_module_only_with_trust_pickle(lraspp, frames, tmp_path):
 def test_bad_inputs_are_one_line(lraspp, tmp_path):
     _, path = lraspp
     kw = json.dumps(TV_KW)
-    base = ("export", str(path), "--size", "64x96", "--out", str(tmp_path), "--no-verify", "--no-build")
+    base = ("export", str(path), "--size", "64x96", "--out", str(tmp_path), "--no-verify", "--no-build", "--rgb",
+            "--input-norm", "imagenet")
     cases = [
         (("--model-class", "no_such_module:Net"), "cannot import 'no_such_module'"),
         (("--model-class", LRASPP, "--model-kwargs", "{num_classes: 11}"), "--model-kwargs is not JSON"),

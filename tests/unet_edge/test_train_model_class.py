@@ -74,16 +74,20 @@ def test_train_a_model_class_then_export_eval_without_it(data, tmp_path, monkeyp
     rc, out, err = cli("train", "--data", str(data), *FAST, "--out", str(run), "--model-class", f"{module}:TinyNet",
                        "--model-kwargs", '{"num_classes": 11, "width": 6}', "--python-path", "code",
                        "--input-norm", "unit")
+    assert rc == 1 and "--rgb or --bgr" in err and "\n" not in err.strip()  # the colour order is never guessed
+    rc, out, err = cli("train", "--data", str(data), *FAST, "--out", str(run), "--model-class", f"{module}:TinyNet",
+                       "--model-kwargs", '{"num_classes": 11, "width": 6}', "--python-path", "code",
+                       "--input-norm", "unit", "--rgb")
     assert rc == 0, err
     from unet_edge.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(run / "best.pt")
-    assert ckpt["arch"] == f"foreign:{module}:TinyNet" and ckpt["model_options"] == {"num_classes": 11, "width": 6}
-    assert ckpt["model_source"]["class"] == f"{module}:TinyNet" and str(code) in ckpt["model_source"]["python_path"]
+    assert ckpt.arch == f"foreign:{module}:TinyNet" and ckpt.model_options == {"num_classes": 11, "width": 6}
+    assert ckpt.model_source["class"] == f"{module}:TinyNet" and str(code) in ckpt.model_source["python_path"]
     # the normalisation trained with is the recorded contract's, which export's graph bakes in
-    assert ckpt["contract"]["norm"] == "unit" and ckpt["mean"] == [0, 0, 0] and ckpt["std"] == [1, 1, 1]
-    assert ckpt["contract"]["classes"][0] == "Sky" and ckpt["contract"]["output_layout"] == "nchw"
-    assert next(iter(ckpt["state_dict"])).startswith("body.")  # the user's own keys: loadable into TinyNet
+    assert ckpt.contract["norm"] == "unit" and ckpt.mean == (0, 0, 0) and ckpt.std == (1, 1, 1)
+    assert ckpt.contract["classes"][0] == "Sky" and ckpt.contract["output_layout"] == "nchw"
+    assert next(iter(ckpt.state_dict)).startswith("body.")  # the user's own keys: loadable into TinyNet
 
     forget(module, code)
     elsewhere = tmp_path / "elsewhere"
@@ -131,8 +135,8 @@ def test_a_head_without_a_bias_gets_the_logit_adjustment_at_its_output(data, tmp
     from unet_edge.models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert ckpt["logit_offsets_at"] == "output" and "head.bias" not in ckpt["state_dict"]
-    shift = torch.tensor(ckpt["logit_offsets"])
+    assert ckpt.offsets_at_output and "head.bias" not in ckpt.state_dict
+    shift = torch.tensor(ckpt.output_offsets)
     assert shift.abs().max() > 0.1
     body = model_from_checkpoint(ckpt).eval()
     x = torch.randn(1, 3, 32, 48)

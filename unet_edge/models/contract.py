@@ -23,6 +23,12 @@ NORM_PRESETS: dict[str, tuple[Triple, Triple]] = {
     "signed": ((127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),  # [-1, 1]
     "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # raw 0-255 floats
 }
+# Each value of a contract and where it came from: "option" (the command line), "graph" (read from the
+# ONNX graph), a model's own declaration, "--like FILE", or "recorded" (a checkpoint or sidecar).
+ORIGIN_KEYS = ("color", "norm", "layout", "size", "output", "classes")
+# What no graph shows and a wrong guess silently breaks: the user or the model must state them.
+MUST_BE_STATED = {"color": "--rgb or --bgr",
+                  "norm": "--input-norm imagenet|unit|signed|none (or --mean R,G,B --std R,G,B, 0-255 scale)"}
 COLORS = ("rgb", "bgr")
 LAYOUTS = ("nchw", "nhwc")
 OUTPUT_KINDS = ("logits", "ids")
@@ -52,6 +58,7 @@ class IOContract:
     palette: tuple[tuple[int, int, int], ...] = ()
     ignore_index: int = 255
     extra: dict = field(default_factory=dict, compare=False)  # free-form notes recorded in the sidecar
+    origin: dict = field(default_factory=dict, compare=False)  # ORIGIN_KEYS -> where each value came from
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("colour order", self.color, COLORS), ("input layout", self.layout, LAYOUTS),
@@ -107,7 +114,39 @@ class IOContract:
                 "multiple_of": self.multiple_of, "output": self.output, "output_kind": self.output_kind,
                 "output_layout": self.output_layout, "classes": list(self.classes),
                 "palette": [list(c) for c in self.palette], "ignore_index": self.ignore_index,
-                **({"extra": self.extra} if self.extra else {})}
+                **({"extra": self.extra} if self.extra else {}), **({"origin": self.origin} if self.origin else {})}
+
+    def stated(self, changes: dict, origin: str) -> IOContract:
+        """This contract with ``changes`` (field -> value), each recorded as coming from ``origin``."""
+        keys = {"mean": "norm", "std": "norm", "multiple_of": "size", "output_kind": "output",
+                "output_layout": "output", "palette": "classes", "ignore_index": "classes"}
+        marks = {keys.get(k, k) for k in changes} & set(ORIGIN_KEYS)
+        return replace(self, **changes, origin={**self.origin, **dict.fromkeys(sorted(marks), origin)})
+
+    def require_stated(self, what: str) -> None:
+        """One-line error where the colour order or the input scaling was neither given nor stated by the model."""
+        missing = [k for k in MUST_BE_STATED if k not in self.origin]
+        if missing:
+            said = {"color": "colour order (RGB or BGR)", "norm": "input scaling (mean/std)"}
+            raise ConfigError(f"{what}: its {' and '.join(said[k] for k in missing)} cannot be read from the model "
+                              f"and unet-edge does not guess: pass {'; and '.join(MUST_BE_STATED[k] for k in missing)}")
+
+    def describe(self, size: tuple[int, int] | None = None) -> str:
+        """One line: what goes into the graph (at ``size``, else the contract's) and where each value came from."""
+        def src(key: str) -> str:
+            return f" [{self.origin.get(key, 'default')}]"
+
+        norm = f" ({self.norm})" if self.norm else ""
+        size = size or self.size
+        size = f"{size[0]}x{size[1]}" if size else "the export size"
+        multiple = f", padded to a multiple of {self.multiple_of}" if self.multiple_of > 1 else ""
+        out = f"'{self.output}' " if self.output else ""
+        kind = self.output_kind + (f" {self.output_layout.upper()}" if self.output_layout else "")
+        names = ", ".join(self.classes[:4]) + (", ..." if len(self.classes) > 4 else "")
+        return (f"{self.color.upper()}{src('color')}; (x - mean) / std with mean {_fmt(self.mean)}, std "
+                f"{_fmt(self.std)} on 0-255{norm}{src('norm')}; {self.layout.upper()}{src('layout')}; {size}{multiple}"
+                f"{src('size')}; output {out}{kind}{src('output')}; {self.num_classes} classes ({names})"
+                f"{src('classes')}")
 
     @classmethod
     def from_json(cls, data: dict) -> IOContract:
@@ -118,9 +157,14 @@ class IOContract:
                        output_kind=data.get("output_kind", "logits"), output_layout=data.get("output_layout"),
                        classes=tuple(data.get("classes", ())),
                        palette=tuple(tuple(c) for c in data.get("palette", ())),
-                       ignore_index=int(data.get("ignore_index", 255)), extra=dict(data.get("extra") or {}))
+                       ignore_index=int(data.get("ignore_index", 255)), extra=dict(data.get("extra") or {}),
+                       origin=dict(data.get("origin") or dict.fromkeys(ORIGIN_KEYS, "recorded")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"malformed input/output contract in the sidecar ({exc})") from exc
+
+
+def _fmt(values) -> str:
+    return ",".join(f"{v:g}" for v in values)
 
 
 def parse_triple(text: str, option: str) -> Triple:
@@ -179,5 +223,7 @@ def contract_from_options(given: ContractOptions, base: IOContract | None = None
         changes["output"] = output
     if output_kind is not None:
         changes["output_kind"] = output_kind.strip().lower()
-    c = replace(c, **changes)
-    return c.with_classes(class_table(classes)) if classes else c
+    if classes:
+        info = class_table(classes)
+        changes.update(classes=tuple(info.names), palette=tuple(info.palette), ignore_index=info.ignore_index)
+    return c.stated(changes, "option")

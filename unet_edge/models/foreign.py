@@ -142,25 +142,36 @@ def read_state_dict(path: str | Path) -> dict:
     return state_dict_of(payload, path)
 
 
-def open_foreign(path: str | Path, spec: ForeignSpec, size: tuple[int, int] | None = None) -> dict:
-    """A foreign model as the checkpoint-like dict export reads (classes, normalisation, input size),
-    with the wrapped body under ``module`` and what was given under ``model`` (for the sidecar)."""
+def open_foreign(path: str | Path, spec: ForeignSpec, size: tuple[int, int] | None = None):
+    """A foreign model as a :class:`~unet_edge.models.checkpoint.Checkpoint` (classes, normalisation,
+    input size), its wrapped body as ``module`` and what was given as ``model_source`` and ``contract``."""
     from dataclasses import replace
 
+    from unet_edge.data.classes import ClassInfo
+    from unet_edge.models.checkpoint import Checkpoint
     from unet_edge.models.foreign_module import wrap
+    from unet_edge.models.preprocessing import settle
 
     path = Path(path)
     raw, form = load_foreign(path, spec)
-    size = tuple(size or spec.contract.size or fixed_size(raw, spec.contract) or DEFAULT_SIZE)
+    fixed = fixed_size(raw, spec.contract)
+    built_by = (spec.model_class, dict(spec.model_kwargs)) if spec.model_class else None
+    stated = settle(spec.contract, raw, path, path.name, built_by=built_by)
+    marks = {"size": "model" if fixed else "default", "layout": "default (PyTorch: NCHW)", "output": "model",
+             "classes": "model (generic names)"}
+    spec = replace(spec, contract=replace(stated, origin={**marks, **stated.origin}))
+    size = tuple(size or spec.contract.size or fixed or DEFAULT_SIZE)
     if form == "torchscript":
         raw = script_to_graph(raw, spec.contract, size, path)
     body, contract = wrap(raw, replace(spec.contract, size=size), size)
     spec = replace(spec, contract=contract)
     name = spec.model_class or f"{form}:{path.name}"
-    return {"arch": f"foreign:{name}", "model_options": dict(spec.model_kwargs), "num_classes": body.num_classes,
-            "classes": list(contract.classes), "palette": [list(c) for c in contract.palette],
-            "ignore_index": contract.ignore_index, "mean": list(contract.unit_mean), "std": list(contract.unit_std),
-            "input_size": list(size), "metrics": None, "model": spec.to_json(path, form), "module": body}
+    given = spec.to_json(path, form)
+    source = {"kind": form, **{k: v for k, v in given.items() if k not in ("form", "contract")}}
+    info = ClassInfo(list(contract.classes), [list(c) for c in contract.palette], contract.ignore_index)
+    return Checkpoint(f"foreign:{name}", dict(spec.model_kwargs), info, tuple(contract.unit_mean),
+                      tuple(contract.unit_std), tuple(size), model_source=source, contract=given["contract"],
+                      module=body)
 
 
 def script_to_graph(script, contract: IOContract, size: tuple[int, int], path: Path):
@@ -182,8 +193,9 @@ def script_to_graph(script, contract: IOContract, size: tuple[int, int], path: P
 
 def fixed_size(model, contract: IOContract) -> tuple[int, int] | None:
     """The input size a torch.export program was exported for (its shapes are fixed unless made dynamic)."""
-    graph = getattr(model, "graph", None)
-    for node in getattr(graph, "nodes", ()):
+    graph = getattr(model, "graph", None)  # a ScriptModule's .graph is a TorchScript graph, not an FX one
+    nodes = getattr(graph, "nodes", ())
+    for node in nodes if not callable(nodes) else ():
         val = node.meta.get("val") if node.op == "placeholder" else None
         shape = getattr(val, "shape", None)
         if shape is not None and len(shape) == 4 and all(isinstance(d, int) for d in shape):

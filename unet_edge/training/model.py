@@ -26,7 +26,13 @@ def build_model(cfg: TrainConfig, info, log: Callable[[str], None]) -> tuple[nn.
         raw = build_class(cfg.model_class, options, cfg.python_path)
         if cfg.pretrained_weights and not cfg.resume:
             load_start_weights(raw, cfg, cfg.model_class, log)
+        from unet_edge.models.preprocessing import settle
+
         contract = IOContract.from_json(cfg.contract) if cfg.contract else IOContract()
+        weights = Path(cfg.pretrained_weights) if cfg.pretrained_weights else None
+        contract = settle(contract, raw, weights, f"--model-class {cfg.model_class}", log,
+                          built_by=(cfg.model_class, options))
+        cfg.mean, cfg.std = contract.unit_mean, contract.unit_std  # what the trainer's Normalizer applies
         body, contract = trainable_body(raw, contract, cfg.size, info, cfg.model_class)
         return body, options, contract
     chosen = {"width": cfg.width, "batchnorm": cfg.batchnorm, "decoder": cfg.decoder}
