@@ -17,8 +17,16 @@ import numpy as np
 
 from unet_edge.core.artifact import INT8_TARGETS, write_meta
 from unet_edge.core.errors import ConfigError
+from unet_edge.core.options import opt
+from unet_edge.core.parse import parse_size
 from unet_edge.export.tensorrt.from_export import DEFAULT_WORKSPACE_GB
-from unet_edge.export.thresholds import DEFAULT_MAX_CLASS_DROP, DEFAULT_MAX_MIOU_DROP, DEFAULT_SEARCH_MINUTES
+from unet_edge.export.thresholds import (
+    DEFAULT_AGREEMENT_FLOOR,
+    DEFAULT_MAX_CLASS_DROP,
+    DEFAULT_MAX_MIOU_DROP,
+    DEFAULT_MIN_AGREEMENT,
+    DEFAULT_SEARCH_MINUTES,
+)
 from unet_edge.models.foreign import ForeignSpec
 
 DEFAULT_OPSET = 17  # TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0) parse opsets up to 17
@@ -26,33 +34,48 @@ DEFAULT_CALIB_FRAMES = 500
 DEFAULT_VERIFY_FRAMES = 24
 
 
+def _points(value: float) -> float:
+    return value / 100
+
+
 @dataclass
 class ExportOptions:
-    fp16: bool = False
-    int8: bool = False
-    int8_target: str = INT8_TARGETS[0]  # INT8 flavour: tensorrt | cpu
-    calib: str | None = None  # LAYOUT:PATH, an image folder or a video
-    calib_frames: int = DEFAULT_CALIB_FRAMES
-    calib_method: str | None = None  # None: try minmax, percentile and entropy, keep the best
+    """Every option of ``unet-edge export`` with its default and help (the CLI is bound to it)."""
+
+    fp16: bool = opt(False, "also write the mixed-precision FP16 ONNX")
+    int8: bool = opt(False, "also write an INT8 QDQ ONNX (needs --calib)")
+    calib: str | None = opt(None, "calibration frames: DIR, VIDEO or LAYOUT:PATH")
+    calib_frames: int = opt(DEFAULT_CALIB_FRAMES, "frames used for calibration")
+    calib_method: str | None = opt(None, "minmax | percentile | entropy (default: try each, keep the best)")
     # INT8: pixel agreement with the FP32 model, a floor beside accuracy where the verification frames have
     # labels, the criterion without (None: DEFAULT_AGREEMENT_FLOOR or DEFAULT_MIN_AGREEMENT)
-    min_agreement: float | None = None
-    max_miou_drop: float = DEFAULT_MAX_MIOU_DROP  # with labels: at most this mIoU lost (a fraction)
-    max_class_drop: float = DEFAULT_MAX_CLASS_DROP  # and at most this IoU lost by any class
-    int8_search_minutes: float = DEFAULT_SEARCH_MINUTES  # the float-layer search's budget, calibration apart
-    opset: int = DEFAULT_OPSET
-    dynamic: bool = False
-    simplify: bool = False
-    logits: bool = False
-    confidence: bool = False  # a second output: uint8 round(255 x max softmax probability)
-    size: tuple[int, int] | None = None
-    out: Path | None = None
-    verify_data: str | None = None
-    verify_frames: int = DEFAULT_VERIFY_FRAMES
-    verify: bool = True
-    build: bool = True  # build engines when TensorRT imports
-    workspace_gb: float = DEFAULT_WORKSPACE_GB
-    subpixel: bool = False  # rewrite stride-2 ConvTranspose as Conv + DepthToSpace (exact)
+    min_agreement: float | None = opt(
+        None, "INT8: pixel agreement with the FP32 model (a fraction). Where the verification frames have labels, "
+              f"a floor beside accuracy (default {DEFAULT_AGREEMENT_FLOOR}); without, the criterion (default "
+              f"{DEFAULT_MIN_AGREEMENT})", show_default=False)
+    # fractions inside, points on the command line
+    max_miou_drop: float = opt(DEFAULT_MAX_MIOU_DROP, "INT8 and FP16, where the verification frames have labels: "
+                               "at most this many mIoU points lost", shown=100 * DEFAULT_MAX_MIOU_DROP,
+                               parse=_points)
+    max_class_drop: float = opt(DEFAULT_MAX_CLASS_DROP, "and no class's IoU down by more than this many points",
+                                shown=100 * DEFAULT_MAX_CLASS_DROP, parse=_points)
+    int8_search_minutes: float = opt(DEFAULT_SEARCH_MINUTES,
+                                     "budget of INT8's float-layer search (calibration not counted)")
+    int8_target: str = opt(INT8_TARGETS[0], f"INT8 flavour: {' | '.join(INT8_TARGETS)} (cpu: ONNX Runtime)")
+    opset: int = opt(DEFAULT_OPSET)
+    dynamic: bool = opt(False, "dynamic batch/height/width (multiples of 16)")
+    simplify: bool = opt(False, "simplify with onnxslim/onnxsim")
+    logits: bool = opt(False, "output raw logits instead of class ids")
+    confidence: bool = opt(False, "a second output: uint8 255 x max softmax probability")
+    subpixel: bool = opt(False, "ConvTranspose -> Conv + DepthToSpace (exact)")
+    size: tuple[int, int] | None = opt(None, "input HxW (default: the training size)", cli_type=str | None,
+                                       parse=parse_size)
+    out: Path | None = opt(None, "output folder (default: beside the checkpoint)")
+    verify_data: str | None = opt(None, "frames: LAYOUT:PATH, DIR or VIDEO")
+    verify_frames: int = opt(DEFAULT_VERIFY_FRAMES)
+    verify: bool = opt(True, "check parity with the source model", flags=("--verify/--no-verify",))
+    build: bool = opt(True, "build engines if TensorRT imports", flags=("--build/--no-build",))
+    workspace_gb: float = opt(DEFAULT_WORKSPACE_GB, "TensorRT workspace in GB", flags=("--workspace",))
 
 
 @dataclass
@@ -83,7 +106,9 @@ def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], Non
     t0 = time.monotonic()
     if opts.logits and opts.confidence:
         raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
-    run = _Run(open_body(Path(path), spec, opts, log), opts, log)
+    body = open_body(Path(path), spec, opts, log)
+    log(f"input contract: {contract_line(body)}")  # before any stage: what goes into the graph, and why
+    run = _Run(body, opts, log)
     run.fp32()
     if opts.fp16:
         run.fp16()
@@ -96,7 +121,8 @@ def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], Non
     gate = run.verify() if opts.verify else []
     rows = [r.to_dict() for r in gate]
     # a failed gate's measurements are kept too
-    reports = write_reports(run.artifacts, run.measured, rows, time.monotonic() - t0, run.body.reference_name)
+    reports = write_reports(run.artifacts, run.measured, rows, time.monotonic() - t0, run.body.reference_name,
+                            run.body.identity.contract)
     if rejected is not None:
         raise rejected
     enforce(gate, run.body.reference_name)
@@ -110,13 +136,20 @@ def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], Non
     return result
 
 
+def contract_line(body) -> str:
+    """The model's contract as stated (``body.identity.contract``, what the sidecar records), in one line."""
+    from unet_edge.models.contract import IOContract
+
+    return IOContract.from_json(body.identity.contract).describe(body.graph.size)
+
+
 class _Run:
-    """One export's state: the body, the artifacts written so far, what each stage measured, and the
-    verification frames with the reference's masks on them (run once, for the INT8 search and the gate)."""
+    """One export's state: the body, the artifacts written so far, what each stage measured, the gate's
+    frames and the searches' (disjoint), with the reference's masks on both (run once)."""
 
     def __init__(self, body, opts: ExportOptions, log: Callable[[str], None]) -> None:
         from unet_edge.export.sidecar import base_meta
-        from unet_edge.export.verify import verification_set
+        from unet_edge.export.verify import search_set, verification_set
 
         self.body, self.opts, self.log = body, opts, log
         self.meta = base_meta(body, opts)
@@ -128,8 +161,13 @@ class _Run:
         self.stem = f"{stem}.deploy" if (self.out / f"{stem}.onnx").resolve() == source.resolve() else stem
         self.artifacts: list[tuple[Path, str]] = []
         self.measured: dict[Path, dict] = {}
-        self.checked = verification_set(opts, body.graph.size, body.contract.classes) if opts.verify else None
-        self._masks: list[np.ndarray] | None = None
+        size, classes = body.graph.size, body.contract.classes
+        self.checked = verification_set(opts, size, classes, log) if opts.verify else None
+        self.searched = search_set(opts, size, classes, self.checked) if self.checked else None
+        if self.checked:
+            log(f"verifying on {self.checked.source}; FP16 and INT8 choose their float layers on "
+                f"{self.searched.source}")
+        self._masks: dict[str, list[np.ndarray]] = {}
         self._ties: list[float] = []
 
     def deploy(self, fp16_keep: list[str] | None = None, src=None):
@@ -170,7 +208,7 @@ class _Run:
         from unet_edge.export.frame_sets import synthetic_frames
         from unet_edge.export.thresholds import FP16_MAX_ERROR
 
-        frames = self.checked.frames if self.checked else synthetic_frames(self.body.graph.size, ISLAND_FRAMES)[0]
+        frames = self.searched.frames if self.searched else synthetic_frames(self.body.graph.size, ISLAND_FRAMES)[0]
         keep, done, drift = fp16_islands(self._fp32_graph, frames, self.body.module_paths)
         kept = done["fp32_layers"]
         self.log(f"FP16: {len(kept)} layers kept in FP32 (overflow, or drift > {100 * FP16_MAX_ERROR:.0f}% of their "
@@ -179,24 +217,27 @@ class _Run:
         self.write(dest, "fp16", self.deploy(keep), {"fp16": done})
         self.measured[dest] = {"fp16": {"drift": drift}}
 
-    def reference_masks(self) -> list[np.ndarray] | None:
-        """The reference's masks on the verification frames (None without them, or for a --logits graph,
-        whose gate compares logits); ``_ties`` gets each frame's near-tie share."""
+    def reference_masks(self, which: str = "checked") -> list[np.ndarray] | None:
+        """The reference's masks on the gate's frames (``checked``) or the searches' (``searched``): None
+        without them, or for a --logits graph, whose gate compares logits. ``_ties`` gets the near-tie
+        share of each search frame."""
         from unet_edge.export.verify import mask_and_near_ties
 
         if self.checked is None or self.opts.logits:
             return None
-        if self._masks is None:
-            self._masks = []
-            with self.body.open_reference(self.body.graph.size) as ref:
-                for frame in self.checked.frames:
-                    if self.body.graph.kind == "ids":
-                        mask, share = ref.infer(frame), 0.0
-                    else:
-                        mask, share = mask_and_near_ties(ref.logits(frame))
-                    self._masks.append(mask)
-                    self._ties.append(share)
-        return self._masks
+        if not self._masks:
+            with self.body.open_reference(self.body.graph.size) as ref:  # once, for both sets
+                for name in ("checked", "searched"):
+                    self._masks[name] = []
+                    for frame in getattr(self, name).frames:
+                        if self.body.graph.kind == "ids":
+                            mask, share = ref.infer(frame), 0.0
+                        else:
+                            mask, share = mask_and_near_ties(ref.logits(frame))
+                        self._masks[name].append(mask)
+                        if name == "searched":
+                            self._ties.append(share)
+        return self._masks[which]
 
     def int8(self) -> None:
         import tempfile
@@ -204,10 +245,11 @@ class _Run:
         from unet_edge.core.errors import Int8Rejected
         from unet_edge.export.int8.stage import Int8Job, Int8Reference, int8_path, write_int8
 
-        masks = self.reference_masks()
+        masks = self.reference_masks("searched")
         reference = None
         if masks is not None:
-            reference = Int8Reference(self.checked.frames, masks, self.checked.labels, float(np.mean(self._ties)))
+            s = self.searched
+            reference = Int8Reference(s.frames, masks, s.labels, float(np.mean(self._ties)))
         dest = int8_path(self.out, self.stem, self.opts.int8_target)
         with tempfile.TemporaryDirectory(dir=self.out, prefix=".int8-src-") as tmpdir:
             source = None

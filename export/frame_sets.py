@@ -15,6 +15,18 @@ from unet_edge.data.base import list_images
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 T = TypeVar("T")
+# A folder's or a video's frames are parted before any is drawn: every HOLD_EVERY-th is held out of
+# calibration, for verification (a dataset LAYOUT:PATH parts by its splits instead).
+HOLD_EVERY = 5
+PARTS = ("all", "held", "rest")
+
+
+def part_of(indices: Sequence[int], part: str) -> list[int]:
+    """The indices of ``part``: all of them, the held-out ones, or the rest."""
+    if part == "all":
+        return list(indices)
+    held = part == "held"
+    return [i for i in indices if (i % HOLD_EVERY == HOLD_EVERY // 2) == held]
 
 
 def spread(items: Sequence[T], k: int) -> list[T]:
@@ -26,10 +38,12 @@ def spread(items: Sequence[T], k: int) -> list[T]:
 
 
 def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "train",
-                num_classes: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[str] | None]:
+                num_classes: int | None = None, part: str = "all",
+                ) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[str] | None]:
     """Frames (BGR uint8 at ``size``), their labels and class names when the source has them.
 
-    ``spec`` is ``LAYOUT:PATH`` (a labelled dataset), a folder of images, or a video file.
+    ``spec`` is ``LAYOUT:PATH`` (a labelled dataset: ``split``), a folder of images, or a video file
+    (``part``: all its frames, the ones held out of calibration, or the rest; :func:`part_of`).
     Frames are spread evenly over the source rather than taken from its start.
     """
     h, w = size
@@ -49,23 +63,23 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
         if not files:
             raise DataError(f"{path}: no images found")
         frames = []
-        for i in spread(range(len(files)), limit):
+        for i in spread(part_of(range(len(files)), part), limit):
             img = cv2.imread(str(files[i]), cv2.IMREAD_COLOR)
             if img is None:
                 raise DataError(f"{files[i]}: cannot read image")
             frames.append(cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR))
         return frames, None, None
     if path.suffix.lower() in VIDEO_EXTS:
-        return _video_frames(path, size, limit), None, None
+        return _video_frames(path, size, limit, part), None, None
     raise ConfigError(f"'{spec}': expected LAYOUT:PATH (camvid, carla, folder), an image folder or a video file")
 
 
-def _video_frames(path: Path, size: tuple[int, int], limit: int) -> list[np.ndarray]:
+def _video_frames(path: Path, size: tuple[int, int], limit: int, part: str = "all") -> list[np.ndarray]:
     if not path.is_file():
         raise DataError(f"{path}: video not found")
     cap = cv2.VideoCapture(str(path))
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or limit
-    keep = set(spread(range(total), limit))
+    keep = set(spread(part_of(range(total), part), limit))
     frames, i = [], 0
     while len(frames) < limit:
         ok, frame = cap.read()

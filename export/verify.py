@@ -10,7 +10,7 @@ passes is decided by :mod:`unet_edge.export.criterion` (accuracy with labels, ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -157,9 +157,11 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
 
 def format_table(rows: list[Row], source: str, reference: str = "the FP32 model") -> str:
     """The markdown table printed after export."""
+    labelled = all(r.miou_delta is not None for r in rows)
+    drops = "classes down > limit" if labelled else "classes below 99% IoU vs FP32 (info)"
     lines = [f"precision gate against {reference} (FP32) on {source}:", "",
              "| artifact | precision | criterion | pixel agreement | mIoU vs FP32 | mIoU change (labels) "
-             "| worst class | classes down > limit | max logit error | status |",
+             f"| worst class | {drops} | max logit error | status |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         delta = "n/a" if r.miou_delta is None else f"{100 * r.miou_delta:+.2f} pts"
@@ -169,6 +171,9 @@ def format_table(rows: list[Row], source: str, reference: str = "the FP32 model"
         lines.append(f"| {r.artifact} | {r.precision} | {r.criterion} | {100 * r.agreement:.3f}% "
                      f"(>= {100 * r.threshold:.1f}%) | {r.miou_vs_fp32:.4f} | {delta} | {worst} | "
                      f"{', '.join(r.drops) or '-'} | {err} | {status} |")
+    if not labelled:
+        lines += ["", "no labels in the model's classes: pixel agreement decides; the per-class column is "
+                      "informational (agreement with the FP32 masks per class, not accuracy)"]
     return "\n".join(lines)
 
 
@@ -188,17 +193,46 @@ def enforce(rows: list[Row], reference: str = "the FP32 model") -> None:
                           "--no-verify to keep it anyway")
 
 
-def verification_set(opts, size: tuple[int, int], classes: Sequence[str]) -> FrameSet:
-    """The frames every artifact is checked on (and the INT8 search aims at), with labels where
-    they are in the model's ``classes``. ``opts``: ExportOptions."""
+def verification_set(opts, size: tuple[int, int], classes: Sequence[str],
+                     log: Callable[[str], None] = print) -> FrameSet:
+    """The frames every artifact is checked on, with labels where they are in the model's ``classes``;
+    ``opts``: ExportOptions. ``--verify-data``, else the calibration source's frames kept apart from
+    calibration (a dataset's val split, or the frames a folder or video holds out: frame_sets.part_of),
+    else, where nothing real was given, the synthetic dashcam."""
     from unet_edge.export.frame_sets import load_frames, synthetic_frames
 
     if opts.verify_data:
         frames, labels, names = load_frames(opts.verify_data, size, opts.verify_frames, "val", len(classes))
-        source = f"{len(frames)} frames of {opts.verify_data}"
+        source, given = f"{len(frames)} frames of {opts.verify_data}", opts.verify_data
+    elif opts.calib:
+        frames, labels, names = load_frames(opts.calib, size, opts.verify_frames, "val", len(classes), "held")
+        kept = "its val split" if labels is not None else "held out of calibration"
+        source, given = f"{len(frames)} frames of {opts.calib} ({kept})", opts.calib
     else:
         frames, labels, names = synthetic_frames(size, opts.verify_frames)
-        source = f"{len(frames)} synthetic dashcam frames"
+        source, given = f"{len(frames)} synthetic dashcam frames (no --verify-data or --calib given)", None
     if labels is not None and names != list(classes):
+        if given is not None:
+            log(f"labels of {given} not used: their {len(names)} classes ({', '.join(names[:3])}, ...) are not the "
+                f"model's {len(classes)} ({', '.join(list(classes)[:3])}, ...); INT8 and FP16 are judged by agreement")
         labels = None  # labels in other classes say nothing about this model's mIoU
     return FrameSet(frames, labels, source)
+
+
+def search_set(opts, size: tuple[int, int], classes: Sequence[str], gate: FrameSet) -> FrameSet:
+    """The frames the FP16 and INT8 searches choose on: never the gate's own, so that the gate is not
+    the searches' training set. The calibration frames (or a labelled ``--verify-data``'s train split),
+    with their labels where the gate has labels; else synthetic frames other than the gate's."""
+    from unet_edge.data import LAYOUT_NAMES
+    from unet_edge.export.frame_sets import load_frames, synthetic_frames
+
+    n = len(gate.frames)
+    dataset = opts.verify_data if opts.verify_data and opts.verify_data.partition(":")[0] in LAYOUT_NAMES else None
+    spec = opts.calib or dataset
+    if spec:
+        frames, labels, names = load_frames(spec, size, n, "train", len(classes),
+                                            "rest" if spec == opts.calib and not opts.verify_data else "all")
+    else:
+        frames, labels, names = synthetic_frames(size, n, seed=54321)
+    usable = gate.labels is not None and labels is not None and names == list(classes)
+    return FrameSet(frames, labels if usable else None, f"{len(frames)} frames of {spec or 'the synthetic dashcam'}")

@@ -70,7 +70,9 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
                           "(never random data)")
     t0 = time.monotonic()
     methods = parse_methods(opts.calib_method)
-    frames, _, _ = load_frames(opts.calib, job.size, opts.calib_frames, "train", len(job.classes))
+    # never the frames held out for verification (export/verify.py verification_set)
+    frames, _, _ = load_frames(opts.calib, job.size, opts.calib_frames, "train", len(job.classes),
+                               "all" if opts.verify_data else "rest")
     log(f"calibrating INT8 ({opts.int8_target}) on {len(frames)} frames from {opts.calib}")
     graph = job.source or job.fp32
     peak = PeakRss()
@@ -90,7 +92,7 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
         labels = reference.labels
         criterion = gate_of(opts).criterion("int8", bool(labels))
         log(f"  INT8 criterion: {criterion.name} ({criterion.aim()}); FP32 near-ties (top two logits within "
-            f"{100 * NEAR_TIE:.0f}% of their spread): {100 * reference.near_ties:.2f}% of the verification pixels")
+            f"{100 * NEAR_TIE:.0f}% of their spread): {100 * reference.near_ties:.2f}% of the search frames' pixels")
         with peak:
             quant, found = search(graph, dest, frames, reference.frames, Scorer(reference.masks, labels,
                                                                                 job.classes), job.modules,
@@ -173,10 +175,12 @@ def miss_message(found, criterion, opts, near_ties: float) -> str:
     ended = (f"the search's {opts.int8_search_minutes:g}-minute budget (calibration apart) ran out while "
              f"{found.exhausted}: --int8-search-minutes gives it longer" if found.exhausted else
              f"the search ended after {found.seconds:.0f} s with no layer left that helps")
+    labelled = ("" if opts.verify_data else
+                "verify on frames labelled in the model's classes (--verify-data LAYOUT:PATH) so that INT8 is "
+                "judged by accuracy, ")
     helps = ("calibrate on more or more varied frames (--calib-frames), relax --max-miou-drop or --max-class-drop, "
              "or use FP16" if criterion.name == "accuracy" else
-             "verify on labelled frames (--verify-data LAYOUT:PATH) so that INT8 is judged by accuracy, lower "
-             "--min-agreement, calibrate on more frames, or use FP16")
+             f"{labelled}lower --min-agreement, calibrate on more frames, or use FP16")
     ties = ""
     if criterion.name == "agreement" and near_ties >= 1 - criterion.min_agreement:
         # Why no layer choice helps: the model itself cannot tell these pixels' classes apart.
