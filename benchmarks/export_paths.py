@@ -32,7 +32,7 @@ TV_KW = {"num_classes": 11, "weights": None, "weights_backbone": None}
 TRAIN = {  # name: extra `unet-edge train` options
     "a_unetlite": ("--arch", "unet-lite"),
     "b_unet16_nobn": ("--arch", "unet", "--width", "16", "--no-batchnorm"),
-    "d_lraspp": ("--model-class", LRASPP, "--model-kwargs", json.dumps(TV_KW)),
+    "d_lraspp": ("--model-class", LRASPP, "--model-kwargs", json.dumps(TV_KW), "--rgb", "--input-norm", "imagenet"),
 }
 MODELS = ("a_unetlite", "b_unet16_nobn", "c_onnx_of_a", "d_lraspp")
 
