@@ -49,5 +49,8 @@ def open_runner(path: str | Path | None = None, provider: str = "cpu", threads: 
         from unet_edge.runtime.runners.tensorrt import TensorRTRunner
 
         return TensorRTRunner(path, input_size=input_size, meta=meta)
+    from unet_edge.core.tensorflow_files import refuse_tensorflow
+
+    refuse_tensorflow(path)  # a Keras or TensorFlow model: the tf2onnx command that makes its ONNX graph
     raise ConfigError(f"{path}: unsupported model type '{suffix}'; expected .onnx or .engine from "
                       "'unet-edge export' / 'unet-edge build'")

@@ -111,6 +111,9 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
 
     names = list(OPENVINO_ROWS) if cfg.provider == "openvino" and cfg.backends.strip() == "all" \
         else parse_backends(cfg.backends)
+    from unet_edge.core.tensorflow_files import refuse_tensorflow
+
+    refuse_tensorflow(cfg.model)
     kind = model_kind(cfg.model)
     if not cfg.model.is_file():
         raise ConfigError(f"{cfg.model}: model file not found")

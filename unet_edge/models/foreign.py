@@ -62,6 +62,9 @@ def parse_kwargs(text: str | None) -> dict:
 
 def file_form(path: Path) -> str:
     """Which of ``FORMS`` (or ``unet-edge``, a checkpoint of ``unet-edge train``) ``path`` holds."""
+    from unet_edge.core.tensorflow_files import refuse_tensorflow
+
+    refuse_tensorflow(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: model file not found")
     with open(path, "rb") as fh:
@@ -271,4 +274,5 @@ def _is_unet_edge(path: Path) -> bool:
 
 def _not_a_model(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"{path}: not a model file ({why}); expected a 'unet-edge train' checkpoint, a state dict "
-                           "(.pt/.pth/.safetensors with --model-class), a torch.export .pt2 or a TorchScript file")
+                           "(.pt/.pth/.safetensors with --model-class), a torch.export .pt2, a TorchScript file or "
+                           "an ONNX graph")
