@@ -63,8 +63,10 @@ class Body:
 
 def open_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str], None]) -> Body:
     """The :class:`Body` of any MODEL per ``opts`` (ExportOptions)."""
+    from unet_edge.core.tensorflow_files import refuse_tensorflow
     from unet_edge.export.graph_reference import is_foreign_onnx
 
+    refuse_tensorflow(path)  # a Keras or TensorFlow model: the tf2onnx command that makes its ONNX graph
     if is_foreign_onnx(path):
         return _onnx_body(path, spec, opts, log)
     return _torch_body(path, spec, opts, log)
@@ -82,7 +84,8 @@ def _onnx_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str], 
         model = simplified(model)
     src = fo.inspect(model, spec.contract, tuple(opts.size) if opts.size else None, opts.dynamic, path.name)
     log(f"{path.name}: {src.layout.upper()} input '{src.input}' at {src.size[0]}x{src.size[1]}, {src.kind} output "
-        f"'{src.output}' {list(src.output_shape)} ({src.output_layout.upper()}), opset {src.opset}")
+        f"'{src.output}' {list(src.output_shape)} ({src.output_layout.upper()}), opset {src.opset}"
+        + ("; it ends in a Softmax over the classes: read as probabilities" if src.probabilities else ""))
     identity = ModelIdentity(f"foreign:onnx:{path.name}", {}, path, None,
                              {"kind": "onnx", "source": path.name, **src.describe()}, src.contract.to_json())
     return Body(src, identity, lambda _size: GraphReference(path, src), f"{path.name} in ONNX Runtime",

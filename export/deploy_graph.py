@@ -141,7 +141,7 @@ def _post(node, const, src: BodyGraph, dynamic: bool, confidence: bool, logits: 
             ids = node("Cast", [node("Cast", [node("ArgMax", [y], axis=1, keepdims=0)], to=T.FLOAT)], to=T.UINT8)
             outputs = [(node("Identity", [ids], OUTPUT), T.UINT8, False)]
             if confidence:
-                outputs.append((_confidence(node, const, y, opset), T.UINT8, False))
+                outputs.append((_confidence(node, const, y, opset, src.probabilities), T.UINT8, False))
     return outputs
 
 
@@ -170,14 +170,20 @@ def _crop(node, const, y: str, src: BodyGraph, axis: int) -> str:
                           const("/post/crop_axes", np.array([axis, axis + 1], np.int64))])
 
 
-def _confidence(node, const, y: str, opset: int) -> str:
-    """uint8 round(255 x max softmax probability) = floor(255 / sum(exp(logit - max)) + 0.5), in FP32."""
+def _confidence(node, const, y: str, opset: int, probabilities: bool = False) -> str:
+    """uint8 round(255 x max softmax probability) = floor(255 / sum(exp(logit - max)) + 0.5), in FP32;
+    of a graph that outputs probabilities, floor(255 x max + 0.5)."""
     from onnx import TensorProto as T
 
     axes = const("/post/axes", np.array([1], np.int64))
-    top = node("ReduceMax", [y, axes], keepdims=1) if opset >= 18 else node("ReduceMax", [y], axes=[1], keepdims=1)
-    total = node("ReduceSum", [node("Exp", [node("Sub", [y, top])]), axes], keepdims=0)
-    prob = node("Mul", [node("Reciprocal", [total]), const("/post/255", np.array(255.0, np.float32))])
+    keep = 0 if probabilities else 1
+    top = node("ReduceMax", [y, axes], keepdims=keep) if opset >= 18 else node("ReduceMax", [y], axes=[1],
+                                                                               keepdims=keep)
+    if probabilities:
+        share = top
+    else:
+        share = node("Reciprocal", [node("ReduceSum", [node("Exp", [node("Sub", [y, top])]), axes], keepdims=0)])
+    prob = node("Mul", [share, const("/post/255", np.array(255.0, np.float32))])
     rounded = node("Floor", [node("Add", [prob, const("/post/half", np.array(0.5, np.float32))])])
     return node("Cast", [rounded], CONFIDENCE, to=T.UINT8)
 

@@ -37,11 +37,13 @@ class BodyGraph:
     output_shape: tuple[int, ...]  # at the export size
     opset: int
     contract: IOContract  # the given one, with generic class names where none were given
+    probabilities: bool = False  # the output is a Softmax over the classes (common in Keras): not logits
 
     def describe(self) -> dict:
         """For the sidecar."""
         return {"input": self.input, "layout": self.layout, "output": self.output, "output_kind": self.kind,
                 "output_layout": self.output_layout, "output_shape": list(self.output_shape), "opset": self.opset,
+                "probabilities": self.probabilities,
                 "producer": " ".join(p for p in (self.model.producer_name, self.model.producer_version) if p)}
 
 
@@ -108,6 +110,7 @@ def inspect(model, contract: IOContract, size: tuple[int, int] | None, dynamic: 
     src = BodyGraph(model, inp.name, elem, layout, (int(want[0]), int(want[1])), padded, dynamic and dims[0] is None,
                  "", "", "", (), opset, contract)
     _pick_output(src, contract, _probe(model, src, name), name)
+    src.probabilities = src.kind == "logits" and _softmax_over_classes(model, src)
     _record(src, layout, any(s is not None for s in spatial))
     return src
 
@@ -122,6 +125,23 @@ def _record(src: BodyGraph, layout: str, fixed: bool) -> None:
              "classes": "graph (generic names)"}
     src.contract = replace(c, layout=layout, output=src.output, output_kind=src.kind,
                            output_layout=src.output_layout, origin={**marks, **c.origin})
+
+
+def _softmax_over_classes(model, src: BodyGraph) -> bool:
+    """Whether the picked output is a Softmax over its class axis: its argmax is the logits', and its
+    maximum is already the confidence (a second softmax would flatten it)."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    classes, node = (1 if src.output_layout == "nchw" else 3), producer.get(src.output)
+    while node is not None and node.op_type in ("Transpose", "Identity"):  # tf2onnx: Softmax, then to NHWC
+        if node.op_type == "Transpose":
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), [3, 2, 1, 0])
+            classes = perm[classes]
+        node = producer.get(node.input[0])
+    if node is None or node.op_type != "Softmax":
+        return False
+    axis = next((a.i for a in node.attribute if a.name == "axis"), -1 if src.opset >= 13 else 1)
+    # before opset 13 Softmax normalises over every axis from ``axis`` on: the classes only where they are last
+    return axis % 4 == classes and (src.opset >= 13 or classes == 3)
 
 
 def _hw(spatial) -> str:

@@ -264,3 +264,31 @@ def test_one_sidecar_builder_and_simplify_for_every_model_form(tmp_path, model):
     graph_keys = set(json.loads(result.artifacts[0].with_name("net.onnx.json").read_text()))
     checkpoint_keys = set(json.loads(model.with_name(model.name + ".json").read_text()))
     assert graph_keys == checkpoint_keys and {"model_source", "contract"} <= graph_keys
+
+
+class _SoftmaxNhwc(Nhwc):
+    """Keras style, ending in a softmax over the classes (the last axis) as most Keras U-Nets do."""
+
+    def forward(self, x):
+        return super().forward(x).softmax(-1)
+
+
+def test_a_graph_ending_in_softmax_is_read_as_probabilities(tmp_path, frames):
+    import torch
+
+    path = torch_graph(tmp_path / "soft.onnx", _SoftmaxNhwc(seed=7), (1, *SIZE, 3))
+    c = contract_from_options(ContractOptions(rgb=True, input_norm="unit", classes="camvid"))
+    src = fo.inspect(fo.load(path), c, None)
+    assert src.probabilities and src.describe()["probabilities"]
+    sess = wrapped(path, c, confidence=True)
+    plain = fo.inspect(fo.load(torch_graph(tmp_path / "logits.onnx", Nhwc(seed=7), (1, *SIZE, 3))), c, None)
+    assert not plain.probabilities
+    for f in frames:
+        mask, conf = sess.run(None, {"frame": f[None]})
+        x = torch.from_numpy(f[None, ..., ::-1].astype(np.float32) / 255.0)
+        with torch.inference_mode():
+            probs = _SoftmaxNhwc(seed=7)(x)[0].numpy()  # at the model's own size: SIZE, no resize
+        assert (mask[0] == probs.argmax(-1)).mean() >= 0.999
+        # the maximum probability itself, not a softmax of the probabilities (which would sit near 1/11)
+        want = np.floor(255 * probs.max(-1) + 0.5)
+        assert np.abs(conf[0].astype(int) - want).max() <= 1
