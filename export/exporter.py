@@ -206,13 +206,14 @@ class _Run:
     def fp16(self) -> None:
         from unet_edge.export.fp16_onnx import ISLAND_FRAMES, fp16_islands
         from unet_edge.export.frame_sets import synthetic_frames
+        from unet_edge.export.naming import display_name
         from unet_edge.export.thresholds import FP16_MAX_ERROR
 
         frames = self.searched.frames if self.searched else synthetic_frames(self.body.graph.size, ISLAND_FRAMES)[0]
         keep, done, drift = fp16_islands(self._fp32_graph, frames, self.body.module_paths)
         kept = done["fp32_layers"]
         self.log(f"FP16: {len(kept)} layers kept in FP32 (overflow, or drift > {100 * FP16_MAX_ERROR:.0f}% of their "
-                 "range)" + (f": {', '.join(kept)}" if kept else ""))
+                 "range)" + (f": {', '.join(map(display_name, kept))}" if kept else ""))
         dest = self.out / f"{self.stem}.fp16.onnx"
         self.write(dest, "fp16", self.deploy(keep), {"fp16": done})
         self.measured[dest] = {"fp16": {"drift": drift}}

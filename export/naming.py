@@ -3,6 +3,7 @@ in every graph of one model (FP32, FP16, both INT8 flavours) and in TensorRT's n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 
@@ -26,3 +27,17 @@ def module_path(node_name: str, known: Collection[str] = ()) -> str:
             if ".".join(path[:end]) in known:
                 return ".".join(path[:end])
     return ".".join(path) or node_name
+
+
+# tf2onnx names a Keras layer's nodes by the traced call: StatefulPartitionedCall/<model>/<layer>_1/...
+_TF_CALL = re.compile(r"^(?:StatefulPartitionedCall\.)+(?:[A-Za-z]\w*?\.)?")
+
+
+def display_name(layer: str) -> str:
+    """A layer as its framework named it, for messages only (the sidecar keeps the graph's names):
+    tf2onnx's ``StatefulPartitionedCall.functional_1.conv2d_16_1`` -> Keras' ``conv2d_16``."""
+    if not _TF_CALL.match(layer):
+        return layer
+    rest = _TF_CALL.sub("", layer)
+    # TensorFlow's name scopes append _N to each traced layer: conv2d -> conv2d_1, conv2d_1 -> conv2d_1_2
+    return re.sub(r"_\d+$", "", rest.split(".")[-1]) or layer

@@ -14,6 +14,7 @@ import numpy as np
 from unet_edge.core.artifact import load_meta, write_meta
 from unet_edge.core.errors import ConfigError, Int8Rejected
 from unet_edge.core.sysinfo import PeakRss
+from unet_edge.export.naming import display_name
 
 CONTRACT = ("target", "activations", "weights")  # what the sidecar keeps of the quantizer's record
 
@@ -113,7 +114,8 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
         equalised = len(quant.get("equalized_activations") or [])
         log(f"INT8 ({found.method} calibration" + (f", {equalised} activations equalised" if equalised else "")
             + f"): {criterion.says(found.score)} with {len(found.float_layers)} layers in float: "
-            f"{', '.join(found.float_layers) or 'none'}" + ("" if found.met else " (misses the criterion)"))
+            f"{', '.join(map(display_name, found.float_layers)) or 'none'}"
+            + ("" if found.met else " (misses the criterion)"))
     summary.update(float_layers=(found.float_layers if found else None),
                    float_macs_share=(round(found.float_macs_share, 4) if found else None))
     # Calibration and search, frames included: the figure a Jetson's shared memory must hold.
