@@ -90,7 +90,8 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     if not uris:
         raise ConfigError("give at least one --source")
     # Every bad value fails here, before the model loads or a file is written.
-    saves = [parse_save(p, cfg.segment, cfg.keep) for p in _per_stream(cfg.save, len(uris))]
+    keep_segments = cfg.keep if cfg.segment is not None or cfg.save_masks is None else None
+    saves = [parse_save(p, cfg.segment, keep_segments) for p in _per_stream(cfg.save, len(uris))]
     address = parse_address(cfg.serve) if cfg.serve else None
     report = None
     if cfg.stats_every is not None or cfg.stats_json is not None:
@@ -103,7 +104,14 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                                                          max_batch=cfg.max_batch))
     outputs = Outputs(sources, saves, cfg.realtime)
     interrupted = False
+    masks = None
     try:
+        if cfg.save_masks is not None:
+            from unet_edge.runtime.masks import MaskWriter
+
+            masks = MaskWriter(cfg.save_masks, seg.classes, seg.palette, sources,
+                               cfg.keep if cfg.segment is None else None)
+            pipe.observers.append(masks.observe)
         if address:
             title = "unet-edge: " + ", ".join(s.display_name for s in sources)
             server = MjpegServer(*address, list(zip(seg.classes, seg.palette)), title=title, token=cfg.serve_token,
@@ -134,6 +142,8 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     finally:
         try:
             outputs.close()
+            if masks is not None:
+                masks.close()
         finally:
             seg.close()
             for closing in (report, trace):
@@ -141,6 +151,10 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                     closing.close()
     summary = pipe.summary()
     log(pipe.stats.table())
+    if masks is not None:
+        summary["masks"] = {"folder": str(masks.folder), "written": masks.written, "dropped": masks.dropped}
+        log(f"saved {masks.written} class maps in {masks.folder}"
+            + (f" ({masks.dropped} dropped: the disk was slower than the live source)" if masks.dropped else ""))
     for i, st in enumerate(summary.get("streams", [])):
         lat = st["latency_ms"]
         log(f"stream {i} {st['source']}: frames {st['frames']}  FPS {st['fps']:.1f}  capture->display p50/p99 "

@@ -22,7 +22,9 @@ class RunConfig:
                                         "sources: out_{stream}.mp4", cli_type=str | None)
     segment: float | None = opt(None, "record DIR/<start>_<index>.mp4 segments of this many seconds, each "
                                       "finalized when the next starts")
-    keep: int | None = opt(None, "keep only the newest N segments")
+    keep: int | None = opt(None, "keep only the newest N segments (--segment) or frames (--save-masks)")
+    save_masks: Path | None = opt(None, "write each frame's class ids to DIR as a palette PNG at the source's size "
+                                        "(and its confidence map), with DIR/index.jsonl")
     serve: str | None = opt(None, "MJPEG live view on [HOST:]PORT (host: 127.0.0.1)")
     serve_token: str | None = opt(None, "the live view's ?token= (default: generated when bound beyond loopback)")
     view: str = opt("overlay", "overlay | mask | side | confidence (a --confidence export)")

@@ -133,6 +133,7 @@ class ImageSource(Source):
 
     def __init__(self, files: list[Path], name: str) -> None:
         self.files, self.name, self.i, self.skipped = files, name, 0, 0
+        self.delivered: list[str] = []  # the stem of each frame read, by frame index (--save-masks names)
 
     def read(self):
         while self.i < len(self.files):
@@ -140,6 +141,7 @@ class ImageSource(Source):
             self.i += 1
             img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
             if img is not None:
+                self.delivered.append(path.stem)
                 return True, to_bgr(img)
             self.skipped += 1
             print(f"warning: {path}: unreadable image skipped", file=sys.stderr)
