@@ -158,6 +158,16 @@ class MaskWriter:
             raise self.error
 
 
+class NamedFrames:
+    """What a MaskWriter needs of a dataset's frames (``eval --save-masks``): not live, named by image."""
+
+    live = False
+    fps = None
+
+    def __init__(self, pairs: Sequence[tuple[Path, Path]]) -> None:
+        self.delivered = [Path(image).stem for image, _ in pairs]
+
+
 def _name(src, frame: Frame) -> str:
     """An image folder's own file name; else ``<stream>_<frame index>``."""
     names = getattr(src, "delivered", None)

@@ -24,6 +24,8 @@ class EvalConfig:
     save_viz: Path | None = opt(None, "PNG grid of image | truth | prediction")
     samples: int = opt(4, "rows in the --save-viz grid")
     json_out: Path | None = opt(None, "write the scores as JSON", flags=("--json",))
+    save_masks: Path | None = opt(None, "write each frame's predicted class ids to DIR as a palette PNG named as "
+                                        "the image, with DIR/index.jsonl (auto-labelling)")
     val_fraction: float = opt(0.1)
     holdout: str | None = opt(None, "score the train frames whose names start with this prefix (as train --holdout)")
     provider: str = opt("cpu", PROVIDER_HELP)

@@ -13,7 +13,7 @@ from unet_edge.data import SegDataset, open_dataset
 from unet_edge.eval_config import EvalConfig
 from unet_edge.export.frame_sets import spread
 from unet_edge.metrics import confusion, scores
-from unet_edge.runtime.frame import to_model_size
+from unet_edge.runtime.frame import Frame, to_model_size
 from unet_edge.training.progress import Progress
 
 
@@ -24,9 +24,10 @@ def check_classes(ds: SegDataset, classes: list[str], source: str) -> None:
                         f"{source} {list(classes)}")
 
 
-def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
+def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
     """Score ``runner`` on ``ds``: frames are resized to the model input and predictions back to
-    the label size (nearest), so numbers compare with published full-resolution results."""
+    the label size (nearest), so numbers compare with published full-resolution results. ``masks``
+    (a runtime.masks.MaskWriter) gets each prediction as ``run --save-masks`` writes them."""
     n = ds.info.num_classes
     h, w = runner.input_size
     cm = np.zeros((n, n), np.int64)
@@ -37,9 +38,12 @@ def evaluate(runner, ds: SegDataset, samples: int = 0) -> dict:
     for i in range(len(ds)):
         rgb, label = ds[i]
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        t = time.monotonic()
         pred = runner.infer(to_model_size(bgr, (h, w)))
         if pred.shape != label.shape:
             pred = cv2.resize(pred, (label.shape[1], label.shape[0]), interpolation=cv2.INTER_NEAREST)
+        if masks is not None:
+            masks.observe(Frame(i, bgr, t, mask=pred), 1e3 * (time.monotonic() - t))
         cm += confusion(pred, label, n)
         if i in picks:
             viz.append((bgr, label, pred))
@@ -59,8 +63,17 @@ def evaluate_path(cfg: EvalConfig) -> dict:
     ds = open_dataset(cfg.layout, cfg.data, cfg.split, holdout=cfg.holdout, num_classes=len(runner.classes),
                       val_fraction=cfg.val_fraction)
     check_classes(ds, runner.classes, str(cfg.model))
-    with runner:
-        report = evaluate(runner, ds, cfg.samples if cfg.save_viz else 0)
+    masks = None
+    if cfg.save_masks is not None:
+        from unet_edge.runtime.masks import MaskWriter, NamedFrames
+
+        masks = MaskWriter(cfg.save_masks, runner.classes, runner.palette, [NamedFrames(ds.pairs)])
+    try:
+        with runner:
+            report = evaluate(runner, ds, cfg.samples if cfg.save_viz else 0, masks)
+    finally:
+        if masks is not None:
+            masks.close()
     report.update(model=str(cfg.model), backend=runner.backend, precision=runner.precision, split=cfg.split,
                   input_size=list(runner.input_size), dataset=str(cfg.data))
     save_viz, json_out = cfg.save_viz, cfg.json_out

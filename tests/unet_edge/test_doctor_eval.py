@@ -48,3 +48,23 @@ def test_eval_agrees_between_checkpoint_and_onnx(trained_run, synth_dir, tmp_pat
     assert b["backend"] == "onnxruntime" and (tmp_path / "v.png").is_file()
     saved = json.loads((tmp_path / "e.json").read_text())
     assert len(saved["confusion"]) == 11 and saved["scores"]["iou"]["Road"] is not None
+
+
+def test_eval_save_masks_writes_the_scored_predictions_named_as_the_images(model, synth_dir, tmp_path):
+    import numpy as np
+
+    Image = pytest.importorskip("PIL.Image", reason="Pillow reads the PNGs back (the dev extra)")
+    from unet_edge.data import open_dataset
+    from unet_edge.evaluate import EvalConfig, evaluate_path
+    from unet_edge.metrics import confusion, scores
+
+    out = tmp_path / "labels"
+    report = evaluate_path(EvalConfig(model, synth_dir, "folder", "val", save_masks=out))
+    ds = open_dataset("folder", synth_dir, "val")
+    cm = np.zeros((11, 11), np.int64)
+    for (image, _), i in zip(ds.pairs, range(len(ds))):
+        pred = np.array(Image.open(out / f"{image.stem}.png"))
+        cm += confusion(pred, ds[i][1], 11)
+    assert abs(scores(cm).miou - report["scores"]["miou"]) < 1e-9  # the very predictions that were scored
+    lines = (out / "index.jsonl").read_text().splitlines()
+    assert len(lines) == len(ds) and json.loads(lines[0])["file"] == f"{ds.pairs[0][0].stem}.png"
