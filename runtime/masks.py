@@ -149,6 +149,12 @@ class MaskWriter:
             for f in files:
                 f.unlink(missing_ok=True)
 
+    def summary(self) -> tuple[str, dict, str]:
+        """(summary key, what was written, the line to log)."""
+        line = f"saved {self.written} class maps in {self.folder}" + (
+            f" ({self.dropped} dropped: the disk was slower than the live source)" if self.dropped else "")
+        return "masks", {"folder": str(self.folder), "written": self.written, "dropped": self.dropped}, line
+
     def close(self) -> None:
         """Write what is queued, then close; raise the disk's error if there was one."""
         self._q.put(None)

@@ -78,12 +78,61 @@ class Outputs:
             raise error
 
 
+def data_writers(cfg: RunConfig, seg, sources: list[Source]) -> list:
+    """The writers of ``--save-masks`` and ``--save-bag`` (each a pipeline observer with close and summary)."""
+    writers = []
+    if cfg.save_masks is not None:
+        from unet_edge.runtime.masks import MaskWriter
+
+        writers.append(MaskWriter(cfg.save_masks, seg.classes, seg.palette, sources,
+                                  cfg.keep if cfg.segment is None else None))
+    if cfg.save_bag is not None:
+        from unet_edge.runtime.rosbag import BagWriter
+
+        try:
+            writers.append(BagWriter(cfg.save_bag, seg.classes, seg.palette, sources))
+        except BaseException:
+            for w in writers:
+                w.close()
+            raise
+    return writers
+
+
+def _open_sources(uris: list, topic: str | None) -> list[Source]:
+    from unet_edge.runtime.sources import open_source
+
+    sources = [open_source(u) for u in uris]
+    if topic is not None:
+        bags = [s for s in sources if hasattr(s, "topic")]
+        if not bags:
+            raise ConfigError("--topic picks the image topic of a --source bag; no source is a bag")
+        for src in bags:
+            src.topic = topic
+    return sources
+
+
+def _batching(cfg: RunConfig, seg, pipe, n: int) -> str:
+    if pipe.batching:
+        return f"batching up to {pipe.max_batch} frames of {n} sources"
+    return (f"{cfg.model.name if isinstance(cfg.model, Path) else cfg.model} has a fixed batch of "
+            f"{seg.runner.meta.input.shape[0]}: {n} sources are inferred one frame at a time, round-robin "
+            "(export with --dynamic to batch them)")
+
+
+def _log_streams(summary: dict, log: Callable[[str], None]) -> None:
+    for i, st in enumerate(summary.get("streams", [])):
+        lat = st["latency_ms"]
+        log(f"stream {i} {st['source']}: frames {st['frames']}  FPS {st['fps']:.1f}  capture->display p50/p99 "
+            f"{lat['p50'] or 0:.1f}/{lat['p99'] or 0:.1f} ms  dropped {st['dropped']}  reconnects {st['reconnects']}")
+    if "streams" in summary:
+        log("batch sizes used: " + ", ".join(f"{k} x{v}" for k, v in summary["batch_sizes"].items()))
+
+
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     """Run the pipeline until the sources end, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats."""
     from unet_edge.runtime.mjpeg import MjpegServer, parse_address
     from unet_edge.runtime.periodic import PeriodicReport
     from unet_edge.runtime.segmenter import Segmenter
-    from unet_edge.runtime.sources import open_source
     from unet_edge.runtime.trace import FrameTrace
 
     uris = [cfg.source] if isinstance(cfg.source, (str, Path)) else list(cfg.source)
@@ -97,21 +146,17 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     if cfg.stats_every is not None or cfg.stats_json is not None:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
     trace = FrameTrace(cfg.trace) if cfg.trace else None
-    sources = [open_source(u) for u in uris]
+    sources = _open_sources(uris, cfg.topic)
     seg = Segmenter(cfg.model, cfg.provider, cfg.threads, device=cfg.device, precision=cfg.precision)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))
     outputs = Outputs(sources, saves, cfg.realtime)
     interrupted = False
-    masks = None
+    writers: list = []
     try:
-        if cfg.save_masks is not None:
-            from unet_edge.runtime.masks import MaskWriter
-
-            masks = MaskWriter(cfg.save_masks, seg.classes, seg.palette, sources,
-                               cfg.keep if cfg.segment is None else None)
-            pipe.observers.append(masks.observe)
+        writers = data_writers(cfg, seg, sources)  # the class maps themselves: PNGs, a ROS 2 bag
+        pipe.observers.extend(w.observe for w in writers)
         if address:
             title = "unet-edge: " + ", ".join(s.display_name for s in sources)
             server = MjpegServer(*address, list(zip(seg.classes, seg.palette)), title=title, token=cfg.serve_token,
@@ -127,10 +172,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.backend} {seg.runner.precision}, "
             f"input {seg.input_size[0]}x{seg.input_size[1]}]")
         if len(uris) > 1:
-            log(f"batching up to {pipe.max_batch} frames of {len(uris)} sources" if pipe.batching else
-                f"{cfg.model.name if isinstance(cfg.model, Path) else cfg.model} has a fixed batch of "
-                f"{seg.runner.meta.input.shape[0]}: {len(uris)} sources are inferred one frame at a time, round-robin "
-                "(export with --dynamic to batch them)")
+            log(_batching(cfg, seg, pipe, len(uris)))
         with sigterm_as_interrupt():
             try:
                 for frame in pipe.frames():  # source -> process -> overlay (runtime/pipeline.py)
@@ -142,8 +184,8 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     finally:
         try:
             outputs.close()
-            if masks is not None:
-                masks.close()
+            for writer in writers:
+                writer.close()
         finally:
             seg.close()
             for closing in (report, trace):
@@ -151,16 +193,11 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                     closing.close()
     summary = pipe.summary()
     log(pipe.stats.table())
-    if masks is not None:
-        summary["masks"] = {"folder": str(masks.folder), "written": masks.written, "dropped": masks.dropped}
-        log(f"saved {masks.written} class maps in {masks.folder}"
-            + (f" ({masks.dropped} dropped: the disk was slower than the live source)" if masks.dropped else ""))
-    for i, st in enumerate(summary.get("streams", [])):
-        lat = st["latency_ms"]
-        log(f"stream {i} {st['source']}: frames {st['frames']}  FPS {st['fps']:.1f}  capture->display p50/p99 "
-            f"{lat['p50'] or 0:.1f}/{lat['p99'] or 0:.1f} ms  dropped {st['dropped']}  reconnects {st['reconnects']}")
-    if len(uris) > 1:
-        log("batch sizes used: " + ", ".join(f"{k} x{v}" for k, v in summary["batch_sizes"].items()))
+    _log_streams(summary, log)
+    for writer in writers:
+        key, info, line = writer.summary()
+        summary[key] = info
+        log(line)
     for spec, rec in zip(saves, outputs.recorders):
         if spec:
             finished = getattr(rec, "finished", None)

@@ -25,6 +25,9 @@ class RunConfig:
     keep: int | None = opt(None, "keep only the newest N segments (--segment) or frames (--save-masks)")
     save_masks: Path | None = opt(None, "write each frame's class ids to DIR as a palette PNG at the source's size "
                                         "(and its confidence map), with DIR/index.jsonl")
+    save_bag: Path | None = opt(None, "write a ROS 2 bag (MCAP) of /segmentation/mask and /segmentation/overlay, "
+                                      "stamped as their input")
+    topic: str | None = opt(None, "the image topic of a --source bag (default: its only one)")
     serve: str | None = opt(None, "MJPEG live view on [HOST:]PORT (host: 127.0.0.1)")
     serve_token: str | None = opt(None, "the live view's ?token= (default: generated when bound beyond loopback)")
     view: str = opt("overlay", "overlay | mask | side | confidence (a --confidence export)")

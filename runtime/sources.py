@@ -19,11 +19,11 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 
 from unet_edge.core.errors import SourceError  # noqa: E402
 from unet_edge.core.media import is_image  # noqa: E402
-from unet_edge.runtime.frame import to_bgr
+from unet_edge.runtime.frame import to_bgr  # noqa: E402
+from unet_edge.runtime.source_base import Source, display_name  # noqa: E402, F401 - the base, re-exported
 
 LIVE_TIMEOUT_MS = 5000
 BUILTIN_SCHEMES = ("v4l2", "rtsp", "rtsps", "csi", "http", "https")
@@ -48,41 +48,6 @@ def rtsp_pipeline(url: str) -> str:
     # rtspsrc's timeout (us): no packet for that long is an error, so a dead stream is reopened.
     return (f"rtspsrc location={url} latency=0 timeout={LIVE_TIMEOUT_MS * 1000} ! decodebin ! videoconvert ! "
             "video/x-raw,format=BGR ! appsink drop=1 max-buffers=1 sync=false")
-
-
-class Source:
-    """Base: ``read() -> (ok, frame)``; ``live`` sources are read on a newest-frame thread."""
-
-    live = False
-    fps = 30.0
-    name = "source"
-
-    @property
-    def display_name(self) -> str:
-        """The name to show others (the live view's page): no local folders, no credentials."""
-        return display_name(self.name)
-
-    def open(self) -> None:
-        pass
-
-    def read(self) -> tuple[bool, np.ndarray | None]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-def display_name(name: str) -> str:
-    """``/home/me/drive.mp4`` -> ``drive.mp4``; ``rtsp://user:pw@cam/1`` -> ``rtsp://cam/1``."""
-    from urllib.parse import urlsplit
-
-    if "://" in name:
-        parts = urlsplit(name)
-        return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl() \
-            if parts.hostname else name
-    if " ! " in name:
-        return "GStreamer pipeline"
-    return Path(name).name or name
 
 
 class CaptureSource(Source):
@@ -198,6 +163,11 @@ def open_source(uri: str) -> Source:
         pipeline = csi_pipeline(int(uri[len("csi://"):] or 0)) if uri.startswith("csi://") else uri
         return CaptureSource(pipeline, uri, True, cv2.CAP_GSTREAMER)
     path = Path(uri)
+    if (path / "metadata.yaml").is_file() or path.suffix.lower() in (".mcap", ".db3") and \
+            (path.parent / "metadata.yaml").is_file():
+        from unet_edge.runtime.rosbag import BagSource
+
+        return BagSource(path if path.is_dir() else path.parent)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if is_image(p))
         if not files:

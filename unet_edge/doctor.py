@@ -54,6 +54,11 @@ def checks() -> list[Check]:
     out.append(Check("disk", "ok" if free > 2 else "warn", f"{free:.1f} GB free for engines and caches in {cache}",
                      "" if free > 2 else "free disk space: engine builds need ~1-2 GB"))
     out.append(_serving())
+    ros = installed("rosbags")
+    out.append(Check("ros2 bags", "ok" if ros else "info",
+                     "rosbags: ROS 2 bags in (--source BAG) and out (--save-bag), no ROS installation needed" if ros
+                     else "rosbags not installed: no --source BAG or --save-bag",
+                     "" if ros else "pip install 'unet-edge[ros]'"))
     out.append(Check("torch", "ok" if installed("torch") else "info",
                      f"PyTorch {vers.get('torch', 'not installed')} (training and export only)",
                      "" if installed("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))

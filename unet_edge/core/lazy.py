@@ -17,6 +17,7 @@ EXTRAS = {
     "openvino": ("openvino", "OpenVINO inference on Intel CPUs, GPUs and NPUs"),
     "matplotlib": ("train", "plots"),
     "safetensors": ("models", "reading .safetensors weights"),
+    "rosbags": ("ros", "ROS 2 bags in (--source BAG) and out (--save-bag)"),
 }
 
 
