@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -22,6 +23,19 @@ class Frame:
     mask: np.ndarray | None = None
     confidence: np.ndarray | None = None
     view: np.ndarray | None = None
+
+
+_EPOCH = time.time() - time.monotonic()
+
+
+def wall_time(t_monotonic: float) -> float:
+    """A frame's ``t_capture`` (time.monotonic()) as Unix time, for records that leave the process."""
+    return _EPOCH + t_monotonic
+
+
+def at_size(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Class ids resized (nearest) to ``h`` x ``w``: the model's mask at the source frame's size."""
+    return mask if mask.shape[:2] == (h, w) else cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def to_model_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

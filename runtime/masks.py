@@ -16,7 +16,6 @@ import os
 import queue
 import struct
 import threading
-import time
 import zlib
 from collections import deque
 from collections.abc import Sequence
@@ -26,12 +25,11 @@ import cv2
 import numpy as np
 
 from unet_edge.core.errors import SinkError
-from unet_edge.runtime.frame import Frame
+from unet_edge.runtime.frame import Frame, at_size, wall_time
 
 INDEX = "index.jsonl"
 QUEUE = 8  # frames waiting for the disk before a file source waits, or a live one drops
 ZLIB_LEVEL = 1  # the fastest: the writer must keep up with a stream on a Jetson CPU; maps stay a few KB
-_EPOCH = time.time() - time.monotonic()  # turns a frame's monotonic capture time into wall-clock time
 
 
 def palette_png(mask: np.ndarray, palette: Sequence[Sequence[int]]) -> bytes:
@@ -50,6 +48,8 @@ def palette_png(mask: np.ndarray, palette: Sequence[Sequence[int]]) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    # Not core.io.atomic_path: its fsync per file would cost every frame a flush on a Jetson's SD card;
+    # the rename alone keeps a reader from ever seeing half a PNG.
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -87,8 +87,7 @@ class MaskWriter:
             raise self.error
         src = self.sources[frame.stream]
         h, w = frame.image.shape[:2]
-        mask = frame.mask if frame.mask.shape[:2] == (h, w) else cv2.resize(frame.mask, (w, h),
-                                                                           interpolation=cv2.INTER_NEAREST)
+        mask = at_size(frame.mask, h, w)
         conf = frame.confidence
         if conf is not None and conf.shape[:2] != (h, w):
             conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -129,7 +128,7 @@ class MaskWriter:
             "stream": stream, "index": index, "file": files[0].name,
             # a video file's position; a camera's frames and an image folder's have none
             "source_ms": None if src.live or not fps or hasattr(src, "delivered") else round(1e3 * index / fps, 3),
-            "capture_time": round(_EPOCH + t_capture, 6), "latency_ms": round(latency, 3),
+            "capture_time": round(wall_time(t_capture), 6), "latency_ms": round(latency, 3),
             "dropped": self.dropped, "shares": {c: round(float(n) / mask.size, 6)
                                                 for c, n in zip(self.classes, counts) if n}})
         self._index.write(line + "\n")

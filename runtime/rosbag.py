@@ -26,7 +26,7 @@ import numpy as np
 
 from unet_edge.core.errors import SinkError, SourceError
 from unet_edge.core.lazy import require
-from unet_edge.runtime.frame import Frame
+from unet_edge.runtime.frame import Frame, at_size, wall_time
 from unet_edge.runtime.source_base import Source
 
 IMAGE, COMPRESSED, INFO = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/CameraInfo"
@@ -34,7 +34,6 @@ DECODE = {"bgr8": None, "rgb8": cv2.COLOR_RGB2BGR, "mono8": cv2.COLOR_GRAY2BGR, 
           "rgba8": cv2.COLOR_RGBA2BGR, "yuv422": cv2.COLOR_YUV2BGR_UYVY, "uyvy": cv2.COLOR_YUV2BGR_UYVY,
           "yuv422_yuy2": cv2.COLOR_YUV2BGR_YUYV, "yuyv": cv2.COLOR_YUV2BGR_YUYV}
 CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}  # the YUV 4:2:2 ones: 2 bytes a pixel
-_EPOCH = time.time() - time.monotonic()
 
 
 def is_bag(path: Path) -> bool:
@@ -151,11 +150,10 @@ class BagWriter:
         if stamps is not None and frame.index < len(stamps):
             sec, nanosec, frame_id = stamps[frame.index]
         else:  # the capture time, for a source that is not a bag
-            t = _EPOCH + frame.t_capture
+            t = wall_time(frame.t_capture)
             sec, nanosec, frame_id = int(t), int((t % 1) * 1e9), "camera"
         h, w = frame.image.shape[:2]
-        mask = frame.mask if frame.mask.shape[:2] == (h, w) else cv2.resize(frame.mask, (w, h),
-                                                                           interpolation=cv2.INTER_NEAREST)
+        mask = at_size(frame.mask, h, w)
         view = frame.view if frame.view is not None and frame.view.shape[:2] == (h, w) else None
         t_ns = sec * 1_000_000_000 + nanosec
         for kind, img, enc in (("mask", mask, "mono8"), ("overlay", view, "bgr8")):

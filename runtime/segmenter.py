@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from unet_edge.runtime.frame import Frame, to_bgr, to_model_size
+from unet_edge.runtime.frame import Frame, at_size, to_bgr, to_model_size
 from unet_edge.runtime.pipeline import Pipeline, StreamOptions
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.runners import open_runner
@@ -39,9 +38,7 @@ class Segmenter:
         """Class ids (uint8) of a BGR frame of any size, at that size."""
         frame = to_bgr(frame)
         mask = self.runner.infer(to_model_size(frame, self.input_size))
-        if mask.shape != frame.shape[:2]:
-            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
-        return mask
+        return at_size(mask, *frame.shape[:2])
 
     def pipeline(self, sources: str | Source | Sequence[str | Source], renderer: Renderer | None = None,
                  opts: StreamOptions | None = None) -> Pipeline:
