@@ -58,9 +58,9 @@ test: dev
 		"python3-opencv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly" \
 		"gstreamer1.0-libav python3-venv; .ci/run does)"; fi
 
-# The camera plumbing through the system OpenCV's GStreamer: pipelines, csi://, RTSP.
+# The camera plumbing through the system OpenCV's GStreamer: pipelines, csi://, RTSP in and out.
 test-gst: $(GST_VENV)/.installed
-	$(GST_BIN)/python -m pytest -m gstreamer tests/runtime/test_gstreamer.py
+	$(GST_BIN)/python -m pytest -m gstreamer tests/runtime/test_gstreamer.py tests/runtime/test_network_out.py
 
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py

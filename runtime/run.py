@@ -1,4 +1,4 @@
-"""``unet-edge run``: stream a source through a model to a window, MP4 files and/or a browser."""
+"""``unet-edge run``: stream a source through a model to a window, MP4 files, a browser and/or RTSP."""
 
 from __future__ import annotations
 
@@ -78,6 +78,22 @@ class Outputs:
             raise error
 
 
+def split_saves(save: str | Path | list | None) -> tuple[str | Path | None, list]:
+    """The one recording (file or segment folder) and the network outputs among the ``--save`` values."""
+    from unet_edge.runtime.network_out import parse_network
+
+    given = [] if save is None else [save] if isinstance(save, (str, Path)) else list(save)
+    networks = [spec for spec in (parse_network(str(g)) for g in given) if spec is not None]
+    files = [g for g in given if parse_network(str(g)) is None]
+    if len(files) > 1:
+        raise ConfigError(f"--save {files[0]} --save {files[1]}: one recording per run (a file or a segment folder); "
+                          "repeat --save for rtsp:// and rtp:// outputs")
+    taken = [(n.host, n.port) for n in networks]
+    if len(set(taken)) < len(taken):
+        raise ConfigError("--save: two network outputs on the same HOST:PORT; give each its own port")
+    return (files[0] if files else None), networks
+
+
 def data_writers(cfg: RunConfig, seg, sources: list[Source]) -> list:
     """The writers of ``--save-masks`` and ``--save-bag`` (each a pipeline observer with close and summary)."""
     writers = []
@@ -140,7 +156,8 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         raise ConfigError("give at least one --source")
     # Every bad value fails here, before the model loads or a file is written.
     keep_segments = cfg.keep if cfg.segment is not None or cfg.save_masks is None else None
-    saves = [parse_save(p, cfg.segment, keep_segments) for p in _per_stream(cfg.save, len(uris))]
+    recording, networks = split_saves(cfg.save)
+    saves = [parse_save(p, cfg.segment, keep_segments) for p in _per_stream(recording, len(uris))]
     address = parse_address(cfg.serve) if cfg.serve else None
     report = None
     if cfg.stats_every is not None or cfg.stats_json is not None:
@@ -163,6 +180,11 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
                                  streams=len(uris)).start()
             outputs.shared.append(ServerSink(server))
             log(f"serving the live view on {server.url}")
+        if networks:
+            from unet_edge.runtime.network_out import open_network
+
+            for spec in networks:  # listening (or the .sdp written) before the first frame
+                outputs.shared.append(open_network(spec, [s.fps for s in sources], log))
         if cfg.show:
             outputs.shared.append(WindowSink(streams=len(uris)))
         if trace:

@@ -18,8 +18,10 @@ class RunConfig:
                                        "a GStreamer pipeline, or synth://; repeat for several streams through one "
                                        "model", cli_type=list[str], parse=list)
     show: bool = opt(False, "open a window")
-    save: str | Path | None = opt(None, "out.mp4, or DIR/ with --segment; {stream} in the name for several "
-                                        "sources: out_{stream}.mp4", cli_type=str | None)
+    save: str | Path | list[str] | None = opt(None, "out.mp4, or DIR/ with --segment ({stream} in the name for several "
+                                                    "sources: out_{stream}.mp4); rtsp://HOST:PORT/PATH serves H.264 "
+                                                    "(HOST @: all interfaces), rtp://HOST:PORT sends it; repeatable",
+                                              cli_type=list[str] | None, parse=lambda v: list(v) or None)
     segment: float | None = opt(None, "record DIR/<start>_<index>.mp4 segments of this many seconds, each "
                                       "finalized when the next starts")
     keep: int | None = opt(None, "keep only the newest N segments (--segment) or frames (--save-masks)")
