@@ -54,6 +54,7 @@ def checks() -> list[Check]:
     out.append(Check("disk", "ok" if free > 2 else "warn", f"{free:.1f} GB free for engines and caches in {cache}",
                      "" if free > 2 else "free disk space: engine builds need ~1-2 GB"))
     out.append(_serving())
+    out.append(_rtsp_out())
     ros = installed("rosbags")
     out.append(Check("ros2 bags", "ok" if ros else "info",
                      "rosbags: ROS 2 bags in (--source BAG) and out (--save-bag), no ROS installation needed" if ros
@@ -63,6 +64,23 @@ def checks() -> list[Check]:
                      f"PyTorch {vers.get('torch', 'not installed')} (training and export only)",
                      "" if installed("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))
     return out
+
+
+def _rtsp_out() -> Check:
+    """Can ``run --save rtsp://`` serve from this Python (the system's GStreamer through PyGObject)?"""
+    from unet_edge.core.errors import SinkError
+    from unet_edge.runtime.network_out import INSTALL, encoder_name, load_gst
+
+    try:
+        gst = load_gst()[0]
+    except SinkError:
+        return Check("rtsp out", "info", "no PyGObject/GstRtspServer in this Python: no --save rtsp:// or rtp://",
+                     INSTALL.split(" need ", 1)[1])
+    name = encoder_name(gst)
+    if name is None:
+        return Check("rtsp out", "warn", f"GStreamer {gst.version_string()} has no H.264 encoder",
+                     "apt-get install gstreamer1.0-plugins-ugly  # x264enc")
+    return Check("rtsp out", "ok", f"--save rtsp:// and rtp:// through {gst.version_string()}, encoder {name}")
 
 
 def _tensorrt(vers: dict, gpu: bool) -> Check:
