@@ -37,7 +37,8 @@ MAY_IMPORT = {
 EXTRA_EDGES = {("unet_edge.synth", "unet_edge.runtime.sources")}
 THIRD_PARTY = {  # beyond the standard library
     "core": {"numpy", "cv2"},
-    "runtime": {"numpy", "cv2", "onnxruntime", "tensorrt", "cuda", "ddsketch"},
+    # gi: the system's PyGObject (GStreamer's RTSP server, --save rtsp://), imported only when asked for
+    "runtime": {"numpy", "cv2", "onnxruntime", "tensorrt", "cuda", "ddsketch", "gi"},
 }
 
 
