@@ -50,10 +50,11 @@ def open_model(path: str | Path, provider: str = "cpu", input_size: Sequence[int
                device: str | None = None, precision: str | None = None, spec: ForeignSpec | None = None,
                log: Callable[[str], None] = lambda _m: None) -> Runner:
     """A runner for any MODEL (``device`` and ``precision``: OpenVINO's, for ``provider="openvino"``)."""
+    from unet_edge.core.shipped import resolve_model
     from unet_edge.core.tensorflow_files import refuse_tensorflow
     from unet_edge.runtime.runners import open_runner
 
-    path = Path(path)
+    path = resolve_model(path, log)
     refuse_tensorflow(path)
     if not path.is_file():
         raise ConfigError(f"{path}: model file not found")

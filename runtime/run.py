@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
+from unet_edge.core.shipped import resolve_model
 from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.pipeline import StreamOptions
 from unet_edge.runtime.recording import SaveSpec, open_recorder, parse_save
@@ -164,7 +165,8 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
     trace = FrameTrace(cfg.trace) if cfg.trace else None
     sources = _open_sources(uris, cfg.topic)
-    seg = Segmenter(cfg.model, cfg.provider, cfg.threads, device=cfg.device, precision=cfg.precision)
+    seg = Segmenter(resolve_model(cfg.model, log), cfg.provider, cfg.threads, device=cfg.device,
+                    precision=cfg.precision)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unet_edge.core.shipped import resolve_model
 from unet_edge.runtime.frame import Frame, at_size, to_bgr, to_model_size
 from unet_edge.runtime.pipeline import Pipeline, StreamOptions
 from unet_edge.runtime.render import Renderer
@@ -28,8 +29,8 @@ class Segmenter:
                  precision: str | None = None) -> None:
         """``provider="openvino"`` runs an ``.onnx`` with OpenVINO on ``device`` (CPU | GPU | NPU | AUTO)
         at ``precision`` (f32 | bf16); see ``open_runner``."""
-        self.runner = open_runner(model, provider=provider, threads=threads, input_size=input_size, device=device,
-                                  precision=precision)
+        self.runner = open_runner(resolve_model(model), provider=provider, threads=threads, input_size=input_size,
+                                  device=device, precision=precision)
         self.runner.activate()
         self.classes, self.palette = self.runner.classes, self.runner.palette
         self.input_size = tuple(self.runner.input_size)

@@ -72,7 +72,11 @@ def test_built_wheel_holds_every_source_file_under_its_package(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     wheel = next(tmp_path.glob("unet_edge-*.whl"))
-    names = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    everything = set(zipfile.ZipFile(wheel).namelist())
+    names = {n for n in everything if n.endswith(".py")}
+    shipped = {f"unet_edge/shipped/{p.name}" for p in (src / "unet_edge" / "shipped").glob("*") if p.suffix in
+               (".onnx", ".md")}
+    assert sorted(shipped - everything) == []  # the shipped model and its card are package data
     sources = _sources(src)  # the copy that was built: files being edited meanwhile do not count
     assert "unet_edge/export/__init__.py" in sources and "unet_edge/runtime/runners/__init__.py" in sources
     assert sorted(sources - names) == []  # e.g. a new subpackage left out

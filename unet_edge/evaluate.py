@@ -56,6 +56,7 @@ def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
 
 def evaluate_path(cfg: EvalConfig) -> dict:
     """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
+    from unet_edge.core.shipped import resolve_model
     from unet_edge.export.any_model import open_model
 
     runner = open_model(cfg.model, provider=cfg.provider, input_size=cfg.size, device=cfg.device,
@@ -74,8 +75,8 @@ def evaluate_path(cfg: EvalConfig) -> dict:
     finally:
         if masks is not None:
             masks.close()
-    report.update(model=str(cfg.model), backend=runner.backend, precision=runner.precision, split=cfg.split,
-                  input_size=list(runner.input_size), dataset=str(cfg.data))
+    report.update(model=str(resolve_model(cfg.model)), backend=runner.backend, precision=runner.precision,
+                  split=cfg.split, input_size=list(runner.input_size), dataset=str(cfg.data))
     save_viz, json_out = cfg.save_viz, cfg.json_out
     viz = report.pop("viz")
     if save_viz and viz:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from unet_edge.core.artifact import load_meta
 from unet_edge.core.errors import ArtifactError, ConfigError
+from unet_edge.core.shipped import derived_dir
 
 DEFAULT_WORKSPACE_GB = 1.0
 
@@ -58,7 +59,7 @@ def build_from_export(by_precision: dict[str, Path], precision: str, opts: Build
         flag = {"fp16": "--fp16", "int8": "--int8 --calib ... --int8-target tensorrt"}.get(plan.onnx, "")
         raise ConfigError(f"this TensorRT needs the {plan.onnx} ONNX for a {precision} engine; "
                           f"re-export with: unet-edge export CKPT {flag}".rstrip())
-    opts = replace(opts, timing_cache=opts.timing_cache or src.parent / "timing.cache")
+    opts = replace(opts, timing_cache=opts.timing_cache or derived_dir(src) / "timing.cache")
     log(f"building {precision} engine from {src.name} (strongly typed: {plan.strongly_typed}, "
         f"flags: {', '.join(plan.builder_flags) or 'none'}, workspace {opts.workspace_gb:g} GB)")
     fp16_onnx = by_precision.get("fp16")  # its sidecar names the layers the FP16 graph keeps in FP32
@@ -66,7 +67,7 @@ def build_from_export(by_precision: dict[str, Path], precision: str, opts: Build
         else ()
     fp32_layers = fp32_layers if precision == "fp16" else ()
     if opts.out is None:
-        engine = cached_build(src, plan, precision, src.parent / "engines", opts, log, fp32_layers)
+        engine = cached_build(src, plan, precision, derived_dir(src) / "engines", opts, log, fp32_layers)
     else:
         engine = build_engine(src, plan, precision, opts, log, fp32_layers)
     log(f"engine: {engine}")

@@ -10,6 +10,7 @@ import numpy as np
 from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ArtifactError, ConfigError
 from unet_edge.core.lazy import require
+from unet_edge.core.shipped import derived_dir
 from unet_edge.core.sysinfo import usable_cores
 from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 from unet_edge.runtime.runners.int8_probe import warn_if_saturating
@@ -52,7 +53,7 @@ class OnnxRuntimeRunner(Runner):
             raise ConfigError(f"unknown ONNX Runtime provider '{provider}'; choose {', '.join(PROVIDERS)}")
         self.provider = provider
         self.threads = threads or usable_cores()
-        self.cache_dir = Path(cache_dir) if cache_dir else self.path.parent / ".trt-cache"
+        self.cache_dir = Path(cache_dir) if cache_dir else derived_dir(self.path) / ".trt-cache"
         self.session = None
         self.int8_saturates = False  # set on activate: 8-bit INT8 weights on CPU kernels that clip them
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +111,10 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
 
     names = list(OPENVINO_ROWS) if cfg.provider == "openvino" and cfg.backends.strip() == "all" \
         else parse_backends(cfg.backends)
+    from unet_edge.core.shipped import resolve_model
     from unet_edge.core.tensorflow_files import refuse_tensorflow
 
+    cfg = replace(cfg, model=resolve_model(cfg.model, log))
     refuse_tensorflow(cfg.model)
     kind = model_kind(cfg.model)
     if not cfg.model.is_file():

@@ -81,10 +81,12 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
     """Build a TensorRT engine on this device from an exported ONNX."""
     from unet_edge.core.artifact import PRECISIONS, load_meta
     from unet_edge.core.errors import ConfigError
+    from unet_edge.core.shipped import resolve_model
     from unet_edge.export.tensorrt.from_export import BuildOptions, build_from_export, siblings
 
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
+    onnx = resolve_model(onnx, typer.echo)
     precision = precision or load_meta(onnx).precision
     engine = build_from_export(siblings(onnx), precision, BuildOptions(out, workspace, dla, timing_cache, opt_level,
                                                                        max_batch), typer.echo)

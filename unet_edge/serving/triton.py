@@ -115,7 +115,10 @@ def serve(cfg: ServeConfig, log: Callable[[str], None] = print, ready: Callable[
     if why:
         raise ConfigError(f"unet-edge serve cannot start Triton's Python backend here: {why}")
     prepare_environment()
-    seg = Segmenter(cfg.model, cfg.provider, cfg.threads, device=cfg.device, precision=cfg.precision)
+    from unet_edge.core.shipped import resolve_model
+
+    seg = Segmenter(resolve_model(cfg.model, log), cfg.provider, cfg.threads, device=cfg.device,
+                    precision=cfg.precision)
     outputs = seg.runner.output_names
     if outputs[0] != "mask":
         raise ConfigError(f"{cfg.model.name} outputs {outputs[0]}; serve a class-id export (not --logits)")
