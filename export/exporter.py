@@ -61,7 +61,8 @@ class ExportOptions:
                                 shown=100 * DEFAULT_MAX_CLASS_DROP, parse=_points)
     int8_search_minutes: float = opt(DEFAULT_SEARCH_MINUTES,
                                      "budget of INT8's float-layer search (calibration not counted)")
-    int8_target: str = opt(INT8_TARGETS[0], f"INT8 flavour: {' | '.join(INT8_TARGETS)} (cpu: ONNX Runtime)")
+    int8_target: str = opt(INT8_TARGETS[0], f"INT8 flavour: {' | '.join(INT8_TARGETS)} (cpu: ONNX Runtime's "
+                                                    "quantizer; openvino: NNCF's, run with --provider openvino)")
     opset: int = opt(DEFAULT_OPSET)
     dynamic: bool = opt(False, "dynamic batch/height/width (multiples of 16)")
     simplify: bool = opt(False, "simplify with onnxslim/onnxsim")
@@ -100,29 +101,36 @@ def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], Non
     """Export any MODEL (a checkpoint, a PyTorch model described by ``spec``, a float ONNX graph) per ``opts``."""
     from unet_edge.core.errors import Int8Rejected
     from unet_edge.export.bodies import open_body
-    from unet_edge.export.report import write_reports
+    from unet_edge.export.report import StageTimes, write_reports
     from unet_edge.export.verify import enforce
 
     t0 = time.monotonic()
     if opts.logits and opts.confidence:
         raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
-    body = open_body(Path(path), spec, opts, log)
+    stages = StageTimes()
+    with stages("model"):
+        body = open_body(Path(path), spec, opts, log)
     log(f"input contract: {contract_line(body)}")  # before any stage: what goes into the graph, and why
     run = _Run(body, opts, log)
-    run.fp32()
+    with stages("fp32"):
+        run.fp32()
     if opts.fp16:
-        run.fp16()
+        with stages("fp16"):
+            run.fp16()
     rejected = None
     if opts.int8:
         try:
-            run.int8()
+            with stages("int8"):
+                run.int8()
         except Int8Rejected as miss:  # verified and reported like the others, then raised
             rejected = miss
-    gate = run.verify() if opts.verify else []
+    with stages("verification"):
+        gate = run.verify() if opts.verify else []
     rows = [r.to_dict() for r in gate]
+    log(stages.line(run.measured))
     # a failed gate's measurements are kept too
     reports = write_reports(run.artifacts, run.measured, rows, time.monotonic() - t0, run.body.reference_name,
-                            run.body.identity.contract)
+                            run.body.identity.contract, stages.record(run.measured))
     if rejected is not None:
         raise rejected
     enforce(gate, run.body.reference_name)

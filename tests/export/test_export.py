@@ -114,6 +114,9 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     assert 50 < report["int8"]["peak_rss_mb"]["mb"] < 4000  # calibration and search
     assert 0 <= report["int8"]["search"]["fp32_near_ties"] < 0.05  # the FP32 masks' fragile share, recorded
     assert report["int8"]["speed"]["int8_ms"] > 0 and report["verification"]["precision"] == "int8"
+    stages = report["stage_seconds"]  # each stage's wall time, INT8's split into statistics and search
+    assert {"model", "fp32", "int8", "int8_statistics", "int8_search", "verification"} <= set(stages)
+    assert all(v >= 0 for v in stages.values()) and stages["int8"] >= stages["int8_statistics"]
     assert load_meta(tmp_path / "best.onnx").raw["subpixel"] is False  # the FP32 artifact keeps ConvTranspose
     # CPU flavour: up-sampling quantized end to end, Relu folded into the conv output ranges
     g = onnx.load(str(tmp_path / "best.int8-cpu.onnx")).graph
