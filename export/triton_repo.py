@@ -50,7 +50,7 @@ def triton_config(meta: ArtifactMeta, name: str, backend: str = "onnxruntime", m
 
 def model_name(artifact: Path, meta: ArtifactMeta) -> str:
     stem = artifact.name.split(".")[0]
-    return f"{stem}_{meta.precision}" + ("_cpu" if meta.int8_target == "cpu" else "")
+    return f"{stem}_{meta.precision}" + (f"_{meta.int8_target}" if meta.int8_target not in (None, "tensorrt") else "")
 
 
 def add_model(repo: Path, artifact: Path, backend: str = "onnxruntime", max_batch: int = 8,

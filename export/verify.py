@@ -65,13 +65,20 @@ class Row:
         return {**asdict(self), "passed": self.passed}
 
 
-def onnx_masks(path: Path, frames: list[np.ndarray], contract: dict) -> list[np.ndarray]:
-    """The masks of ONNX graph ``path`` run by ONNX Runtime on ``frames``, under ``contract`` (a sidecar's
-    dict: a trial graph has no sidecar of its own and keeps its source's)."""
-    from unet_edge.core.artifact import ArtifactMeta
-    from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+def provider(int8_target: str | None) -> str:
+    """What runs (and so verifies) a graph of this INT8 flavour: OpenVINO's by OpenVINO, the rest by ONNX
+    Runtime (TensorRT's QDQ graphs are simulated there)."""
+    return "openvino" if int8_target == "openvino" else "cpu"
 
-    with OnnxRuntimeRunner(path, meta=ArtifactMeta.from_dict(contract, path)) as r:
+
+def onnx_masks(path: Path, frames: list[np.ndarray], contract: dict, by: str = "cpu") -> list[np.ndarray]:
+    """The masks of ONNX graph ``path`` run by ONNX Runtime (``by="openvino"``: by OpenVINO, in f32) on
+    ``frames``, under ``contract`` (a sidecar's dict: a trial graph has no sidecar of its own and keeps
+    its source's)."""
+    from unet_edge.core.artifact import ArtifactMeta
+    from unet_edge.runtime.runners import open_runner
+
+    with open_runner(path, provider=by, meta=ArtifactMeta.from_dict(contract, path)) as r:
         return [r.infer(f) for f in frames]
 
 
@@ -135,7 +142,8 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
     """Compare every (artifact, precision) with the active ``reference`` runner on ``checked``. The
     reference's masks ``ref_masks`` may be given when an earlier stage already ran it (logit graphs need
     the logits, so they run it again)."""
-    from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
+    from unet_edge.core.artifact import load_meta
+    from unet_edge.runtime.runners import open_runner
 
     gate = gate or Gate()
     frames, labels = checked.frames, checked.labels
@@ -143,7 +151,7 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
     ref = ref_masks if ref_masks is not None and not logits else [lg.argmax(0).astype(np.uint8) for lg in ref_logits]
     rows = []
     for path, precision in artifacts:
-        with OnnxRuntimeRunner(path) as runner:
+        with open_runner(path, provider=provider(load_meta(path).int8_target)) as runner:
             outs = [runner.infer(f) for f in frames]
         err = None
         if logits:

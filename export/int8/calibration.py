@@ -96,9 +96,14 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     ``float_nodes`` stay in float (default: :func:`sensitive_convs`). With ``cache``, the first call
     calibrates and stores the ranges there, later calls with the same cache reuse them."""
     if target not in INT8_TARGETS:
-        raise ConfigError(f"unknown INT8 target '{target}'; choose {' or '.join(INT8_TARGETS)}")
+        raise ConfigError(f"unknown INT8 target '{target}'; choose {', '.join(INT8_TARGETS)}")
     if not frames:
         raise ConfigError("INT8 needs calibration frames: pass --calib DIR, VIDEO or LAYOUT:PATH")
+    if target == "openvino":  # OpenVINO's own quantizer (export/int8/nncf_quant.py)
+        from unet_edge.export.int8.nncf_quant import quantize_openvino
+
+        keep = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
+        return quantize_openvino(fp32_onnx, dest, frames, keep, cache)
     if warn and len(frames) < MIN_CALIB:
         print(f"warning: calibrating on {len(frames)} frames; use at least {MIN_CALIB} real frames for stable "
               "INT8 ranges", file=sys.stderr)

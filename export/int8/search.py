@@ -38,7 +38,7 @@ from unet_edge.export.int8.equalize import equalize
 from unet_edge.export.int8.graph_facts import layer_groups, layer_macs, layer_names, sensitive_convs
 from unet_edge.export.int8.prune import COST_FLOOR, PruneHooks, prune
 from unet_edge.export.thresholds import DEFAULT_MIN_AGREEMENT, DEFAULT_SEARCH_MINUTES
-from unet_edge.export.verify import onnx_masks, pixel_agreement
+from unet_edge.export.verify import onnx_masks, pixel_agreement, provider
 
 EXACT = 0.999  # float masks of the equalised graph against the plain one: only rounding may differ
 MIN_GAIN = 1e-4  # 0.01 points of the criterion on the probe frames: below this a layer gains nothing alone
@@ -167,7 +167,7 @@ class _Search:
     def measure(self, path: Path, idx: Sequence[int] | None = None) -> Score:
         """The score of graph ``path`` on the frames ``idx`` (default: all)."""
         frames = self.frames if idx is None else [self.frames[i] for i in idx]
-        return self.scorer.score(onnx_masks(path, frames, self.contract), idx)
+        return self.scorer.score(onnx_masks(path, frames, self.contract, provider(self.opts.target)), idx)
 
     def evaluate(self, layers: Sequence[str], idx: Sequence[int] | None = None) -> Score:
         """The score of the INT8 graph with ``layers`` in float, under the calibration chosen."""

@@ -31,8 +31,9 @@ class Int8Reference:
 
 
 def int8_path(out: Path, stem: str, target: str) -> Path:
-    """The two flavours get distinct names: TensorRT's ``best.int8.onnx``, ONNX Runtime's ``best.int8-cpu.onnx``."""
-    return out / (f"{stem}.int8-cpu.onnx" if target == "cpu" else f"{stem}.int8.onnx")
+    """Each flavour has its name: TensorRT's ``best.int8.onnx``, ONNX Runtime's ``best.int8-cpu.onnx``,
+    OpenVINO's ``best.int8-openvino.onnx``."""
+    return out / (f"{stem}.int8.onnx" if target == "tensorrt" else f"{stem}.int8-{target}.onnx")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
         raise ConfigError("--int8 needs real calibration frames: --calib DIR|VIDEO or --calib LAYOUT:PATH "
                           "(never random data)")
     t0 = time.monotonic()
-    methods = parse_methods(opts.calib_method)
+    openvino = opts.int8_target == "openvino"
+    if openvino and opts.calib_method:
+        raise ConfigError("--calib-method applies to ONNX Runtime's quantizer; --int8-target openvino calibrates "
+                          "with NNCF")
+    methods = ("nncf",) if openvino else parse_methods(opts.calib_method)
     # never the frames held out for verification (export/verify.py verification_set)
     frames, _, _ = load_frames(opts.calib, job.size, opts.calib_frames, "train", len(job.classes),
                                "all" if opts.verify_data else "rest")
@@ -80,7 +85,7 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
     summary = {"flavour": f"int8-{opts.int8_target}"}
     from unet_edge.export.int8.saturation import int8_kernels_saturate
 
-    if int8_kernels_saturate():
+    if not openvino and int8_kernels_saturate():
         log("  INT8 weights in 7 bits: this CPU's ONNX Runtime INT8 kernels saturate 8-bit ones (no VNNI)")
     found = None
     if reference is None:
@@ -97,7 +102,8 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
         with peak:
             quant, found = search(graph, dest, frames, reference.frames, Scorer(reference.masks, labels,
                                                                                 job.classes), job.modules,
-                                  SearchOptions(opts.int8_target, criterion, methods,
+                                  SearchOptions(opts.int8_target, criterion, methods, equalize_activations=not openvino,
+                                                measure_ms=not openvino,
                                                 max_seconds=60 * opts.int8_search_minutes, log=log,
                                                 contract_of=job.fp32, rejected=rejected_path(dest)))
         dest = found.path
@@ -140,6 +146,7 @@ def _finish(job: Int8Job, quant: dict, extra: dict, frame, log) -> None:
     from unet_edge.bench.speed import interleaved_ms
     from unet_edge.core.io import atomic_path
     from unet_edge.export.onnx_export import set_metadata
+    from unet_edge.export.verify import provider
 
     opts, dest, fp32 = job.opts, job.dest, job.fp32
     data = {**load_meta(fp32).to_dict(), **job.meta, "precision": "int8", **extra,
@@ -147,13 +154,16 @@ def _finish(job: Int8Job, quant: dict, extra: dict, frame, log) -> None:
     if job.source is not None:
         data["subpixel"] = True
     data.pop("artifact_sha256", None)
-    if opts.int8_target == "cpu":
+    if opts.int8_target in ("cpu", "openvino"):
         # What the float layers leave of INT8's point, on this CPU (TensorRT's is measured on the target).
-        fp32_ms, int8_ms = interleaved_ms(fp32, dest, frame)
+        by = provider(opts.int8_target)
+        runtime = "OpenVINO (f32 float parts)" if by == "openvino" else "ONNX Runtime"
+        fp32_ms, int8_ms = interleaved_ms(fp32, dest, frame, by=by)
         quant["speed"] = {"fp32_ms": round(fp32_ms, 2), "int8_ms": round(int8_ms, 2),
-                          "speedup": round(fp32_ms / int8_ms, 2), "device": "this CPU, ONNX Runtime"}
-        log(f"INT8 (cpu) speed-up over FP32 in ONNX Runtime here: {fp32_ms / int8_ms:.2f}x "
-            f"({int8_ms:.1f} vs {fp32_ms:.1f} ms)")
+                          "speedup": round(fp32_ms / int8_ms, 2), "device": f"this CPU, INT8 by {runtime}, "
+                          "FP32 by ONNX Runtime"}
+        log(f"INT8 ({opts.int8_target}) speed-up over ONNX Runtime FP32 here: {fp32_ms / int8_ms:.2f}x "
+            f"({int8_ms:.1f} ms by {runtime} vs {fp32_ms:.1f} ms)")
         if int8_ms > fp32_ms * SLOWER_MARGIN:
             # Graphs of MatMul/Softmax/LayerNorm (transformers) gain little from ONNX Runtime's INT8 kernels,
             # and the QDQ pairs around them cost more than the MatMuls save: say so rather than leave a user

@@ -21,7 +21,7 @@ def siblings(onnx: Path) -> dict[str, Path]:
     found = {}
 
     def key(meta) -> str:
-        return "int8-cpu" if meta.int8_target == "cpu" else meta.precision
+        return f"int8-{meta.int8_target}" if meta.int8_target not in (None, "tensorrt") else meta.precision
 
     for cand in sorted(onnx.parent.glob(f"{base}*.onnx")):
         try:
@@ -81,7 +81,7 @@ def engines_for(artifacts: list[tuple[Path, str]], opts, log: Callable[[str], No
     from unet_edge.export.tensorrt.plan import build_command
 
     by_precision = {precision: path for path, precision in artifacts}
-    if opts.int8_target == "cpu":  # the CPU INT8 flavour is not TensorRT's (check_int8_flavour)
+    if opts.int8_target != "tensorrt":  # the CPU and OpenVINO INT8 flavours are not TensorRT's (check_int8_flavour)
         by_precision.pop("int8", None)
     wanted = [p for p in ("fp16", "int8") if p in by_precision] or ["fp32"]
     try:
@@ -113,12 +113,12 @@ def log_cross_checks(src: Path, plan, precision: str, engine: Path, opts: BuildO
 
 
 def check_int8_flavour(by_precision: dict[str, Path], precision: str) -> None:
-    """Refuse the ONNX Runtime CPU flavour of INT8: its uint8 (asymmetric) activations and
-    DepthToSpace-on-uint8 are not TensorRT's explicit quantization, which is symmetric INT8."""
-    src = by_precision.get("int8-cpu")
-    if precision != "int8" or src is None or "int8" in by_precision:
+    """Refuse the ONNX Runtime CPU and OpenVINO flavours of INT8: their QDQ placement (uint8 activations,
+    DepthToSpace on uint8; NNCF's) is not TensorRT's explicit quantization, which is symmetric INT8."""
+    if precision != "int8" or "int8" in by_precision:
         return
-    if load_meta(src, check_hash=False).int8_target == "cpu":
-        raise ConfigError(f"{src.name} was quantized for ONNX Runtime on CPU (uint8 activations); TensorRT needs "
-                          "symmetric INT8: re-export with: unet-edge export CKPT --int8 --calib ... "
-                          "--int8-target tensorrt")
+    for flavour, made_for in (("cpu", "ONNX Runtime on CPU (uint8 activations)"), ("openvino", "OpenVINO (NNCF)")):
+        src = by_precision.get(f"int8-{flavour}")
+        if src is not None and load_meta(src, check_hash=False).int8_target == flavour:
+            raise ConfigError(f"{src.name} was quantized for {made_for}; TensorRT needs its own symmetric INT8: "
+                              "re-export with: unet-edge export CKPT --int8 --calib ... --int8-target tensorrt")

@@ -8,18 +8,21 @@ from pathlib import Path
 import numpy as np
 
 
-def interleaved_ms(first: Path, second: Path, frame: np.ndarray, runs: int = 8) -> tuple[float, float]:
-    """Median ms per frame of ``first`` and ``second`` in ONNX Runtime, in alternating blocks. ``second``
-    runs under ``first``'s contract (it may have no sidecar yet: export measures before writing it).
-    Not frame by frame: the idle session's worker threads keep spinning for a while after each run and
-    would slow the other (2x on 2 cores)."""
+def interleaved_ms(first: Path, second: Path, frame: np.ndarray, runs: int = 8,
+                   by: str = "cpu") -> tuple[float, float]:
+    """Median ms per frame of ``first`` in ONNX Runtime and ``second`` in ONNX Runtime (``by="openvino"``:
+    OpenVINO), in alternating blocks. ``second`` runs under ``first``'s contract (it may have no sidecar
+    yet: export measures before writing it). Not frame by frame: the idle session's worker threads keep
+    spinning for a while after each run and would slow the other (2x on 2 cores)."""
     from unet_edge.core.artifact import ArtifactMeta, load_meta
     from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
     contract = ArtifactMeta.from_dict(load_meta(first, check_hash=False).to_dict(), second)
     times: dict[int, list[float]] = {0: [], 1: []}
     block = 4
-    with OnnxRuntimeRunner(first) as a, OnnxRuntimeRunner(second, meta=contract) as b:
+    from unet_edge.runtime.runners import open_runner
+
+    with OnnxRuntimeRunner(first) as a, open_runner(second, provider=by, meta=contract) as b:
         for i in range(2 * max(1, -(-runs // block))):
             times[i % 2] += timed_block((a, b)[i % 2], frame, block, settle_s=0.05)
     return float(np.median(times[0])), float(np.median(times[1]))

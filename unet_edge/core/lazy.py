@@ -17,6 +17,7 @@ EXTRAS = {
     "openvino": ("openvino", "OpenVINO inference on Intel CPUs, GPUs and NPUs"),
     "matplotlib": ("train", "plots"),
     "safetensors": ("models", "reading .safetensors weights"),
+    "nncf": ("nncf", "INT8 for OpenVINO (--int8-target openvino)"),
     "rosbags": ("ros", "ROS 2 bags in (--source BAG) and out (--save-bag)"),
 }
 
