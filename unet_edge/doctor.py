@@ -55,6 +55,11 @@ def checks() -> list[Check]:
                      "" if free > 2 else "free disk space: engine builds need ~1-2 GB"))
     out.append(_serving())
     out.append(_rtsp_out())
+    has_nncf = installed("nncf")
+    out.append(Check("int8 openvino", "ok" if has_nncf else "info",
+                     "nncf: export --int8 --int8-target openvino (NNCF, OpenVINO's quantizer)" if has_nncf else
+                     "no nncf: export --int8-target openvino needs it", "" if has_nncf else
+                     "pip install 'unet-edge[nncf]'"))
     ros = installed("rosbags")
     out.append(Check("ros2 bags", "ok" if ros else "info",
                      "rosbags: ROS 2 bags in (--source BAG) and out (--save-bag), no ROS installation needed" if ros

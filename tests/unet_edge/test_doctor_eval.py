@@ -24,6 +24,10 @@ def test_doctor_reports_this_machine_and_the_missing_pieces():
         assert "unet-edge[trt]" in items["tensorrt"].fix or "libnvinfer" in items["tensorrt"].fix
     text = report(list(items.values()))
     assert "fix:" in text
+    # what leaves the box and what quantizes: each says whether it can run here, or what to install
+    for name, missing_fix in (("rtsp out", "gir1.2-gst-rtsp-server-1.0"), ("int8 openvino", "unet-edge[nncf]"),
+                              ("ros2 bags", "unet-edge[ros]")):
+        assert items[name].status == "ok" or missing_fix in items[name].fix, (name, items[name])
 
 
 def test_doctor_json_from_the_command_line():
