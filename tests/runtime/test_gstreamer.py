@@ -24,6 +24,7 @@ import pytest
 
 from unet_edge.runtime.sources import csi_pipeline, has_gstreamer, open_source
 
+from .clips import write_clip
 from .tiny_model import tiny_model
 
 pytestmark = [pytest.mark.gstreamer, pytest.mark.slow]
@@ -84,16 +85,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _clip(path: Path, frames: int = 300) -> Path:
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (160, 120))
-    for i in range(frames):
-        img = np.full((120, 160, 3), (40 + i % 200, 90, 160), np.uint8)
-        cv2.circle(img, (8 + i % 144, 60), 10, (255, 255, 255), -1)
-        out.write(img)
-    out.release()
-    return path
-
-
 class RtspServer:
     """tests/runtime/rtsp_server.py in a subprocess of Debian's Python (which has gi)."""
 
@@ -131,7 +122,7 @@ def test_rtsp_reconnects_after_the_server_dies_and_ends_with_every_requested_fra
         pytest.skip(why)
     backend = "GStreamer" if has_gstreamer() else "FFmpeg"
     port = _free_port()
-    server = RtspServer(port, _clip(tmp_path / "clip.mp4")).start()
+    server = RtspServer(port, write_clip(tmp_path / "clip.mp4", frames=300, size=(120, 160))).start()
     frames = 150
     run = subprocess.Popen([sys.executable, "-m", "unet_edge", "run", "--model", str(tiny), "--source",
                             f"rtsp://127.0.0.1:{port}/clip", "--max-frames", str(frames), "--stats-every", "0.25"],

@@ -22,7 +22,10 @@ from unet_edge.core.errors import ConfigError
 from unet_edge.runtime.network_out import mount_paths, parse_network
 from unet_edge.runtime.run import split_saves
 
+from .clips import write_clip
 from .tiny_model import tiny_model
+
+CLIP = (120, 160)  # H, W of the clips sent over the network
 
 
 def _has_gst_rtsp() -> bool:
@@ -74,7 +77,7 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.mark.skipif(_has_gst_rtsp(), reason="this Python has PyGObject and GstRtspServer")
 def test_without_pygobject_the_rtsp_output_is_one_line_naming_what_to_install(tiny, tmp_path):
-    clip = _clip(tmp_path / "clip.mp4", 5)
+    clip = write_clip(tmp_path / "clip.mp4", size=CLIP, frames=5)
     done = subprocess.run([sys.executable, "-m", "unet_edge", "run", "--model", str(tiny), "--source", str(clip),
                            "--save", "rtsp://127.0.0.1:8554/seg"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
@@ -85,16 +88,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _clip(path: Path, frames: int) -> Path:
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (160, 120))
-    for i in range(frames):
-        img = np.full((120, 160, 3), (40 + i % 200, 90, 160), np.uint8)
-        cv2.circle(img, (8 + i % 144, 60), 10, (255, 255, 255), -1)
-        out.write(img)
-    out.release()
-    return path
 
 
 def _run(model: Path, source: Path, *args: str) -> subprocess.Popen:
@@ -168,7 +161,8 @@ def test_two_rtsp_clients_one_stalled_and_a_late_one_get_a_realtime_clip(tiny, t
     the frames while a stalled client holds its connection open, and one that joins late decodes
     within about a second."""
     port = _free_port()
-    run = _run(tiny, _clip(tmp_path / "clip.mp4", frames), "--realtime", "--save", str(tmp_path / "out.mp4"),
+    run = _run(tiny, write_clip(tmp_path / "clip.mp4", size=CLIP, frames=frames), "--realtime",
+               "--save", str(tmp_path / "out.mp4"),
                "--save", f"rtsp://127.0.0.1:{port}/seg")
     try:
         url = _served_url(run)
@@ -196,7 +190,7 @@ def test_two_rtsp_clients_one_stalled_and_a_late_one_get_a_realtime_clip(tiny, t
 @pytest.mark.slow
 def test_rtsp_beyond_loopback_asks_for_credentials(tiny, tmp_path):
     port = _free_port()
-    run = _run(tiny, _clip(tmp_path / "clip.mp4", 30), "--loop", "--max-frames", "600",
+    run = _run(tiny, write_clip(tmp_path / "clip.mp4", size=CLIP, frames=30), "--loop", "--max-frames", "600",
                "--save", f"rtsp://@:{port}/seg")
     try:
         url = _served_url(run)
@@ -238,7 +232,8 @@ def test_rtp_writes_the_sdp_and_a_receiver_decodes_the_stream(tiny, tmp_path):
     receiver.start()
     time.sleep(0.5)
     run = subprocess.Popen([sys.executable, "-m", "unet_edge", "run", "--model", str(tiny), "--source",
-                            str(_clip(tmp_path / "clip.mp4", 90)), "--realtime", "--save", f"rtp://127.0.0.1:{port}"],
+                            str(write_clip(tmp_path / "clip.mp4", size=CLIP, frames=90)), "--realtime",
+                            "--save", f"rtp://127.0.0.1:{port}"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         stdout, stderr = run.communicate(timeout=60)
