@@ -190,7 +190,8 @@ def test_two_rtsp_clients_one_stalled_and_a_late_one_get_a_realtime_clip(tiny, t
 @pytest.mark.slow
 def test_rtsp_beyond_loopback_asks_for_credentials(tiny, tmp_path):
     port = _free_port()
-    run = _run(tiny, write_clip(tmp_path / "clip.mp4", size=CLIP, frames=30), "--loop", "--max-frames", "600",
+    run = _run(tiny, write_clip(tmp_path / "clip.mp4", size=CLIP, frames=30), "--loop", "--realtime",
+               "--max-frames", "600",  # paced: still serving when the client comes (20 s; killed after)
                "--save", f"rtsp://@:{port}/seg")
     try:
         url = _served_url(run)
