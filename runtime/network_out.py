@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from unet_edge.core.errors import ConfigError, SinkError
+from unet_edge.core.io import atomic_path
 from unet_edge.runtime.http_base import is_loopback
 from unet_edge.runtime.sinks import Sink
 
@@ -113,10 +114,10 @@ def encoder_name(gst) -> str | None:
 
 def encoder(gst, fps: float, width: int, height: int) -> str:
     """The encoder part of a launch line (after videoconvert): the first of ENCODERS that exists."""
-    for name, chain in ENCODERS.items():
-        if gst.ElementFactory.find(name) is not None:
-            bps = max(300_000, int(width * height * max(fps, 1.0) * BITS_PER_PIXEL))
-            return chain.format(gop=max(1, round(fps or 30)), bps=bps, kbps=bps // 1000)
+    name = encoder_name(gst)
+    if name is not None:
+        bps = max(300_000, int(width * height * max(fps, 1.0) * BITS_PER_PIXEL))
+        return ENCODERS[name].format(gop=max(1, round(fps or 30)), bps=bps, kbps=bps // 1000)
     raise SinkError("no H.264 encoder in this GStreamer: install gstreamer1.0-plugins-ugly (x264enc) "
                     "or the openh264 plugin")
 
@@ -264,10 +265,9 @@ def write_sdp(path: Path, host: str, port: int) -> None:
     family = "IP6" if ":" in host else "IP4"
     text = (f"v=0\r\no=- 0 0 IN {family} {host}\r\ns=unet-edge\r\nc=IN {family} {host}\r\nt=0 0\r\n"
             f"m=video {port} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n")
-    tmp = path.with_name(path.name + ".partial")
     try:
-        tmp.write_text(text)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
     except OSError as exc:
         raise SinkError(f"cannot write {path} ({exc.strerror or exc})") from exc
 

@@ -84,8 +84,9 @@ def split_saves(save: str | Path | list | None) -> tuple[str | Path | None, list
     from unet_edge.runtime.network_out import parse_network
 
     given = [] if save is None else [save] if isinstance(save, (str, Path)) else list(save)
-    networks = [spec for spec in (parse_network(str(g)) for g in given) if spec is not None]
-    files = [g for g in given if parse_network(str(g)) is None]
+    parsed = [(g, parse_network(str(g))) for g in given]
+    networks = [spec for _, spec in parsed if spec is not None]
+    files = [g for g, spec in parsed if spec is None]
     if len(files) > 1:
         raise ConfigError(f"--save {files[0]} --save {files[1]}: one recording per run (a file or a segment folder); "
                           "repeat --save for rtsp:// and rtp:// outputs")
