@@ -204,7 +204,8 @@ class RtspSink(Sink):
     def write(self, image: np.ndarray, stream: int = 0) -> bool:
         with self.lock:
             appsrc = self.appsrc[stream]
-            if self.caps[stream] is None or self.caps[stream].get_structure(0).get_value("width") != image.shape[1]:
+            shape = self.caps[stream].get_structure(0) if self.caps[stream] is not None else None
+            if shape is None or (shape.get_value("height"), shape.get_value("width")) != image.shape[:2]:
                 self.caps[stream] = caps(self.gst, image, self.fps[stream])
                 # the bitrate follows the size; a client already watching keeps its encoder's
                 self.factories[stream].set_launch(self._launch(stream, image.shape[1], image.shape[0]))
