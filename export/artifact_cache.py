@@ -4,14 +4,14 @@ artifacts, and the deploy graph of a source ONNX graph that ``eval`` or ``bench`
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from unet_edge.core.errors import BenchError
+from unet_edge.core.io import user_cache
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unet-edge" / "bench"
+    return user_cache() / "bench"
 
 
 EXPORT_REV = 4  # bump when exported graphs change, so cached artifacts are re-exported

@@ -32,7 +32,9 @@ def cache_dir() -> Path:
     """Where compiled models are cached: $UNET_EDGE_OPENVINO_CACHE, else the user's cache folder."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unet-edge" / "openvino"
+    from unet_edge.core.io import user_cache
+
+    return user_cache() / "openvino"
 
 
 @functools.lru_cache(maxsize=1)

@@ -60,3 +60,8 @@ def ensure_empty_dir(path: Path, force: bool) -> None:
     if path.exists() and any(path.iterdir()) and not force:
         raise ConfigError(f"{path}: folder is not empty; choose another or pass --force")
     path.mkdir(parents=True, exist_ok=True)
+
+
+def user_cache() -> Path:
+    """``$XDG_CACHE_HOME/unet-edge`` (``~/.cache/unet-edge``): caches and what is derived from shipped models."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unet-edge"

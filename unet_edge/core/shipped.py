@@ -4,20 +4,15 @@ artifacts of a shipped model go to the user cache folder, never beside the insta
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
+from unet_edge.core.io import user_cache
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "shipped"
 # name -> file in SHIPPED_DIR; each has a model card NAME.md beside it
 SHIPPED = {"camvid-lite0": "camvid-lite0.onnx"}
-
-
-def user_cache() -> Path:
-    """``$XDG_CACHE_HOME/unet-edge`` (``~/.cache/unet-edge``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unet-edge"
 
 
 def resolve_model(model: str | Path, log: Callable[[str], None] | None = None) -> Path:

@@ -29,7 +29,9 @@ MAX_SPREAD = 1.2
 
 
 def cache_path() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unet-edge" / "train_precision.json"
+    from unet_edge.core.io import user_cache
+
+    return user_cache() / "train_precision.json"
 
 
 def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
