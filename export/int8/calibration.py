@@ -5,17 +5,18 @@
 * ``cpu``: uint8 (asymmetric) activations and per-channel int8 weights, which ONNX Runtime's
   x86 kernels (VNNI) run fastest; symmetric activations gave no gain there.
 
-Also the QDQ fix-ups applied after ONNX Runtime's quantizer (DepthToSpace on the quantized tensor,
-unread initializers dropped) and the calibration chunk size.
+Also the QDQ fix-up applied after ONNX Runtime's quantizer (DepthToSpace on the quantized tensor) and
+the calibration chunk size. The ranges come from one statistics pass (:mod:`.statistics`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
+import inspect
+import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -62,30 +63,14 @@ def _activation_bytes_of(path: str, _mtime_ns: int, _size: int) -> int | None:
     return activation_bytes(Path(path))
 
 
-class FrameReader:
-    """ONNX Runtime CalibrationDataReader over uint8 NHWC BGR frames, read in chunks
-    (``set_range``) so that histogram calibrators never hold every frame's activations."""
-
-    def __init__(self, frames: list[np.ndarray], input_name: str) -> None:
-        self.frames, self.input_name = frames, input_name
-        self.start, self.end, self.i, self.count = 0, len(frames), 0, 0
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def set_range(self, start_index: int, end_index: int) -> None:
-        self.start, self.end, self.i = start_index, end_index, start_index
-
-    def get_next(self) -> dict | None:
-        if self.i >= self.end:
-            return None
-        frame = self.frames[self.i]
-        self.i += 1
-        self.count += 1
-        return {self.input_name: frame[None]}
-
-    def rewind(self) -> None:
-        self.i = self.start
+def quantized_ops(target: str) -> tuple[str, ...]:
+    """The op types ONNX Runtime's quantizer quantizes for ``target``. Only the network body:
+    pre-processing and ArgMax stay exact. On the CPU, Relu and Clip (ReLU6) fold into their conv's
+    output range (uint8 zero point): quantizing them removes a requantize pass per conv; residual Adds
+    and bilinear Resizes then run on uint8 too (QLinearAdd, 8-bit Resize) instead of a float round trip
+    each. TensorRT fuses Conv+Relu itself, so its QDQ stays at op inputs as its guide says."""
+    return ("Conv", "ConvTranspose", "MaxPool", "Concat") + (() if target == "tensorrt" else
+                                                              ("Relu", "Clip", "Add", "Resize"))
 
 
 def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str = "tensorrt",
@@ -93,41 +78,66 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
              warn: bool = True) -> dict:
     """Quantize ``fp32_onnx`` into a QDQ model at ``dest``; returns what was done (for metadata).
 
-    ``float_nodes`` stay in float (default: :func:`sensitive_convs`). With ``cache``, the first call
-    calibrates and stores the ranges there, later calls with the same cache reuse them."""
+    ``float_nodes`` stay in float (default: :func:`sensitive_convs`), by surgery on the graph quantized
+    whole (:mod:`.surgery`). ``cache`` (a path prefix) keeps the statistics of one pass over the frames
+    (:mod:`.statistics`: every method's ranges) and each method's whole INT8 graph, for later calls."""
     if target not in INT8_TARGETS:
         raise ConfigError(f"unknown INT8 target '{target}'; choose {', '.join(INT8_TARGETS)}")
     if not frames:
         raise ConfigError("INT8 needs calibration frames: pass --calib DIR, VIDEO or LAYOUT:PATH")
+    keep = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
+    if cache is None:
+        with tempfile.TemporaryDirectory(dir=Path(dest).parent, prefix=".int8-") as tmp:
+            return quantize(fp32_onnx, dest, frames, target, method, keep, Path(tmp) / "graph", warn)
     if target == "openvino":  # OpenVINO's own quantizer (export/int8/nncf_quant.py)
         from unet_edge.export.int8.nncf_quant import quantize_openvino
 
-        keep = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
         return quantize_openvino(fp32_onnx, dest, frames, keep, cache)
-    if warn and len(frames) < MIN_CALIB:
-        print(f"warning: calibrating on {len(frames)} frames; use at least {MIN_CALIB} real frames for stable "
-              "INT8 ranges", file=sys.stderr)
+    if method not in METHODS:
+        raise ConfigError(f"unknown calibration method '{method}'; choose {', '.join(METHODS)}")
+    onnx = require("onnx")
+    from unet_edge.export.int8.saturation import int8_kernels_saturate
+    from unet_edge.export.int8.surgery import keep_float
+
+    whole = cache.with_name(f"{cache.name}-{method}.int8.onnx")
+    record_path = whole.with_suffix(".json")
+    if not whole.is_file():
+        record = _quantize_whole(fp32_onnx, whole, frames, target, method, cache, warn)
+        record_path.write_text(json.dumps(record))
+    record = json.loads(record_path.read_text())
+    with atomic_path(dest) as tmp:
+        onnx.save_model(keep_float(onnx.load(str(whole)), onnx.load(str(fp32_onnx)), keep,
+                                   frozenset(quantized_ops(target))), str(tmp))
+    reduce = int8_kernels_saturate()
+    return {**record, "float_nodes": keep, "weights": weights_record(reduce), "reduce_range": reduce}
+
+
+def _quantize_whole(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str, method: str,
+                    prefix: Path, warn: bool) -> dict:
+    """``fp32_onnx`` quantized whole (no float layer) by ONNX Runtime under ``method``'s ranges, which the
+    one statistics pass under ``prefix`` gives (run here if it has not been)."""
     ort = require("onnxruntime")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    if method not in METHODS:
-        raise ConfigError(f"unknown calibration method '{method}'; choose {', '.join(METHODS)}")
-    symmetric = target == "tensorrt"
     from unet_edge.export.int8.saturation import int8_kernels_saturate
+    from unet_edge.export.int8.statistics import cache_path, collect
 
+    if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+        raise ConfigError(f"INT8 export needs onnxruntime >= 1.23 (this is {ort.__version__}): pip install -U "
+                          "onnxruntime")
+    symmetric = target == "tensorrt"
+    op_types = list(quantized_ops(target))
+    chunk = calib_chunk(fp32_onnx)
+    ranges = cache_path(prefix, method)
+    used = json.loads(prefix.with_suffix(".frames").read_text()) if ranges.is_file() else None
+    if used is None:
+        _, used = collect(fp32_onnx, frames, op_types, chunk, prefix)
+        prefix.with_suffix(".frames").write_text(json.dumps(used))
+        if warn and used < MIN_CALIB and len(frames) < MIN_CALIB:
+            print(f"warning: calibrating on {len(frames)} frames; use at least {MIN_CALIB} real frames for stable "
+                  "INT8 ranges", file=sys.stderr)
     # 7-bit weights where this CPU's INT8 kernels clip 8-bit ones: the graph verified here is the one shipped.
     reduce = int8_kernels_saturate()
-    chunk = calib_chunk(fp32_onnx)
-    frames = frames[: max(chunk, len(frames) - len(frames) % chunk)]  # whole chunks
-    reader = FrameReader(frames, "frame")
-    keep_float = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
-    reuse = {}
-    import inspect
-
-    if cache is not None and "calibration_cache_path" in inspect.signature(quantize_static).parameters:
-        reuse = {"calibration_cache_path": str(cache)}  # ONNX Runtime >= 1.23: calibrate once per method
-        if Path(cache).is_file():
-            reader = None
     import logging
 
     # The calibrator's own sessions: errors only (see runtime.runners.onnxruntime.session_options).
@@ -135,39 +145,21 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger at WARNING
-    with atomic_path(dest) as tmp, contextlib.redirect_stdout(io.StringIO()):
-        # (ONNX Runtime's histogram calibrators print a line per chunk of frames)
-        try:
-            quantize_static(
-                str(fp32_onnx), str(tmp), reader, quant_format=QuantFormat.QDQ, **reuse,
-                # Only the network body: pre-processing and ArgMax stay exact.
-                # On the CPU, Relu and Clip (ReLU6) fold into their conv's output range (uint8 zero
-                # point): quantizing them removes a requantize pass per conv; residual Adds and bilinear
-                # Resizes then run on uint8 too (QLinearAdd, 8-bit Resize) instead of a float round trip
-                # each. TensorRT fuses Conv+Relu itself, so its QDQ stays at op inputs as its guide says.
-                op_types_to_quantize=["Conv", "ConvTranspose", "MaxPool", "Concat"]
-                + ([] if symmetric else ["Relu", "Clip", "Add", "Resize"]),
-                nodes_to_exclude=keep_float,
-                per_channel=True, reduce_range=reduce,
-                activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=getattr(CalibrationMethod, METHODS[method]),
-                extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
-                               "CalibMovingAverage": method == "minmax", "QuantizeBias": not symmetric,
-                               "DedicatedQDQPair": symmetric,
-                               "CalibStridedMinMax": min(chunk, len(frames))},
-            )
-        except Exception as exc:
-            raise ExportError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc
-        finally:
-            root.setLevel(level)
-        moved = 0 if symmetric else int8_depth_to_space(tmp)
-        drop_unused_initializers(tmp)
-    return {"target": target, "calibration_frames": len(frames), "calibration_chunk": chunk,
-            "method": method, "float_nodes": keep_float,
-            "activations": "int8 symmetric" if symmetric else "uint8 asymmetric",
-            "weights": weights_record(reduce),
-            "reduce_range": reduce, "int8_depth_to_space": moved}
+    try:
+        quantize_static(
+            str(fp32_onnx), str(dest), None, quant_format=QuantFormat.QDQ, calibration_cache_path=str(ranges),
+            op_types_to_quantize=op_types, per_channel=True, reduce_range=reduce,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=getattr(CalibrationMethod, METHODS[method]),
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
+                           "QuantizeBias": not symmetric, "DedicatedQDQPair": symmetric})
+    except Exception as exc:
+        raise ExportError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc
+    finally:
+        root.setLevel(level)
+    moved = 0 if symmetric else int8_depth_to_space(dest)
+    return {"target": target, "calibration_frames": used, "calibration_chunk": chunk, "method": method,
+            "activations": "int8 symmetric" if symmetric else "uint8 asymmetric", "int8_depth_to_space": moved}
 
 
 def weights_record(reduce_range: bool) -> str:
@@ -204,6 +196,7 @@ def int8_depth_to_space(path: Path) -> int:
         for d in downstream:  # values are unchanged, so they keep the upstream scale and zero point
             d.input[1], d.input[2] = dq.input[1], dq.input[2]
         n.input[0], n.output[0] = dq.input[0], q.output[0]
+        n.name += "/int8"  # not the FP32 graph's op any more (export/int8/surgery.py tells them apart)
         drop.append(q)
         if len(consumers[dq.output[0]]) == 1:
             drop.append(dq)
@@ -213,18 +206,3 @@ def int8_depth_to_space(path: Path) -> int:
             nodes.remove(n)
         onnx.save_model(model, str(path))
     return moved
-
-
-def drop_unused_initializers(path: Path) -> int:
-    """Remove the initializers no node reads (the bounds of each Clip the quantizer folded into its
-    conv, the scales of removed QDQ pairs): ONNX Runtime prints a warning for each one at every load."""
-    onnx = require("onnx")
-    model = onnx.load(str(path))
-    used = {i for n in model.graph.node for i in n.input} | {v.name for v in [*model.graph.input, *model.graph.output]}
-    stale = [t for t in model.graph.initializer if t.name not in used]
-    for t in stale:
-        model.graph.initializer.remove(t)
-    if stale:
-        onnx.save_model(model, str(path))
-    return len(stale)
-

@@ -123,7 +123,11 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     producer = {o: n.op_type for n in g.node for o in n.output}
     ops = [n.op_type for n in g.node]
     assert "ConvTranspose" not in ops
-    assert all(producer[n.input[0]] == "Conv" for n in g.node if n.op_type == "Relu")  # only after float convs
+    float_inits = {t.name for t in g.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    for relu in (n for n in g.node if n.op_type == "Relu"):  # only where a float conv is: after, or before it
+        readers = [n for n in g.node if relu.output[0] in n.input]
+        assert producer[relu.input[0]] == "Conv" or all(n.op_type == "Conv" and n.input[1] in float_inits
+                                                          for n in readers)
     d2s = [n for n in g.node if n.op_type == "DepthToSpace"]
     assert d2s and all(producer[n.input[0]] == "QuantizeLinear" for n in d2s)
     assert report["int8"]["int8_depth_to_space"] == len(d2s)

@@ -175,20 +175,27 @@ def test_layers_are_grouped_by_role_across_the_network():
         "decoder.#.convs.#.#": ["decoder.0.convs.1.0", "decoder.3.convs.0.0"]}
 
 
-def test_a_float_conv_keeps_its_activation_float(hard, tmp_path):
-    """ONNX Runtime's quantizer leaves the Relu after an excluded conv in float, so that conv's output
-    is rounded once, after the Relu, by the next INT8 op: nothing of ours has to exclude it too."""
+def test_a_float_conv_is_rounded_once_after_its_relu(hard, tmp_path):
+    """The CPU flavour folds each Relu into its conv's output range (a uint8 zero point of 0). A conv
+    made float by surgery reads float input and weights, and its output is rounded once, by that
+    QuantizeLinear: clamped at 0 there, as the Relu would, with no float round trip of ours."""
     import onnx
+    from onnx import numpy_helper
 
     from unet_edge.export.int8.calibration import quantize
 
     path, _, frames, _ = hard
     stem = next(n for n in onnx.load(str(path)).graph.node if n.op_type == "Conv")
     quantize(path, tmp_path / "q.onnx", frames[:8], "cpu", "minmax", float_nodes=[stem.name], warn=False)
-    nodes = onnx.load(str(tmp_path / "q.onnx")).graph.node
+    model = onnx.load(str(tmp_path / "q.onnx"))
+    nodes, inits = model.graph.node, {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    producer = {o: n for n in nodes for o in n.output}
     float_conv = next(n for n in nodes if n.name == stem.name)
-    relu = [n for n in nodes if n.op_type == "Relu"]
-    assert [n.input[0] for n in relu] == [float_conv.output[0]]  # only the float conv's Relu is left as a Relu
+    assert all(producer.get(i) is None or producer[i].op_type != "DequantizeLinear" for i in float_conv.input)
+    assert inits[float_conv.input[1]].dtype == np.float32  # its own FP32 weights
+    readers = [n for n in nodes if float_conv.output[0] in n.input]
+    assert [n.op_type for n in readers] == ["QuantizeLinear"] and not any(n.op_type == "Relu" for n in nodes)
+    assert int(inits[readers[0].input[2]]) == 0  # the Relu: uint8 from 0
 
 
 def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp_path):
