@@ -42,8 +42,9 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
                 ) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[str] | None]:
     """Frames (BGR uint8 at ``size``), their labels and class names when the source has them.
 
-    ``spec`` is ``LAYOUT:PATH`` (a labelled dataset: ``split``), a folder of images, or a video file
-    (``part``: all its frames, the ones held out of calibration, or the rest; :func:`part_of`).
+    ``spec`` is ``LAYOUT:PATH`` (a labelled dataset: ``split``; ``part`` "beside": the frames of the split
+    other than those "all" gives), a folder of images, or a video file (``part``: all its frames, the
+    ones held out of calibration, or the rest; :func:`part_of`).
     Frames are spread evenly over the source rather than taken from its start.
     """
     h, w = size
@@ -51,6 +52,8 @@ def load_frames(spec: str, size: tuple[int, int], limit: int, split: str = "trai
     if layout in LAYOUT_NAMES and rest:
         ds = open_dataset(layout, rest, split, num_classes=num_classes)
         idx = spread(range(len(ds)), limit)
+        if part == "beside":  # a split's frames other than the ``limit`` that "all" gives (the gate's)
+            idx = spread(sorted(set(range(len(ds))) - set(idx)), limit)
         frames, labels = [], []
         for i in idx:
             rgb, mask = ds[i]
