@@ -69,6 +69,12 @@ class Criterion:
                 out["class"] = worst + self.max_class_drop
         return out
 
+    def with_margin(self, share: float) -> Criterion:
+        """The same criterion with its mIoU and per-class limits cut to ``share`` (agreement, a floor, kept)."""
+        if self.max_miou_drop is None:
+            return self
+        return Criterion(self.min_agreement, self.max_miou_drop * share, self.max_class_drop * share)
+
     def meets(self, s: Score) -> bool:
         return min(self.slacks(s).values()) >= -EPS
 

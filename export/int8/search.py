@@ -49,7 +49,7 @@ class SearchOptions:
     """What the search aims at and how far it may go."""
 
     target: str = INT8_TARGETS[0]  # the INT8 flavour
-    criterion: Criterion = field(default_factory=lambda: Criterion(DEFAULT_MIN_AGREEMENT))
+    criterion: Criterion = field(default_factory=lambda: Criterion(DEFAULT_MIN_AGREEMENT))  # what it aims at
     methods: Sequence[str] = tuple(METHODS)
     max_float_layers: int | None = None  # None: a quarter of a deep graph's layers, at least 12
     max_seconds: float = 60 * DEFAULT_SEARCH_MINUTES  # the search's; calibration not counted
@@ -59,6 +59,7 @@ class SearchOptions:
     log: Callable[[str], None] = print
     contract_of: Path | None = None  # the artifact whose sidecar describes the graph (None: the source's)
     rejected: Path | None = None  # where a missed graph goes (None: ``<dest stem>.rejected.onnx``)
+    accept: Criterion | None = None  # what a graph must meet to be kept (the gate's; None: ``criterion``)
 
     def meets(self, score: Score) -> bool:
         return self.criterion.meets(score)
@@ -112,9 +113,9 @@ def search(source: Path, dest: Path, calib: list[np.ndarray], frames: list[np.nd
         searched = not opts.meets(s.now)
         if searched:
             s.grow(s.trials(), cap)
-        met = opts.meets(s.now)
-        if searched and met:  # a layer taken early may not be needed once later ones are float
+        if searched and opts.meets(s.now):  # a layer taken early may not be needed once later ones are float
             s.prune()
+        met = (opts.accept or opts.criterion).meets(s.now)
         path = dest if met else rejected
         quant = s.build(s.chosen, path)
         quant["equalized_activations"] = s.equalized

@@ -97,18 +97,22 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
 
         labels = reference.labels
         criterion = gate_of(opts).criterion("int8", bool(labels))
-        log(f"  INT8 criterion: {criterion.name} ({criterion.aim()}); FP32 near-ties (top two logits within "
+        aim = criterion.with_margin(SEARCH_MARGIN)
+        log(f"  INT8 criterion: {criterion.name} ({criterion.aim()}; the search aims at {aim.aim()}, as the gate "
+            f"judges other frames); FP32 near-ties (top two logits within "
             f"{100 * NEAR_TIE:.0f}% of their spread): {100 * reference.near_ties:.2f}% of the search frames' pixels")
         with peak:
             quant, found = search(graph, dest, frames, reference.frames, Scorer(reference.masks, labels,
                                                                                 job.classes), job.modules,
-                                  SearchOptions(opts.int8_target, criterion, methods, equalize_activations=not openvino,
+                                  SearchOptions(opts.int8_target, aim, methods, accept=criterion,
+                                                equalize_activations=not openvino,
                                                 measure_ms=not openvino,
                                                 max_seconds=60 * opts.int8_search_minutes, log=log,
                                                 contract_of=job.fp32, rejected=rejected_path(dest)))
         dest = found.path
         worst, worst_delta = found.score.worst
-        quant["search"] = {"criterion": criterion.to_dict(), "met": found.met, "agreement": found.agreement,
+        quant["search"] = {"criterion": criterion.to_dict(), "aim": aim.to_dict(), "met": found.met,
+                           "agreement": found.agreement,
                            "fp32_near_ties": round(reference.near_ties, 5), "miou_delta": found.score.miou_delta,
                            "worst_class": worst, "worst_class_delta": worst_delta,
                            "float_macs_share": round(found.float_macs_share, 4), "float_ms": found.float_ms,
@@ -134,6 +138,11 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
         raise Int8Rejected(miss_message(found, criterion, opts, reference.near_ties), dest, measured)
     return measured
 
+
+# The search aims at this share of the gate's mIoU and per-class limits: it chooses on other frames than
+# the gate's, and on 24 frames a thin class's IoU moves by about a point between two such sets (lite0's
+# CPU INT8 met the limits on the search's frames with Fence -0.45 and missed on the gate's with -1.50).
+SEARCH_MARGIN = 0.5
 
 # Below this many times FP32's ms, INT8 counts as slower (5%: the spread of two alternating timings here).
 SLOWER_MARGIN = 1.05
