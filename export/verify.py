@@ -230,22 +230,24 @@ def verification_set(opts, size: tuple[int, int], classes: Sequence[str],
 def search_set(opts, size: tuple[int, int], classes: Sequence[str], gate: FrameSet) -> FrameSet:
     """The frames the FP16 and INT8 searches choose on: never the gate's own, so that the gate is not
     the searches' training set. A labelled calibration dataset's val frames beside the gate's (frames
-    the model did not train on, as the gate's: on train frames a thin class loses less to rounding),
-    else the calibration frames (or a labelled ``--verify-data``'s train split), with their labels
-    where the gate has labels; else synthetic frames other than the gate's."""
+    the model did not train on, as the gate's: on train frames a thin class loses less to rounding;
+    its train frames where the gate took the whole val split), else the calibration frames (or a
+    labelled ``--verify-data``'s train split), with their labels where the gate has labels; else
+    synthetic frames other than the gate's."""
     from unet_edge.data import LAYOUT_NAMES
     from unet_edge.export.frame_sets import load_frames, synthetic_frames
 
     n = len(gate.frames)
     dataset = opts.verify_data if opts.verify_data and opts.verify_data.partition(":")[0] in LAYOUT_NAMES else None
     spec = opts.calib or dataset
-    if spec and spec == opts.calib and not opts.verify_data and spec.partition(":")[0] in LAYOUT_NAMES:
+    own = spec == opts.calib and not opts.verify_data  # the gate's frames come from the calibration source
+    frames = []
+    if spec and own and spec.partition(":")[0] in LAYOUT_NAMES:
         # the gate's split (val: frames the model did not train on, as the gate's) beside the gate's frames
         frames, labels, names = load_frames(spec, size, n, "val", len(classes), "beside")
-    elif spec:
-        frames, labels, names = load_frames(spec, size, n, "train", len(classes),
-                                            "rest" if spec == opts.calib and not opts.verify_data else "all")
-    else:
+    if spec and not frames:  # (a val split no larger than the gate's leaves none beside it)
+        frames, labels, names = load_frames(spec, size, n, "train", len(classes), "rest" if own else "all")
+    elif not spec:
         frames, labels, names = synthetic_frames(size, n, seed=54321)
     usable = gate.labels is not None and labels is not None and names == list(classes)
     return FrameSet(frames, labels if usable else None, f"{len(frames)} frames of {spec or 'the synthetic dashcam'}")
