@@ -96,7 +96,6 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     if method not in METHODS:
         raise ConfigError(f"unknown calibration method '{method}'; choose {', '.join(METHODS)}")
     onnx = require("onnx")
-    from unet_edge.export.int8.saturation import int8_kernels_saturate
     from unet_edge.export.int8.surgery import keep_float
 
     whole = cache.with_name(f"{cache.name}-{method}.int8.onnx")
@@ -108,8 +107,7 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     with atomic_path(dest) as tmp:
         onnx.save_model(keep_float(onnx.load(str(whole)), onnx.load(str(fp32_onnx)), keep,
                                    frozenset(quantized_ops(target))), str(tmp))
-    reduce = int8_kernels_saturate()
-    return {**record, "float_nodes": keep, "weights": weights_record(reduce), "reduce_range": reduce}
+    return {**record, "float_nodes": keep}
 
 
 def _quantize_whole(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str, method: str,
@@ -131,9 +129,9 @@ def _quantize_whole(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], targe
     ranges = cache_path(prefix, method)
     used = json.loads(prefix.with_suffix(".frames").read_text()) if ranges.is_file() else None
     if used is None:
-        _, used = collect(fp32_onnx, frames, op_types, chunk, prefix)
+        used = collect(fp32_onnx, frames, op_types, chunk, prefix)
         prefix.with_suffix(".frames").write_text(json.dumps(used))
-        if warn and used < MIN_CALIB and len(frames) < MIN_CALIB:
+        if warn and len(frames) < MIN_CALIB:
             print(f"warning: calibrating on {len(frames)} frames; use at least {MIN_CALIB} real frames for stable "
                   "INT8 ranges", file=sys.stderr)
     # 7-bit weights where this CPU's INT8 kernels clip 8-bit ones: the graph verified here is the one shipped.
@@ -159,7 +157,8 @@ def _quantize_whole(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], targe
         root.setLevel(level)
     moved = 0 if symmetric else int8_depth_to_space(dest)
     return {"target": target, "calibration_frames": used, "calibration_chunk": chunk, "method": method,
-            "activations": "int8 symmetric" if symmetric else "uint8 asymmetric", "int8_depth_to_space": moved}
+            "activations": "int8 symmetric" if symmetric else "uint8 asymmetric", "int8_depth_to_space": moved,
+            "weights": weights_record(reduce), "reduce_range": reduce}
 
 
 def weights_record(reduce_range: bool) -> str:

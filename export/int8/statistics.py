@@ -136,16 +136,15 @@ def _moved(before: dict, after: dict) -> float:
     return worst
 
 
-def collect(fp32_onnx: Path, frames: list[np.ndarray], op_types: list[str], chunk: int,
-            prefix: Path) -> tuple[dict[str, Path], int]:
+def collect(fp32_onnx: Path, frames: list[np.ndarray], op_types: list[str], chunk: int, prefix: Path) -> int:
     """Run ``fp32_onnx`` once over as many of ``frames`` as the ranges need (``chunk`` at a time) and
-    write the minmax, percentile and entropy caches under ``prefix``; returns method -> cache path and
-    the number of frames read."""
+    write the minmax, percentile and entropy caches under ``prefix`` (:func:`cache_path`); returns the
+    number of frames read."""
     require("onnxruntime")
     from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator, save_tensors_data
 
     reader = FrameReader([frames[i] for i in prefix_spread(len(frames))], "frame")
-    collector, before, used = _Collector(), None, 0
+    collector, before, now, used = _Collector(), None, None, 0
     with tempfile.TemporaryDirectory(prefix="unet-edge-calib-") as tmp, contextlib.redirect_stdout(io.StringIO()):
         calibrator = create_calibrator(Path(fp32_onnx), op_types, str(Path(tmp) / "augmented.onnx"),
                                        CalibrationMethod.Entropy, extra_options={"num_bins": ENTROPY_BINS})
@@ -154,14 +153,13 @@ def collect(fp32_onnx: Path, frames: list[np.ndarray], op_types: list[str], chun
             used = min(start + chunk, len(reader))
             reader.set_range(start, used)
             calibrator.collect_data(reader)
+            now = None
             if used >= MIN_FRAMES and used % CHECK < chunk and used < len(reader):
                 now = collector.ranges()
                 if before is not None and _moved(before, now) <= SETTLED:
                     break
                 before = now
         del calibrator
-    paths = {}
-    for method, data in collector.ranges().items():
-        paths[method] = cache_path(prefix, method)
-        save_tensors_data(data, paths[method])
-    return paths, used
+    for method, data in (now or collector.ranges()).items():  # the settled ranges: already computed
+        save_tensors_data(data, cache_path(prefix, method))
+    return used

@@ -24,11 +24,11 @@ def keep_float(model, fp32, names: list[str], quantized_ops: frozenset[str] | No
     fp32_nodes = {n.name: n for n in fp32.graph.node}
     fp32_producer = {o: n for n in fp32.graph.node for o in n.output}
     fp32_inits = {t.name: t for t in fp32.graph.initializer}
-    tensors = {o for n in g.node for o in n.output} | {i.name for i in g.input} | {t.name for t in g.initializer}
+    quantized_weights = {t.name for t in g.initializer}
+    tensors = {o for n in g.node for o in n.output} | {i.name for i in g.input} | quantized_weights
     nodes = {n.name: n for n in g.node}
     here: dict[str, str] = {}  # FP32 tensor -> the float tensor that holds it here
     producer = {o: n for n in g.node for o in n.output}
-    quantized_weights = {t.name for t in g.initializer}
     # An INT8 op's output -> its rounded (DequantizeLinear) form. An op the quantizer folded (a Relu into
     # its conv's range) is put back reading that, as ONNX Runtime leaves the Relu before a node it
     # excludes: the INT8 conv before it still fuses into one kernel. A float layer never reads a
