@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 from _common import CAMVID, save, table
 
@@ -70,8 +69,8 @@ def main() -> None:
     args = ap.parse_args()
     from unet_edge.bench.speed import timed_block
     from unet_edge.core.parse import parse_size
+    from unet_edge.export.criterion import Scorer
     from unet_edge.export.frame_sets import load_frames
-    from unet_edge.metrics import confusion, scores
 
     h, w = parse_size(args.size)
     work = Path(tempfile.mkdtemp(prefix="int8-routes-"))
@@ -97,23 +96,13 @@ def main() -> None:
     for r in runners.values():
         r.deactivate()
     ref = masks["FP32, ONNX Runtime"]
-    n = len(names) if names else int(max(m.max() for m in ref)) + 1
-
-    def miou(pred):
-        cm = sum(confusion(cv2.resize(p, lab.shape[::-1], interpolation=cv2.INTER_NEAREST), lab, n)
-                 for p, lab in zip(pred, labels))
-        return scores(cm)
-
-    base = miou(ref) if labels is not None else None
+    scorer = Scorer(ref, labels, names or [])  # as the gate scores: at the labels' resolution
     rows, out = [], {}
     for k in runners:
         ratio = float(np.median([a / b for a, b in zip(ms["FP32, ONNX Runtime"], ms[k])]))
-        agree = float(np.mean([np.mean(a == b) for a, b in zip(ref, masks[k])]))
-        s = miou(masks[k]) if base is not None else None
-        delta = None if s is None else 100 * (s.miou - base.miou)
-        worst = None if s is None else min(
-            ((names[i], 100 * (a - b)) for i, (a, b) in enumerate(zip(s.iou, base.iou)) if np.isfinite(a + b)),
-            key=lambda t: t[1])
+        score = scorer.score(masks[k])
+        agree, delta = score.agreement, None if score.miou_delta is None else 100 * score.miou_delta
+        worst = None if score.worst[0] is None else (score.worst[0], 100 * score.worst[1])
         target = next((t for t in TARGETS if pairs[k][0] == made[t]["path"]), None)
         make = f"{made[target]['wall_s']:.0f} s" + ("" if made[target]["accepted"] else " (gate: rejected)") \
             if target else "0"
