@@ -126,6 +126,9 @@ def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], Non
             rejected = miss
     with stages("verification"):
         gate = run.verify() if opts.verify else []
+    if gate:
+        with stages("openvino_bf16"):
+            run.verify_bf16([r for r in gate if r.passed])
     rows = [r.to_dict() for r in gate]
     log(stages.line(run.measured))
     # a failed gate's measurements are kept too
@@ -274,6 +277,23 @@ class _Run:
                 self.artifacts.append((miss.path, "int8"))
                 raise
         self.artifacts.append((dest, "int8"))
+
+    def verify_bf16(self, passed: list) -> None:
+        """OpenVINO's bf16 execution of the artifacts that passed the gate, recorded in their contracts."""
+        from unet_edge.export.criterion import gate_of
+        from unet_edge.export.native_precision import verify_bf16
+
+        names = {r.artifact for r in passed}
+        artifacts = [(p, prec) for p, prec in self.artifacts if p.name in names]
+        c = self.checked
+        ref = self.reference_masks()
+        if ref is None:  # a --logits graph's gate compared logits: its masks are their argmax
+            with self.body.open_reference(self.body.graph.size) as r:
+                ref = [r.logits(f).argmax(0).astype(np.uint8) for f in c.frames]
+        found = verify_bf16(artifacts, c.frames, ref, c.labels, list(self.body.contract.classes),
+                            gate_of(self.opts), self.log)
+        for path, part in found.items():
+            self.measured.setdefault(path, {}).update(part)
 
     def verify(self) -> list:
         from unet_edge.export.criterion import gate_of

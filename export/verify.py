@@ -78,7 +78,8 @@ def onnx_masks(path: Path, frames: list[np.ndarray], contract: dict, by: str = "
     from unet_edge.core.artifact import ArtifactMeta
     from unet_edge.runtime.runners import open_runner
 
-    with open_runner(path, provider=by, meta=ArtifactMeta.from_dict(contract, path)) as r:
+    precision = "f32" if by == "openvino" else None  # the gate's FP32 reading, whatever the contract says
+    with open_runner(path, provider=by, meta=ArtifactMeta.from_dict(contract, path), precision=precision) as r:
         return [r.infer(f) for f in frames]
 
 
@@ -151,7 +152,8 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
     ref = ref_masks if ref_masks is not None and not logits else [lg.argmax(0).astype(np.uint8) for lg in ref_logits]
     rows = []
     for path, precision in artifacts:
-        with open_runner(path, provider=provider(load_meta(path).int8_target)) as runner:
+        by = provider(load_meta(path).int8_target)
+        with open_runner(path, provider=by, precision="f32" if by == "openvino" else None) as runner:
             outs = [runner.infer(f) for f in frames]
         err = None
         if logits:
@@ -163,8 +165,9 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
     return rows
 
 
-def format_table(rows: list[Row], source: str, reference: str = "the FP32 model") -> str:
-    """The markdown table printed after export."""
+def format_table(rows: list[Row], source: str, reference: str = "the FP32 model",
+                 status: tuple[str, str] = ("ok", "FAIL")) -> str:
+    """The markdown table printed after export (``status``: the words for a pass and a miss)."""
     labelled = all(r.miou_delta is not None for r in rows)
     drops = "classes down > limit" if labelled else "classes below 99% IoU vs FP32 (info)"
     lines = [f"precision gate against {reference} (FP32) on {source}:", "",
@@ -175,10 +178,10 @@ def format_table(rows: list[Row], source: str, reference: str = "the FP32 model"
         delta = "n/a" if r.miou_delta is None else f"{100 * r.miou_delta:+.2f} pts"
         worst = "n/a" if r.worst_class is None else f"{r.worst_class} {100 * r.worst_class_delta:+.2f} pts"
         err = "n/a" if r.max_logit_error is None else f"{r.max_logit_error:.3g}"
-        status = "ok" if r.passed else "FAIL"
+        word = status[0] if r.passed else status[1]
         lines.append(f"| {r.artifact} | {r.precision} | {r.criterion} | {100 * r.agreement:.3f}% "
                      f"(>= {100 * r.threshold:.1f}%) | {r.miou_vs_fp32:.4f} | {delta} | {worst} | "
-                     f"{', '.join(r.drops) or '-'} | {err} | {status} |")
+                     f"{', '.join(r.drops) or '-'} | {err} | {word} |")
     if not labelled:
         lines += ["", "no labels in the model's classes: pixel agreement decides; the per-class column is "
                       "informational (agreement with the FP32 masks per class, not accuracy)"]

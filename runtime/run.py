@@ -194,7 +194,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
             pipe.observers.append(lambda f, latency: trace.write(f.index, f.t_capture, latency, f.timings, f.stream))
         if report:
             pipe.observers.append(lambda f, latency: report.observe(f.timings, latency, pipe.stats))
-        log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.backend} {seg.runner.precision}, "
+        log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.describe()}, "
             f"input {seg.input_size[0]}x{seg.input_size[1]}]")
         if len(uris) > 1:
             log(_batching(cfg, seg, pipe, len(uris)))

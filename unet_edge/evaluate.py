@@ -76,6 +76,7 @@ def evaluate_path(cfg: EvalConfig) -> dict:
         if masks is not None:
             masks.close()
     report.update(model=str(resolve_model(cfg.model)), backend=runner.backend, precision=runner.precision,
+                  runs_as=runner.describe(),
                   split=cfg.split, input_size=list(runner.input_size), dataset=str(cfg.data))
     save_viz, json_out = cfg.save_viz, cfg.json_out
     viz = report.pop("viz")
@@ -96,7 +97,8 @@ def format_report(report: dict) -> str:
     s = report["scores"]
     cm = np.asarray(report["confusion"], np.float64)
     recall = np.diag(cm) / np.maximum(cm.sum(1), 1)
-    lines = [f"{report['model']} [{report['backend']} {report['precision']}] on {report['dataset']} "
+    runs_as = report.get("runs_as") or f"{report['backend']} {report['precision']}"
+    lines = [f"{report['model']} [{runs_as}] on {report['dataset']} "
              f"({report['split']}, {report['frames']} frames, {report['seconds']:.1f}s)",
              f"mIoU {s['miou']:.4f}  pixel acc {s['pixel_acc']:.4f}  mean class acc {s['mean_acc']:.4f}",
              f"{'class':<14} {'IoU':>6} {'recall':>7}"]

@@ -25,8 +25,9 @@ def open_runner(path: str | Path | None = None, provider: str = "cpu", threads: 
                 device: str | None = None, precision: str | None = None) -> Runner:
     """The (inactive) runner for an artifact: ``.onnx`` -> ONNX Runtime on ``provider`` (cpu, cuda,
     tensorrt) or OpenVINO (``provider="openvino"``, on ``device`` CPU | GPU | NPU | AUTO at ``precision``
-    f32 | bf16), ``.engine`` -> native TensorRT. ``input_size`` (H, W) picks the size of a dynamic
-    export; ``meta`` is the contract when no sidecar is to be read (then ``path`` may be omitted)."""
+    f32 | bf16; None: bf16 where the export verified it on this CPU), ``.engine`` -> native TensorRT.
+    ``input_size`` (H, W) picks the size of a dynamic export; ``meta`` is the contract when no sidecar
+    is to be read (then ``path`` may be omitted)."""
     path = Path(path) if path is not None else meta.path if meta is not None else None
     if path is None:
         raise ConfigError("open_runner needs a model path or its ArtifactMeta")
@@ -39,7 +40,7 @@ def open_runner(path: str | Path | None = None, provider: str = "cpu", threads: 
             raise ConfigError(f"{path.name}: OpenVINO runs .onnx exports; a TensorRT engine runs only on TensorRT")
         from unet_edge.runtime.runners.openvino import OpenVINORunner
 
-        return OpenVINORunner(path, device=device or "CPU", precision=precision or "f32", threads=threads,
+        return OpenVINORunner(path, device=device or "CPU", precision=precision, threads=threads,
                               input_size=input_size, meta=meta)
     if suffix == ".onnx":
         from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner

@@ -65,6 +65,10 @@ class Runner:
         self.timings: dict[str, float | None] = dict.fromkeys(TIMING_FIELDS)
         self._active = False
 
+    def describe(self) -> str:
+        """The backend and precision in words, for a log line ("openvino bf16 (verified by its export)")."""
+        return f"{self.backend} {self.precision}"
+
     @property
     def active(self) -> bool:
         return self._active

@@ -1,8 +1,10 @@
 """OpenVINO runner: an exported ``.onnx`` (FP32, FP16 or either INT8 flavour) on an Intel CPU, GPU or NPU.
 
 The precision is always explicit: OpenVINO's CPU plugin computes in bf16 by default wherever the CPU
-has AMX or AVX512-BF16, so the runner sets ``INFERENCE_PRECISION_HINT`` itself (``f32`` unless ``bf16``
-is asked for) and reads it back from the compiled model. Compiled models are cached in ``CACHE_DIR``
+has AMX or AVX512-BF16, so the runner sets ``INFERENCE_PRECISION_HINT`` itself and reads it back from
+the compiled model. Unasked, it is ``bf16`` on a bf16 CPU for an artifact whose export verified
+OpenVINO's bf16 execution with the precision gate (``openvino_bf16: verified`` in its contract,
+export/native_precision.py), else ``f32``; ``precision_source`` says which. Compiled models are cached in ``CACHE_DIR``
 (``cache_dir()``): the first compile for a model, device and precision costs seconds, later loads
 read the blob; ``compile_ms`` and ``cache_hit`` say which one a load was.
 """
@@ -26,6 +28,7 @@ from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 PRECISIONS = ("f32", "bf16")  # OpenVINO's names for its inference precision hint
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 CACHE_ENV = "UNET_EDGE_OPENVINO_CACHE"
+BF16_KEY = "openvino_bf16"  # the contract's record that export verified OpenVINO's bf16 execution
 
 
 def cache_dir() -> Path:
@@ -51,6 +54,18 @@ def available_devices() -> list[str]:
 def supports_bf16(device: str = "CPU") -> bool:
     """Whether ``device`` computes in bf16 natively (AMX or AVX512-BF16 on a CPU)."""
     return "BF16" in core().get_property(device, "OPTIMIZATION_CAPABILITIES")
+
+
+def default_precision(meta: ArtifactMeta, device: str) -> tuple[str, str]:
+    """The precision an artifact runs at when none is asked for, and why: bf16 where its export
+    verified OpenVINO's bf16 execution and ``device`` is a CPU that computes in bf16, else f32."""
+    if meta.raw.get(BF16_KEY) != "verified":
+        return "f32", "its export did not verify bf16"
+    if not device.upper().startswith("CPU"):
+        return "f32", "bf16 was verified on a CPU, not this device"
+    if not supports_bf16(device):
+        return "f32", "this CPU has no bf16"
+    return "bf16", "verified by its export"
 
 
 def check_device(device: str) -> list[str]:
@@ -80,19 +95,24 @@ def check_precision(precision: str, devices: Sequence[str]) -> None:
 class OpenVINORunner(Runner):
     """Runs an exported ``.onnx`` with OpenVINO on ``device`` at ``precision`` (f32 | bf16).
 
-    ``precision`` is what a float graph computes in (an INT8 graph's float layers too); the runner's
-    ``precision`` attribute is ``bf16`` for a float artifact run in bf16 and the artifact's otherwise.
+    ``precision`` is what a float graph computes in (an INT8 graph's float layers too); None: see
+    :func:`default_precision`. The runner's ``precision`` attribute is ``bf16`` for a float artifact
+    run in bf16 and the artifact's otherwise.
     """
 
     backend = "openvino"
 
-    def __init__(self, path: str | Path | None = None, device: str = "CPU", precision: str = "f32",
+    def __init__(self, path: str | Path | None = None, device: str = "CPU", precision: str | None = None,
                  threads: int | None = None, meta: ArtifactMeta | None = None, cache_dir: str | Path | None = None,
                  input_size: Sequence[int] | None = None) -> None:
         super().__init__(resolve_meta(path, meta), input_size)
+        self.device = device.upper()
+        self.precision_source = "asked for"
+        if precision is None:
+            require("openvino")
+            precision, self.precision_source = default_precision(self.meta, self.device)
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown OpenVINO precision '{precision}'; choose {' | '.join(PRECISIONS)}")
-        self.device = device.upper()
         self.inference_precision = precision
         self.artifact_precision = self.precision
         if precision == "bf16" and self.precision != "int8":
@@ -104,6 +124,12 @@ class OpenVINORunner(Runner):
         self.execution_devices: list[str] = []
         self.compiled = None
         self.request = None
+
+    def describe(self) -> str:
+        why = [] if self.precision_source == "asked for" else [self.precision_source]
+        if self.precision == "int8":
+            return f"{self.backend} int8 ({', '.join([f'float parts {self.inference_precision}', *why])})"
+        return f"{self.backend} {self.precision}" + (f" ({why[0]})" if why else "")
 
     def _config(self, devices: Sequence[str]) -> dict:
         """Compile properties: the precision and latency hints always, threads on a CPU."""

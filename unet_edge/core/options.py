@@ -52,4 +52,5 @@ PROVIDER_HELP = ("ONNX Runtime execution provider: cpu | cuda | tensorrt; or ope
                  "with --device and --precision)")
 # OpenVINO's device and inference precision (--provider openvino); never OpenVINO's own default precision.
 OV_DEVICE_HELP = "OpenVINO device: CPU (default) | GPU | NPU | AUTO, where OpenVINO reports it"
-OV_PRECISION_HELP = "OpenVINO inference precision: f32 (default) | bf16 (AMX or AVX512-BF16 CPUs)"
+OV_PRECISION_HELP = ("OpenVINO inference precision: f32 | bf16 (AMX or AVX512-BF16 CPUs); default: bf16 where the "
+                     "model's export verified it and the CPU has it, else f32")

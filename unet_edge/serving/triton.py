@@ -133,7 +133,7 @@ def serve(cfg: ServeConfig, log: Callable[[str], None] = print, ready: Callable[
                 config=ModelConfig(max_batch_size=cfg.max_batch,
                                    batcher=DynamicBatcher(max_queue_delay_microseconds=cfg.queue_delay_us)),
                 strict=True)
-            log(f"serving {cfg.model} as '{MODEL_NAME}' [{seg.runner.backend} {seg.runner.precision}]: "
+            log(f"serving {cfg.model} as '{MODEL_NAME}' [{seg.runner.describe()}]: "
                 f"HTTP {cfg.host}:{cfg.http}, gRPC {cfg.host}:{cfg.grpc}, metrics {cfg.host}:{cfg.metrics}")
             if ready is not None:
                 triton.run()
