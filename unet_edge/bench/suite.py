@@ -30,6 +30,7 @@ class BenchConfig:
     source: str | None = None
     stream_frames: int = 150
     cache_dir: Path | None = None
+    exports: Path | None = None  # a folder of this checkpoint's exports to time instead of exporting anew
     provider: str = "cpu"  # ONNX Runtime's; "openvino": ONNX Runtime FP32 as the reference, then OpenVINO's rows
     subpixel: bool = False
     device: str | None = None  # OpenVINO's device for the openvino rows (default CPU)
@@ -129,7 +130,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     threads = cfg.threads or usable_cores()
     frames, labelled, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
-    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel, cfg.spec) \
+    cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel, cfg.spec,
+                          cfg.exports) \
         if kind in ("torch", "foreign-onnx") else None
     rows, reference = [], None
     for name in names:
