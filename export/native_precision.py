@@ -24,11 +24,12 @@ JUDGED_AS = {"fp32": "fp16", "int8": "int8"}  # bf16 of a float graph is a reduc
 
 def why_not(device: str = "CPU") -> str | None:
     """Why OpenVINO's bf16 cannot be verified here, or None when it can."""
-    try:
-        from unet_edge.runtime.runners.openvino import supports_bf16
+    from unet_edge.core.errors import MissingDependencyError
+    from unet_edge.runtime.runners.openvino import supports_bf16
 
+    try:
         return None if supports_bf16(device) else f"this {device} has no bf16 (AMX or AVX512-BF16)"
-    except ImportError:
+    except MissingDependencyError:
         return "OpenVINO is not installed (the 'openvino' extra)"
 
 

@@ -72,3 +72,16 @@ def test_no_bf16_cpu_records_nothing_and_says_why(trained_run, tmp_path, monkeyp
     export_model(trained_run / "best.pt", ExportOptions(out=tmp_path, verify_frames=4), said.append)
     assert BF16_KEY not in load_meta(tmp_path / "best.onnx").raw
     assert any("OpenVINO bf16 not verified: this CPU has no bf16" in line for line in said)
+
+
+def test_without_openvino_the_check_is_skipped_with_a_reason(monkeypatch):
+    """make demo installs no OpenVINO: the export must go on (this once ended the demo)."""
+    from unet_edge.core.errors import MissingDependencyError
+    from unet_edge.export import native_precision
+    from unet_edge.runtime.runners import openvino as ov_module
+
+    def missing(_device="CPU"):
+        raise MissingDependencyError("openvino", "openvino")
+
+    monkeypatch.setattr(ov_module, "supports_bf16", missing)
+    assert native_precision.why_not() == "OpenVINO is not installed (the 'openvino' extra)"
