@@ -33,27 +33,35 @@ def why_not(device: str = "CPU") -> str | None:
         return "OpenVINO is not installed (the 'openvino' extra)"
 
 
-def candidates(artifacts: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-    """The artifacts OpenVINO runs with float layers it would compute in bf16: FP32 files and the
-    openvino INT8 flavour (the other flavours' QDQ placement is made for ONNX Runtime or TensorRT)."""
+def checkable(artifacts: list[tuple[Path, str]], log: Callable[[str], None]) -> list[tuple[Path, str]]:
+    """The artifacts whose bf16 execution can be verified here: those OpenVINO runs with float layers
+    it would compute in bf16 (FP32 files and the openvino INT8 flavour; the other flavours' QDQ
+    placement is made for ONNX Runtime or TensorRT), where OpenVINO and a bf16 CPU are present (else
+    none, and ``log`` says why)."""
     from unet_edge.core.artifact import load_meta
 
-    return [(p, prec) for p, prec in artifacts
-            if prec == "fp32" or (prec == "int8" and load_meta(p).int8_target == "openvino")]
+    found = [(p, prec) for p, prec in artifacts
+             if prec == "fp32" or (prec == "int8" and load_meta(p).int8_target == "openvino")]
+    reason = why_not() if found else None
+    if reason:
+        log(f"OpenVINO bf16 not verified: {reason}; --provider openvino runs these files at f32")
+        return []
+    return found
 
 
 def bf16_rows(artifacts: list[tuple[Path, str]], frames: list[np.ndarray], ref: list[np.ndarray],
               labels: list | None, classes: list[str], gate) -> list:
-    """The gate's rows of each candidate run by OpenVINO in bf16 against the FP32 masks ``ref``."""
+    """The gate's rows of each of ``artifacts`` (:func:`checkable`) run by OpenVINO in bf16 against the
+    FP32 masks ``ref``."""
     from unet_edge.export.verify import compare
     from unet_edge.runtime.runners.openvino import OpenVINORunner
 
     rows = []
-    for path, precision in candidates(artifacts):
+    for path, precision in artifacts:
         with OpenVINORunner(path, precision="bf16") as runner:
             outs = [runner.infer(f) for f in frames]
-        if outs and outs[0].ndim == 3:  # a --logits graph
-            outs = [o.argmax(0).astype(np.uint8) for o in outs]
+            if runner.meta.outputs_logits:
+                outs = [o.argmax(0).astype(np.uint8) for o in outs]
         row = compare(path.name, JUDGED_AS[precision], outs, ref, labels, classes, gate)
         row.precision = f"{precision}, OpenVINO bf16"
         rows.append(row)
@@ -79,14 +87,10 @@ def record(path: Path, passed: bool) -> None:
 
 def verify_bf16(artifacts: list[tuple[Path, str]], frames: list[np.ndarray], ref: list[np.ndarray],
                 labels: list | None, classes: list[str], gate, log: Callable[[str], None]) -> dict[Path, dict]:
-    """Check, record and print OpenVINO's bf16 execution of ``artifacts``; what each report gets, by path."""
+    """Check, record and print OpenVINO's bf16 execution of ``artifacts`` (:func:`checkable`); what
+    each report gets, by path."""
     from unet_edge.export.verify import format_table
 
-    reason = why_not()
-    if reason or not candidates(artifacts):
-        if reason and candidates(artifacts):
-            log(f"OpenVINO bf16 not verified: {reason}; --provider openvino runs these files at f32")
-        return {}
     rows = bf16_rows(artifacts, frames, ref, labels, classes, gate)
     by_name = {p.name: p for p, _ in artifacts}
     out = {}

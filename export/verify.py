@@ -71,15 +71,21 @@ def provider(int8_target: str | None) -> str:
     return "openvino" if int8_target == "openvino" else "cpu"
 
 
+def gate_runner(path: Path, by: str, meta=None):
+    """The runner the gate reads ``path`` with: ``by`` (:func:`provider`), OpenVINO always at f32 (the
+    gate's FP32 reading, whatever bf16 record the contract holds)."""
+    from unet_edge.runtime.runners import OPENVINO, open_runner
+
+    return open_runner(path, provider=by, meta=meta, precision="f32" if by == OPENVINO else None)
+
+
 def onnx_masks(path: Path, frames: list[np.ndarray], contract: dict, by: str = "cpu") -> list[np.ndarray]:
     """The masks of ONNX graph ``path`` run by ONNX Runtime (``by="openvino"``: by OpenVINO, in f32) on
     ``frames``, under ``contract`` (a sidecar's dict: a trial graph has no sidecar of its own and keeps
     its source's)."""
     from unet_edge.core.artifact import ArtifactMeta
-    from unet_edge.runtime.runners import open_runner
 
-    precision = "f32" if by == "openvino" else None  # the gate's FP32 reading, whatever the contract says
-    with open_runner(path, provider=by, meta=ArtifactMeta.from_dict(contract, path), precision=precision) as r:
+    with gate_runner(path, by, ArtifactMeta.from_dict(contract, path)) as r:
         return [r.infer(f) for f in frames]
 
 
@@ -144,7 +150,6 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
     reference's masks ``ref_masks`` may be given when an earlier stage already ran it (logit graphs need
     the logits, so they run it again)."""
     from unet_edge.core.artifact import load_meta
-    from unet_edge.runtime.runners import open_runner
 
     gate = gate or Gate()
     frames, labels = checked.frames, checked.labels
@@ -152,8 +157,7 @@ def verify(reference, artifacts: list[tuple[Path, str]], checked: FrameSet, logi
     ref = ref_masks if ref_masks is not None and not logits else [lg.argmax(0).astype(np.uint8) for lg in ref_logits]
     rows = []
     for path, precision in artifacts:
-        by = provider(load_meta(path).int8_target)
-        with open_runner(path, provider=by, precision="f32" if by == "openvino" else None) as runner:
+        with gate_runner(path, provider(load_meta(path).int8_target)) as runner:
             outs = [runner.infer(f) for f in frames]
         err = None
         if logits:
