@@ -11,6 +11,7 @@ from unet_edge.cli import model_source as ms
 from unet_edge.cli.bind import bind
 from unet_edge.cli.options import Size
 from unet_edge.core.parse import parse_size
+from unet_edge.demo import TRAIN_MINUTES  # stdlib only at import: --help stays torch-free
 from unet_edge.eval_config import EvalConfig
 from unet_edge.training.config import TrainConfig
 
@@ -78,7 +79,7 @@ def demo(out: Annotated[Path, typer.Option(help="folder for every demo output")]
          frames: Annotated[int, typer.Option(help="synthetic training scenes")] = 400,
          epochs: Annotated[int | None, typer.Option(help="a fixed epoch count instead of --train-minutes")] = None,
          train_minutes: Annotated[float, typer.Option(help="training time: the epoch count is fitted to it, so "
-                                                           "the demo keeps to 4 minutes")] = 2.25,
+                                                           "the demo keeps to 4 minutes")] = TRAIN_MINUTES,
          size: Size = "96x128",  # the training crop: the scenes render, and the model runs, at twice it
          seed: int = 0) -> None:
     """End to end on the synthetic dashcam: synthesize, train, evaluate, export, stream, bench."""
