@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -43,6 +44,31 @@ def to_model_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     pre-processing, since colour order, scaling and layout are in the graph."""
     h, w = size
     return image if image.shape[:2] == (h, w) else cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def aspect_size(nominal: tuple[int, int], frame_hw: tuple[int, int], multiple: int = 1) -> tuple[int, int]:
+    """The input size a dynamic model runs frames of shape ``frame_hw`` at: about the pixel count of its
+    export size ``nominal``, at the frames' aspect, each side a multiple of ``multiple``. Of the sizes next
+    to that ideal (and ``nominal`` itself), the one whose aspect and pixel count are off by the least
+    (log ratios, summed), so 360x480 frames keep a 352x480 model's own size. Why not stretch, crop or
+    letterbox: benchmarks/README.md, "The shipped model and 16:9 footage"."""
+    h0, w0 = nominal
+    fh, fw = frame_hw
+    m = max(1, int(multiple))
+    aspect, area = fw / fh, h0 * w0
+    ideal_h = (area / aspect) ** 0.5
+
+    def sides(x: float) -> set[int]:
+        return {max(m, int(x // m) * m), max(m, int(x // m + 1) * m)}
+
+    def cost(hw: tuple[int, int]) -> float:
+        h, w = hw
+        return abs(math.log(w / h / aspect)) + abs(math.log(h * w / area))
+
+    candidates = {(h, w) for h in sides(ideal_h) for w in sides(h * aspect)}
+    if h0 % m == 0 and w0 % m == 0:
+        candidates.add((h0, w0))
+    return min(sorted(candidates), key=cost)
 
 
 def to_bgr(img: np.ndarray) -> np.ndarray:

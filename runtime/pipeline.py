@@ -97,13 +97,15 @@ class Pipeline:
         return []
 
     def _infer_loop(self) -> None:
-        size = self.runner.input_size
+        size = None
         try:
             while not self.stop_event.is_set():
                 batch = self._gather()
                 if not batch:
                     break
                 t0 = time.monotonic()
+                if size is None:  # the first frame's aspect sizes a dynamic export for every stream
+                    size = self.runner.fit_to(batch[0].image.shape[:2])
                 images = [to_model_size(f.image, size) for f in batch]
                 t1 = time.monotonic()
                 outs = self.runner.infer_outputs(np.stack(images))

@@ -146,6 +146,15 @@ def _log_streams(summary: dict, log: Callable[[str], None]) -> None:
         log("batch sizes used: " + ", ".join(f"{k} x{v}" for k, v in summary["batch_sizes"].items()))
 
 
+def _log_size(seg, frame: Frame, streams: int, log: Callable[[str], None]) -> bool:
+    """Say once which size the first frame's aspect chose for a dynamic export."""
+    (fh, fw), (h, w) = frame.image.shape[:2], seg.runner.input_size
+    log(f"input {h}x{w}: {fw}x{fh} footage at the model's {seg.input_size[0]}x{seg.input_size[1]} pixel count"
+        + (f"; the other {streams - 1} streams are resized to it" if streams > 1 else "")
+        + " (--size HxW to choose)")
+    return True
+
+
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     """Run the pipeline until the sources end, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats."""
     from unet_edge.runtime.mjpeg import MjpegServer, parse_address
@@ -166,13 +175,13 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
     trace = FrameTrace(cfg.trace) if cfg.trace else None
     sources = _open_sources(uris, cfg.topic)
-    seg = Segmenter(resolve_model(cfg.model, log), cfg.provider, cfg.threads, device=cfg.device,
+    seg = Segmenter(resolve_model(cfg.model, log), cfg.provider, cfg.threads, cfg.size, device=cfg.device,
                     precision=cfg.precision)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))
     outputs = Outputs(sources, saves, cfg.realtime)
-    interrupted = False
+    interrupted = sized = False
     writers: list = []
     try:
         writers = data_writers(cfg, seg, sources)  # the class maps themselves: PNGs, a ROS 2 bag
@@ -194,13 +203,17 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
             pipe.observers.append(lambda f, latency: trace.write(f.index, f.t_capture, latency, f.timings, f.stream))
         if report:
             pipe.observers.append(lambda f, latency: report.observe(f.timings, latency, pipe.stats))
+        h, w = seg.input_size
         log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.describe()}, "
-            f"input {seg.input_size[0]}x{seg.input_size[1]}]")
+            + (f"input sized to the footage's aspect at about {h}x{w}'s pixels]" if seg.runner.sized_by_frames
+               else f"input {h}x{w}]"))
         if len(uris) > 1:
             log(_batching(cfg, seg, pipe, len(uris)))
         with sigterm_as_interrupt():
             try:
                 for frame in pipe.frames():  # source -> process -> overlay (runtime/pipeline.py)
+                    if seg.runner.sized_by_frames and frame is not None and not sized:
+                        sized = _log_size(seg, frame, len(uris), log)
                     if not outputs.write(frame):  # -> output: window, live view, recordings
                         break
             except KeyboardInterrupt:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unet_edge.core.options import OV_DEVICE_HELP, OV_PRECISION_HELP, PROVIDER_HELP, opt
+from unet_edge.core.parse import parse_size
 
 
 @dataclass
@@ -34,6 +35,8 @@ class RunConfig:
     serve_token: str | None = opt(None, "the live view's ?token= (default: generated when bound beyond loopback)")
     view: str = opt("overlay", "overlay | mask | side | confidence (a --confidence export)")
     min_confidence: float = opt(0.0, "paint pixels below this probability as unknown (a --confidence export)")
+    size: tuple[int, int] | None = opt(None, "input HxW of a --dynamic export (default: its export size's pixel "
+                                             "count at the footage's aspect)", cli_type=str | None, parse=parse_size)
     max_batch: int = opt(8, "frames of several sources inferred together (a --dynamic export)")
     alpha: float = opt(0.5)
     legend: bool = opt(False)

@@ -33,12 +33,12 @@ class Segmenter:
                                   device=device, precision=precision)
         self.runner.activate()
         self.classes, self.palette = self.runner.classes, self.runner.palette
-        self.input_size = tuple(self.runner.input_size)
+        self.input_size = tuple(self.runner.input_size)  # a dynamic export's export size: see size_for
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """Class ids (uint8) of a BGR frame of any size, at that size."""
         frame = to_bgr(frame)
-        mask = self.runner.infer(to_model_size(frame, self.input_size))
+        mask = self.runner.infer(to_model_size(frame, self.runner.fit_to(frame.shape[:2])))
         return at_size(mask, *frame.shape[:2])
 
     def pipeline(self, sources: str | Source | Sequence[str | Source], renderer: Renderer | None = None,

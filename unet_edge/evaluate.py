@@ -29,7 +29,6 @@ def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
     the label size (nearest), so numbers compare with published full-resolution results. ``masks``
     (a runtime.masks.MaskWriter) gets each prediction as ``run --save-masks`` writes them."""
     n = ds.info.num_classes
-    h, w = runner.input_size
     cm = np.zeros((n, n), np.int64)
     picks = set(spread(range(len(ds)), samples)) if samples else set()
     viz = []
@@ -39,7 +38,7 @@ def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
         rgb, label = ds[i]
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         t = time.monotonic()
-        pred = runner.infer(to_model_size(bgr, (h, w)))
+        pred = runner.infer(to_model_size(bgr, runner.fit_to(label.shape)))  # as run sizes this frame
         if pred.shape != label.shape:
             pred = cv2.resize(pred, (label.shape[1], label.shape[0]), interpolation=cv2.INTER_NEAREST)
         if masks is not None:

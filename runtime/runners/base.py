@@ -62,12 +62,37 @@ class Runner:
             raise ConfigError(f"{self.path.name} is fixed at {fixed[0]}x{fixed[1]}; a size applies to checkpoints "
                               "and dynamic exports only")
         self.input_size: tuple[int, int] = tuple(input_size or fixed or meta.train_input_size)  # type: ignore[assignment]
+        # A dynamic export given no size runs each source at its own aspect (size_for).
+        self.sized_by_frames = input_size is None and fixed is None
         self.timings: dict[str, float | None] = dict.fromkeys(TIMING_FIELDS)
         self._active = False
 
     def describe(self) -> str:
         """The backend and precision in words, for a log line ("openvino bf16 (verified by its export)")."""
         return f"{self.backend} {self.precision}"
+
+    def size_for(self, frame_hw: Sequence[int]) -> tuple[int, int]:
+        """The input size for frames of ``frame_hw`` (H, W): the fixed or given size, or for a dynamic export
+        given none, its export size's pixel count at the frames' aspect (``runtime.frame.aspect_size``)."""
+        if not self.sized_by_frames:
+            return self.input_size
+        from unet_edge.runtime.frame import aspect_size
+
+        return aspect_size(self.meta.train_input_size, (int(frame_hw[0]), int(frame_hw[1])),
+                           self.meta.input.multiple_of)
+
+    def fit_to(self, frame_hw: Sequence[int]) -> tuple[int, int]:
+        """Set ``input_size`` to ``size_for(frame_hw)`` (a backend compiled for one size recompiles) and
+        return it."""
+        size = self.size_for(frame_hw)
+        if size != self.input_size:
+            self.input_size = size
+            if self._active:
+                self._resized()
+        return size
+
+    def _resized(self) -> None:
+        """Hook: ``input_size`` changed while active (most backends take any size of a dynamic export)."""
 
     @property
     def active(self) -> bool:

@@ -191,6 +191,10 @@ class OpenVINORunner(Runner):
         self.request = None
         self.compiled = None
 
+    def _resized(self) -> None:  # compiled for one size (_activate): compile for the new one
+        self._deactivate()
+        self._activate()
+
     def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:
         h, w = self.input_size
         if self.meta.input_size is None and tuple(batch.shape[1:3]) != (h, w):

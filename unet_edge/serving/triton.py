@@ -78,12 +78,12 @@ def infer_function(seg: Segmenter, outputs: list[str]) -> Callable[..., dict[str
     """Triton's callable: a batch of frames (one size per batch) -> each output at the frames' size."""
     import cv2
 
-    h, w = seg.input_size
     batched = seg.runner.meta.batch_dynamic
 
     def infer(frame: np.ndarray) -> dict[str, np.ndarray]:
         fh, fw = frame.shape[1:3]
-        small = np.stack([to_model_size(f, (h, w)) for f in frame])
+        size = seg.runner.fit_to((fh, fw))  # as Segmenter sizes it: a dynamic export at the frames' aspect
+        small = np.stack([to_model_size(f, size) for f in frame])
         if batched:
             outs = seg.runner.infer_outputs(small)
         else:
