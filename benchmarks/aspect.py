@@ -1,13 +1,16 @@
-"""16:9 footage through a 4:3 model: stretch (the runtime's resize), letterbox, centre crop, and a
-``--dynamic`` export run at the footage's own aspect, scored on CamVid frames cropped to 16:9.
+"""16:9 footage through a 4:3 model: stretch (to the export size), letterbox, centre crop, and a dynamic
+export run at the footage's own aspect at several sizes, "auto" being the one ``run`` picks
+(``runtime.frame.aspect_size``: the export size's pixel count at the footage's aspect), scored on CamVid
+frames cropped to 16:9.
 
-    .venv/bin/python benchmarks/aspect.py --model camvid-lite0 --dynamic RUN/best.dynamic.onnx \\
-        --data ../shared/data/camvid --split val --out benchmarks/results/aspect.json
+    .venv/bin/python benchmarks/aspect.py --model camvid-lite0 --data ../shared/data/camvid --split val \\
+        --out benchmarks/results/aspect.json
+    .venv/bin/python benchmarks/aspect.py --model RUN/best.onnx --dynamic RUN/best.dynamic.onnx --holdout 0006R0
 
 Each 360x480 frame and its labels are cut to their centre 270x480 rows (16:9). ``stretch`` resizes the
-cut frame to the model's input; ``letterbox`` pads it back to 4:3 with black rows first; ``crop`` keeps
+cut frame to the export size; ``letterbox`` pads it back to 4:3 with black rows first; ``crop`` keeps
 its centre 4:3 window (270x360) and is scored only there (the sides get no prediction: 25% of the frame);
-``dynamic`` runs the dynamic export at 288x512, the footage's aspect at the model's scale.
+``dynamic HxW`` runs the dynamic export (``--dynamic``, or ``--model`` itself when it is dynamic) at HxW.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=CAMVID)
     ap.add_argument("--split", default="val")
     ap.add_argument("--holdout", help="score the train frames with this prefix instead (e.g. 0006R0)")
-    ap.add_argument("--dynamic-size", default="288x512")
+    ap.add_argument("--dynamic-sizes", default="auto,256x448,288x512,320x576,352x640",
+                    help="comma-separated HxW; auto: the size run picks")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     from unet_edge.core.shipped import resolve_model
@@ -40,12 +44,22 @@ def main() -> None:
     from unet_edge.runtime.frame import at_size, to_model_size
     from unet_edge.runtime.runners import open_runner
 
-    ds = open_dataset("camvid", args.data, "train" if args.holdout else args.split, holdout=args.holdout)
-    fixed = open_runner(resolve_model(args.model))
+    ds = open_dataset("camvid", args.data, "val" if args.holdout else args.split, holdout=args.holdout)
+    model = resolve_model(args.model)
+    fixed = open_runner(model)
+    if fixed.meta.input_size is None:  # a dynamic model: the 4:3 ways run it at its export size
+        fixed = open_runner(model, input_size=fixed.meta.train_input_size)
     runners = {"stretch": fixed, "letterbox": fixed, "crop": fixed}
-    if args.dynamic:
-        dh, dw = (int(v) for v in args.dynamic_size.split("x"))
-        runners["dynamic"] = open_runner(args.dynamic, input_size=(dh, dw))
+    dynamic = args.dynamic or (model if fixed.meta.input_size is None else None)
+    auto = None
+    if dynamic:
+        probe = open_runner(dynamic)
+        auto = probe.size_for((270, 480))
+        for text in args.dynamic_sizes.split(","):
+            dh, dw = auto if text == "auto" else (int(v) for v in text.split("x"))
+            label = f"dynamic {dh}x{dw}" + (" (auto)" if (dh, dw) == auto else "")
+            if not any(k.startswith(f"dynamic {dh}x{dw}") for k in runners):
+                runners[label] = open_runner(dynamic, input_size=(dh, dw))
     n = len(fixed.classes)
     cms = {m: np.zeros((n, n), np.int64) for m in runners}
     for r in {id(r): r for r in runners.values()}.values():
@@ -77,11 +91,11 @@ def main() -> None:
         s = scores(cm).to_dict(fixed.classes)
         result[mode] = {"miou": round(s["miou"], 4), "iou": {k: (None if v is None else round(v, 4))
                                                               for k, v in s["iou"].items()}}
-        print(f"{mode:<10} mIoU {s['miou']:.4f}  " + " ".join(f"{k[:6]} {v:.2f}" for k, v in s["iou"].items()
+        print(f"{mode:<24} mIoU {s['miou']:.4f}  " + " ".join(f"{k[:6]} {v:.2f}" for k, v in s["iou"].items()
                                                                if v is not None))
     if args.out:
         save(args.out.stem, {"frames": len(ds), "split": args.holdout or args.split, "model": str(args.model),
-                             "dynamic": str(args.dynamic), "dynamic_size": args.dynamic_size, "modes": result,
+                             "dynamic": str(dynamic), "auto_size": auto, "modes": result,
                              "crop_note": "scored on its centre 4:3 window only (75% of the frame's width)"})
     print(json.dumps({m: r["miou"] for m, r in result.items()}))
 

@@ -76,7 +76,8 @@ def evaluate_path(cfg: EvalConfig) -> dict:
             masks.close()
     report.update(model=str(resolve_model(cfg.model)), backend=runner.backend, precision=runner.precision,
                   runs_as=runner.describe(),
-                  split=cfg.split, input_size=list(runner.input_size), dataset=str(cfg.data))
+                  split=f"{cfg.holdout} held out of train" if cfg.holdout else cfg.split,
+                  input_size=list(runner.input_size), dataset=str(cfg.data))
     save_viz, json_out = cfg.save_viz, cfg.json_out
     viz = report.pop("viz")
     if save_viz and viz:

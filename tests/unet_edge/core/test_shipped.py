@@ -46,7 +46,8 @@ def test_the_shipped_file_matches_its_card():
     assert not FILE.with_name(FILE.name + ".json").exists()
     for key, value in c["contract"].items():
         assert meta[key] == value, key
-    assert meta["input"]["shape"][1:3] == [352, 480] and len(meta["classes"]) == 11
+    assert meta["input"]["shape"][1:3] == ["H", "W"] and meta["train_input_size"] == [352, 480]
+    assert meta["dynamic"] and meta["input"]["multiple_of"] == 32 and len(meta["classes"]) == 11
 
 
 def test_what_is_derived_from_a_shipped_model_goes_to_the_user_cache(tmp_path, monkeypatch):
@@ -67,6 +68,8 @@ def test_segmenter_and_run_take_the_name(tmp_path):
     frame[150:] = (128, 64, 128)
     with Segmenter(NAME) as seg:
         assert seg(frame).shape == (270, 480) and seg.runner.path == FILE
+        assert seg.runner.input_size == (320, 544)  # 16:9 footage at its own aspect (runtime.frame.aspect_size)
+        assert seg(np.zeros((360, 480, 3), np.uint8)).shape == (360, 480) and seg.runner.input_size == (352, 480)
     clip = tmp_path / "clip.mp4"
     out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 270))
     for _ in range(3):
@@ -77,6 +80,7 @@ def test_segmenter_and_run_take_the_name(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{NAME}: the shipped model {FILE}" in done.stdout
+    assert "input 320x544: 480x270 footage at the model's 352x480 pixel count" in done.stdout
     assert cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
 
 
