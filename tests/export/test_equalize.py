@@ -30,16 +30,23 @@ def test_the_float_graph_computes_the_same_logits(tmp_path, subpixel):
     with torch.no_grad():  # uneven channels, as a network without BatchNorm leaves them
         for m in model.modules():
             if isinstance(m, torch.nn.Conv2d):
-                m.weight.mul_(torch.logspace(-1, 1, m.out_channels)[:, None, None, None])
+                m.weight.mul_(torch.logspace(-2, 2, m.out_channels)[:, None, None, None])
     if subpixel:
         model = deconv_to_subpixel(model)
     src = deploy_onnx(model, [0.5] * 3, [0.25] * 3, tmp_path / "m.onnx", SIZE, logits=True, meta={})
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
     done = equalize(src, tmp_path / "eq.onnx", frames)
-    # every conv output but the logits: 2 per encoder block (a skip reaches its decoder conv through the
-    # concat, and the next block through the pooling), the up-samplings, 2 per decoder block, the head's first
-    assert len(done) == 5 * 2 + 4 + 4 * 2 + 1
+    # the candidates, every conv output but the logits: 2 per encoder block (a skip reaches its decoder conv
+    # through the concat, and the next block through the pooling), the up-samplings, 2 per decoder block, the
+    # head's first; those whose channels are MIN_IMBALANCE apart are equalised
+    from unet_edge.export.int8.equalize import _pairs, _private_weights
+
+    graph = onnx.load(str(src))
+    _private_weights(graph)
+    candidates = {p.tensor for p in _pairs(graph)}
+    assert len(candidates) == 5 * 2 + 4 + 4 * 2 + 1
+    assert set(done) <= candidates and len(done) >= len(candidates) * 3 // 4
     before, after = _logits(src, frames), _logits(tmp_path / "eq.onnx", frames)
     for a, b in zip(before, after):
         np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-3 * np.abs(a).max())
@@ -92,7 +99,26 @@ def test_tensorrt_ranges_count_the_negatives_its_qdq_sees(tmp_path):
     frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
     raw = next(n.output[0] for n in onnx.load(str(src)).graph.node if n.op_type == "Conv")
     before = _raw_range(src, raw, frames)
-    equalize(src, tmp_path / "signed.onnx", frames, signed=True)
-    equalize(src, tmp_path / "unsigned.onnx", frames, signed=False)
+    assert equalize(src, tmp_path / "signed.onnx", frames, signed=True)
     assert _raw_range(tmp_path / "signed.onnx", raw, frames) < before / 5
-    assert _raw_range(tmp_path / "unsigned.onnx", raw, frames) >= before  # Relu'd ranges cannot see it
+    # Relu'd ranges cannot see it: the other channels are alike, nothing to equalise
+    assert equalize(src, tmp_path / "unsigned.onnx", frames, signed=False) == []
+
+
+def test_channels_of_like_ranges_are_left_alone(tmp_path):
+    """Where BatchNorm evened the channels out (lite0's widest is 1.2-2.2x its median), one per-tensor
+    scale serves them all: no second graph, no second statistics pass."""
+    torch.manual_seed(0)
+    model = create("unet", 5, width=8, batchnorm=False).eval()
+    with torch.no_grad():  # every output channel within 1.5x of the others, inputs alike
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.copy_(m.weight[:1].expand_as(m.weight) * torch.linspace(1, 1.5, m.out_channels)[:, None,
+                                                                                                        None, None])
+                if m.bias is not None:
+                    m.bias.fill_(0.0)
+    src = deploy_onnx(model, [0.5] * 3, [0.25] * 3, tmp_path / "m.onnx", SIZE, logits=True, meta={})
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (*SIZE, 3), np.uint8) for _ in range(4)]
+    assert equalize(src, tmp_path / "eq.onnx", frames) == []
+    assert not (tmp_path / "eq.onnx").exists()

@@ -208,7 +208,9 @@ def test_equalised_activations_cure_the_huge_range_with_no_layer_added(hard, tmp
     assert plain["graph"] == "plain" and plain["agreement"] < 0.9
     assert equalised["graph"] == "equalized" and equalised["agreement"] >= 0.99
     assert found.float_layers == ["head", "post", "stem"] and found.agreement >= 0.99
-    assert len(quant["equalized_activations"]) == 4  # the Relu after stem, pre, mid and post: each read by a conv
+    # of the Relus after stem, pre, mid and post (each read by a conv) only pre's channels are MIN_IMBALANCE
+    # apart: the others are left as they are
+    assert quant["equalized_activations"] == ["src//Relu_1_output_0"]
     with _runner(tmp_path, path) as r:
         assert np.mean([np.mean(r.infer(f) == m) for f, m in zip(frames[8:], ref[8:])]) == found.agreement
 
