@@ -33,7 +33,8 @@ def export(ckpt: str, target: str, calib: str, size: str, out: Path) -> dict:
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.monotonic() - t0
-    name = "best.int8.onnx" if target == "tensorrt" else f"best.int8-{target}.onnx"
+    stem = Path(ckpt).stem  # the export names its files after the checkpoint
+    name = f"{stem}.int8.onnx" if target == "tensorrt" else f"{stem}.int8-{target}.onnx"
     path = out / name
     if not path.is_file():
         path = out / name.replace(".onnx", ".rejected.onnx")
@@ -75,7 +76,7 @@ def main() -> None:
     h, w = parse_size(args.size)
     work = Path(tempfile.mkdtemp(prefix="int8-routes-"))
     made = {t: export(args.ckpt, t, args.calib, args.size, work / t) for t in TARGETS}
-    fp32 = str(work / "cpu" / "best.onnx")
+    fp32 = str(work / "cpu" / f"{Path(args.ckpt).stem}.onnx")
     pairs = {"FP32, ONNX Runtime": (fp32, "onnxruntime"),
              "FP32, OpenVINO f32": (fp32, "openvino-f32"),
              "FP32, OpenVINO bf16": (fp32, "openvino-bf16"),
