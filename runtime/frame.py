@@ -71,6 +71,20 @@ def aspect_size(nominal: tuple[int, int], frame_hw: tuple[int, int], multiple: i
     return min(sorted(candidates), key=cost)
 
 
+def within(size: tuple[int, int], limits: tuple[tuple[int, int], tuple[int, int]], multiple: int = 1
+           ) -> tuple[int, int]:
+    """``size`` with each side kept inside ``limits`` ((min H, min W), (max H, max W): a TensorRT shape
+    profile), still a multiple of ``multiple``."""
+    m = max(1, int(multiple))
+    (lo_h, lo_w), (hi_h, hi_w) = limits
+
+    def side(x: int, lo: int, hi: int) -> int:
+        x = min(max(x, -(-lo // m) * m), hi // m * m)
+        return max(x, m)
+
+    return side(size[0], lo_h, hi_h), side(size[1], lo_w, hi_w)
+
+
 def to_bgr(img: np.ndarray) -> np.ndarray:
     """Gray, BGRA or 16-bit frames -> 3-channel uint8 BGR (a no-op for ordinary frames)."""
     if img.dtype != np.uint8:

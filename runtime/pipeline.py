@@ -6,7 +6,9 @@ Where each stage runs:
   for live ones, every frame for files;
 - resize + infer: one thread for every source. It takes the frames that are ready, round-robin,
   and with a model whose batch dimension is dynamic infers them as one batch (up to
-  ``max_batch``); a stalled or dead source never holds up the others;
+  ``max_batch``); a stalled or dead source never holds up the others. A dynamic export given no
+  size runs each stream at its own footage's aspect (``Runner.size_for``): frames of one size are
+  batched together;
 - render, and whatever the caller does with the frame (sinks): the caller's thread, in ``frames()``.
 
 The pipeline alone records a frame's statistics, when the caller comes back for the next frame
@@ -59,6 +61,7 @@ class Pipeline:
         self.stream_stats = [StreamStats() for _ in self.sources]
         self.observers: list[Callable[[Frame, float], None]] = []
         self.batch_sizes: Counter[int] = Counter()
+        self.sizes: Counter[tuple[int, int]] = Counter()  # frames inferred at each input size (H, W)
         self.stop_event = threading.Event()
         self.errors: list[BaseException] = []
         self.feeds: list[Feed] = []
@@ -97,30 +100,36 @@ class Pipeline:
         return []
 
     def _infer_loop(self) -> None:
-        size = None
         try:
             while not self.stop_event.is_set():
                 batch = self._gather()
                 if not batch:
                     break
-                t0 = time.monotonic()
-                if size is None:  # the first frame's aspect sizes a dynamic export for every stream
-                    size = self.runner.fit_to(batch[0].image.shape[:2])
-                images = [to_model_size(f.image, size) for f in batch]
-                t1 = time.monotonic()
-                outs = self.runner.infer_outputs(np.stack(images))
-                t2 = time.monotonic()
-                masks, conf = next(iter(outs.values())), outs.get("confidence")
-                self.batch_sizes[len(batch)] += 1
-                for i, frame in enumerate(batch):
-                    frame.mask = masks[i]
-                    frame.confidence = None if conf is None else conf[i]
-                    frame.timings.update(resize=1e3 * (t1 - t0) / len(batch), infer=1e3 * (t2 - t1))
-                    while not self._put(frame):
-                        pass
+                # A dynamic export runs each stream at its footage's aspect: one infer per size in the batch.
+                by_size: dict[tuple[int, int], list[Frame]] = {}
+                for frame in batch:
+                    by_size.setdefault(self.runner.fit_to(frame.image.shape[:2]), []).append(frame)
+                for size, frames in by_size.items():
+                    self._infer_group(size, frames)
         except BaseException as exc:
             self.errors.append(exc)
         self._put_end()
+
+    def _infer_group(self, size: tuple[int, int], frames: list[Frame]) -> None:
+        t0 = time.monotonic()
+        images = [to_model_size(f.image, size) for f in frames]
+        t1 = time.monotonic()
+        outs = self.runner.infer_outputs(np.stack(images))
+        t2 = time.monotonic()
+        masks, conf = next(iter(outs.values())), outs.get("confidence")
+        self.sizes[size] += len(frames)
+        self.batch_sizes[len(frames)] += 1
+        for i, frame in enumerate(frames):
+            frame.mask = masks[i]
+            frame.confidence = None if conf is None else conf[i]
+            frame.timings.update(resize=1e3 * (t1 - t0) / len(frames), infer=1e3 * (t2 - t1))
+            while not self._put(frame):
+                pass
 
     def _put_end(self) -> None:
         """Tell the caller's thread the stream is over, making room if it stopped reading."""
@@ -204,12 +213,13 @@ class Pipeline:
             observe(frame, latency)
 
     def summary(self) -> dict:
-        """The run's stats, per stream too, and the batch sizes used."""
+        """The run's stats, per stream too, the batch sizes used and the frames at each input size."""
         out = self.stats.summary()
         if len(self.sources) > 1:
             out["streams"] = [dict(s.summary(), source=src.display_name)
                               for s, src in zip(self.stream_stats, self.sources)]
         out["batch_sizes"] = {str(k): v for k, v in sorted(self.batch_sizes.items())}
+        out["input_sizes"] = {f"{h}x{w}": n for (h, w), n in sorted(self.sizes.items())}
         return out
 
     def status(self, frame: Frame) -> Status:

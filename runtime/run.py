@@ -146,13 +146,11 @@ def _log_streams(summary: dict, log: Callable[[str], None]) -> None:
         log("batch sizes used: " + ", ".join(f"{k} x{v}" for k, v in summary["batch_sizes"].items()))
 
 
-def _log_size(seg, frame: Frame, streams: int, log: Callable[[str], None]) -> bool:
-    """Say once which size the first frame's aspect chose for a dynamic export."""
-    (fh, fw), (h, w) = frame.image.shape[:2], seg.runner.input_size
-    log(f"input {h}x{w}: {fw}x{fh} footage at the model's {seg.input_size[0]}x{seg.input_size[1]} pixel count"
-        + (f"; the other {streams - 1} streams are resized to it" if streams > 1 else "")
-        + " (--size HxW to choose)")
-    return True
+def _log_size(seg, frame: Frame, log: Callable[[str], None]) -> None:
+    """Say which size a stream's footage chose for a dynamic export (once per stream)."""
+    (fh, fw), (h, w) = frame.image.shape[:2], seg.runner.size_for(frame.image.shape[:2])
+    log(f"stream {frame.stream}: input {h}x{w}, {fw}x{fh} footage at the model's {seg.input_size[0]}x"
+        f"{seg.input_size[1]} pixel count (--size HxW to choose)")
 
 
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
@@ -181,7 +179,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))
     outputs = Outputs(sources, saves, cfg.realtime)
-    interrupted = sized = False
+    interrupted, sized = False, set()
     writers: list = []
     try:
         writers = data_writers(cfg, seg, sources)  # the class maps themselves: PNGs, a ROS 2 bag
@@ -212,8 +210,9 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         with sigterm_as_interrupt():
             try:
                 for frame in pipe.frames():  # source -> process -> overlay (runtime/pipeline.py)
-                    if seg.runner.sized_by_frames and frame is not None and not sized:
-                        sized = _log_size(seg, frame, len(uris), log)
+                    if seg.runner.sized_by_frames and frame is not None and frame.stream not in sized:
+                        sized.add(frame.stream)
+                        _log_size(seg, frame, log)
                     if not outputs.write(frame):  # -> output: window, live view, recordings
                         break
             except KeyboardInterrupt:

@@ -33,7 +33,9 @@ class Segmenter:
                                   device=device, precision=precision)
         self.runner.activate()
         self.classes, self.palette = self.runner.classes, self.runner.palette
-        self.input_size = tuple(self.runner.input_size)  # a dynamic export's export size: see size_for
+        # The given or fixed size; for a dynamic export given none, its export size, which each frame's
+        # aspect reshapes (``runner.size_for``).
+        self.input_size = tuple(self.runner.input_size)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """Class ids (uint8) of a BGR frame of any size, at that size."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import cv2
 import numpy as np
@@ -32,13 +33,16 @@ def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
     cm = np.zeros((n, n), np.int64)
     picks = set(spread(range(len(ds)), samples)) if samples else set()
     viz = []
+    sizes: Counter[tuple[int, int]] = Counter()
     bar = Progress(len(ds), "eval")
     t0 = time.perf_counter()
     for i in range(len(ds)):
         rgb, label = ds[i]
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         t = time.monotonic()
-        pred = runner.infer(to_model_size(bgr, runner.fit_to(label.shape)))  # as run sizes this frame
+        size = runner.fit_to(bgr.shape[:2])  # as run sizes this frame
+        sizes[size] += 1
+        pred = runner.infer(to_model_size(bgr, size))
         if pred.shape != label.shape:
             pred = cv2.resize(pred, (label.shape[1], label.shape[0]), interpolation=cv2.INTER_NEAREST)
         if masks is not None:
@@ -50,7 +54,9 @@ def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
     bar.close()
     s = scores(cm)
     return {"scores": s.to_dict(ds.info.names), "confusion": cm.tolist(), "classes": list(ds.info.names),
-            "frames": len(ds), "seconds": time.perf_counter() - t0, "viz": viz}
+            "frames": len(ds), "seconds": time.perf_counter() - t0, "viz": viz,
+            "input_size": list(sizes.most_common(1)[0][0]) if sizes else list(runner.input_size),
+            "input_sizes": {f"{h}x{w}": k for (h, w), k in sorted(sizes.items())}}
 
 
 def evaluate_path(cfg: EvalConfig) -> dict:
@@ -77,7 +83,7 @@ def evaluate_path(cfg: EvalConfig) -> dict:
     report.update(model=str(resolve_model(cfg.model)), backend=runner.backend, precision=runner.precision,
                   runs_as=runner.describe(),
                   split=f"{cfg.holdout} held out of train" if cfg.holdout else cfg.split,
-                  input_size=list(runner.input_size), dataset=str(cfg.data))
+                  dataset=str(cfg.data))
     save_viz, json_out = cfg.save_viz, cfg.json_out
     viz = report.pop("viz")
     if save_viz and viz:

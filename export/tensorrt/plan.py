@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unet_edge.core.artifact import PRECISIONS
+from unet_edge.core.artifact import PRECISIONS, profile_shapes  # noqa: F401  (profile_shapes: plan's API)
 from unet_edge.core.errors import ConfigError
 
 STRONG_TYPING_FROM = (10, 12)
@@ -84,15 +84,6 @@ def build_command(onnx: str | Path, precision: str, out: str | Path | None = Non
     if out:
         cmd += f" --out {out}"
     return cmd
-
-
-def profile_shapes(input_shape, train_size, max_batch: int = 4) -> tuple[tuple[int, ...], ...] | None:
-    """(min, opt, max) NHWC shapes of a dynamic input, or None for a fixed one: one profile around
-    the training size, batches 1..max_batch, frames up to 1080p."""
-    if all(isinstance(d, int) and d > 0 for d in input_shape):
-        return None
-    h, w = train_size
-    return (1, 64, 64, 3), (1, h, w, 3), (max_batch, max(h, 1088), max(w, 1920), 3)
 
 
 def trtexec_command(onnx: str | Path, plan: BuildPlan, precision: str, out: str | Path, workspace_gb: float,

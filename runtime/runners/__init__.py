@@ -26,8 +26,9 @@ def open_runner(path: str | Path | None = None, provider: str = "cpu", threads: 
     """The (inactive) runner for an artifact: ``.onnx`` -> ONNX Runtime on ``provider`` (cpu, cuda,
     tensorrt) or OpenVINO (``provider="openvino"``, on ``device`` CPU | GPU | NPU | AUTO at ``precision``
     f32 | bf16; None: bf16 where the export verified it on this CPU), ``.engine`` -> native TensorRT.
-    ``input_size`` (H, W) picks the size of a dynamic export; ``meta`` is the contract when no sidecar
-    is to be read (then ``path`` may be omitted)."""
+    ``input_size`` (H, W) fixes the size of a dynamic export; None runs each frame at ``size_for`` its
+    shape (the export size's pixel count at the frame's aspect). ``meta`` is the contract when no
+    sidecar is to be read (then ``path`` may be omitted)."""
     path = Path(path) if path is not None else meta.path if meta is not None else None
     if path is None:
         raise ConfigError("open_runner needs a model path or its ArtifactMeta")

@@ -8,6 +8,7 @@ first) and fills the same timing fields after every call. Subclasses implement t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +45,11 @@ class Runner:
     Every runner is built from a path or from an ``ArtifactMeta`` (``meta=``; see ``resolve_meta``).
     ``infer`` takes a BGR uint8 HxWx3 frame (or an NxHxWx3 batch) at the model's input size and
     returns its first output: uint8 class ids HxW (or float logits CxHxW for ``--logits`` exports).
-    ``infer_outputs`` returns every output by name, in the sidecar's order.
+    ``infer_outputs`` returns every output by name, in the sidecar's order. One call runs at a time
+    (a lock): the pipeline's thread and a ``Segmenter`` call may share a runner.
+
+    ``input_size`` is the size given, the fixed export's, or a dynamic export's export size; it never
+    changes. A dynamic export given no size runs each frame at ``size_for(frame.shape[:2])`` instead.
     """
 
     backend = "base"
@@ -61,11 +66,18 @@ class Runner:
         if input_size is not None and fixed and tuple(input_size) != fixed:
             raise ConfigError(f"{self.path.name} is fixed at {fixed[0]}x{fixed[1]}; a size applies to checkpoints "
                               "and dynamic exports only")
+        mult = max(1, meta.input.multiple_of)
+        if input_size is not None and (min(input_size) < 1 or input_size[0] % mult or input_size[1] % mult):
+            raise ConfigError(f"size {input_size[0]}x{input_size[1]}: {self.path.name} takes heights and widths "
+                              f"that are positive multiples of {mult}")
         self.input_size: tuple[int, int] = tuple(input_size or fixed or meta.train_input_size)  # type: ignore[assignment]
         # A dynamic export given no size runs each source at its own aspect (size_for).
         self.sized_by_frames = input_size is None and fixed is None
+        # (min HxW, max HxW) the backend takes, where it has a shape profile (TensorRT); set on activate.
+        self.size_limits: tuple[tuple[int, int], tuple[int, int]] | None = None
         self.timings: dict[str, float | None] = dict.fromkeys(TIMING_FIELDS)
         self._active = False
+        self._lock = threading.RLock()
 
     def describe(self) -> str:
         """The backend and precision in words, for a log line ("openvino bf16 (verified by its export)")."""
@@ -73,26 +85,27 @@ class Runner:
 
     def size_for(self, frame_hw: Sequence[int]) -> tuple[int, int]:
         """The input size for frames of ``frame_hw`` (H, W): the fixed or given size, or for a dynamic export
-        given none, its export size's pixel count at the frames' aspect (``runtime.frame.aspect_size``)."""
+        given none, its export size's pixel count at the frames' aspect (``runtime.frame.aspect_size``),
+        kept inside the backend's shape profile (``size_limits``)."""
         if not self.sized_by_frames:
             return self.input_size
-        from unet_edge.runtime.frame import aspect_size
+        from unet_edge.runtime.frame import aspect_size, within
 
-        return aspect_size(self.meta.train_input_size, (int(frame_hw[0]), int(frame_hw[1])),
-                           self.meta.input.multiple_of)
+        mult = self.meta.input.multiple_of
+        size = aspect_size(self.meta.train_input_size, (int(frame_hw[0]), int(frame_hw[1])), mult)
+        return within(size, self.size_limits, mult) if self.size_limits else size
 
     def fit_to(self, frame_hw: Sequence[int]) -> tuple[int, int]:
-        """Set ``input_size`` to ``size_for(frame_hw)`` (a backend compiled for one size recompiles) and
-        return it."""
+        """``size_for(frame_hw)``, made ready before the first frame of that size: a backend compiled per
+        size (OpenVINO) compiles it here, once, so that no infer() pays for it. Nothing else changes."""
         size = self.size_for(frame_hw)
-        if size != self.input_size:
-            self.input_size = size
-            if self._active:
-                self._resized()
+        if self.sized_by_frames and self._active:
+            with self._lock:
+                self._prepare(size)
         return size
 
-    def _resized(self) -> None:
-        """Hook: ``input_size`` changed while active (most backends take any size of a dynamic export)."""
+    def _prepare(self, size: tuple[int, int]) -> None:
+        """Hook: frames of ``size`` (H, W) come next (most backends take any size of a dynamic export)."""
 
     @property
     def active(self) -> bool:
@@ -115,12 +128,13 @@ class Runner:
 
     def deactivate(self) -> None:
         """Free what ``activate()`` loaded; a no-op on an inactive runner."""
-        if not self._active:
-            return
-        try:
-            self._deactivate()
-        finally:
-            self._active = False
+        with self._lock:  # not while another thread's infer() runs
+            if not self._active:
+                return
+            try:
+                self._deactivate()
+            finally:
+                self._active = False
 
     def __enter__(self) -> Runner:
         self.activate()
@@ -161,17 +175,18 @@ class Runner:
 
     def infer_outputs(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         """Every output by name (the class map first) for a frame or a batch."""
-        t0 = time.perf_counter()
-        batch = self.check_frame(frame)
-        t1 = time.perf_counter()
-        outs, stages = self._infer(batch)
-        t2 = time.perf_counter()
-        if frame.ndim == 3:
-            outs = {k: v[0] for k, v in outs.items()}
-        self.timings = {"pre_ms": 1e3 * (t1 - t0), "h2d_ms": stages.get("h2d_ms"),
-                        "compute_ms": stages.get("compute_ms", 1e3 * (t2 - t1)), "d2h_ms": stages.get("d2h_ms"),
-                        "post_ms": 1e3 * (time.perf_counter() - t2)}
-        return outs
+        with self._lock:
+            t0 = time.perf_counter()
+            batch = self.check_frame(frame)
+            t1 = time.perf_counter()
+            outs, stages = self._infer(batch)
+            t2 = time.perf_counter()
+            if frame.ndim == 3:
+                outs = {k: v[0] for k, v in outs.items()}
+            self.timings = {"pre_ms": 1e3 * (t1 - t0), "h2d_ms": stages.get("h2d_ms"),
+                            "compute_ms": stages.get("compute_ms", 1e3 * (t2 - t1)),
+                            "d2h_ms": stages.get("d2h_ms"), "post_ms": 1e3 * (time.perf_counter() - t2)}
+            return outs
 
     def infer(self, frame: np.ndarray) -> np.ndarray:
         """The first output (class ids, or logits) for a frame or a batch."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.core.artifact import ArtifactMeta
+from unet_edge.core.artifact import ArtifactMeta, profile_shapes
 from unet_edge.core.errors import ArtifactError, ConfigError
 from unet_edge.core.lazy import require
 from unet_edge.core.shipped import derived_dir
@@ -72,10 +72,23 @@ class OnnxRuntimeRunner(Runner):
                 out.append((p, {"trt_fp16_enable": self.precision != "fp32",
                                 "trt_int8_enable": self.precision == "int8",
                                 "trt_engine_cache_enable": True, "trt_engine_cache_path": str(self.cache_dir),
-                                "trt_timing_cache_enable": True, "trt_timing_cache_path": str(self.cache_dir)}))
+                                "trt_timing_cache_enable": True, "trt_timing_cache_path": str(self.cache_dir),
+                                **self._trt_profile()}))
             else:
                 out.append(p)
         return out
+
+    def _trt_profile(self) -> dict[str, str]:
+        """A dynamic export's one shape profile, as ``build`` makes it (else TensorRT builds an engine per
+        new shape it sees), and the sizes ``size_for`` keeps to."""
+        shapes = profile_shapes(self.meta.input.shape, self.meta.train_input_size)
+        if shapes is None:
+            return {}
+        lo, _, hi = shapes
+        self.size_limits = ((lo[1], lo[2]), (hi[1], hi[2]))
+        name = self.meta.input.name
+        return {f"trt_profile_{kind}_shapes": f"{name}:{'x'.join(map(str, shape))}"
+                for kind, shape in zip(("min", "opt", "max"), shapes)}
 
     def _activate(self) -> None:
         ort = require("onnxruntime")

@@ -28,6 +28,7 @@ from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 PRECISIONS = ("f32", "bf16")  # OpenVINO's names for its inference precision hint
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 CACHE_ENV = "UNET_EDGE_OPENVINO_CACHE"
+KEEP_SIZES = 4  # compiled models kept per runner: one per footage aspect in a multi-camera run
 BF16_KEY = "openvino_bf16"  # the contract's record that export verified OpenVINO's bf16 execution
 
 
@@ -146,11 +147,10 @@ class OpenVINORunner(Runner):
 
     def _activate(self) -> None:
         require("openvino")
-        devices = check_device(self.device)
-        check_precision(self.inference_precision, devices)
-        ov_core = core()
+        self._devices = check_device(self.device)
+        check_precision(self.inference_precision, self._devices)
         try:
-            model = ov_core.read_model(str(self.path))
+            model = core().read_model(str(self.path))
         except Exception as exc:  # OpenVINO raises plain RuntimeErrors with multi-line C++ context
             raise ArtifactError(f"{self.path}: OpenVINO cannot read this model (corrupt, truncated or not ONNX): "
                                 f"{_first_line(exc)}") from exc
@@ -159,50 +159,68 @@ class OpenVINORunner(Runner):
         if absent:
             raise ArtifactError(f"{self.path}: the graph has no output {', '.join(absent)} that its sidecar names; "
                                 "the sidecar belongs to another export")
-        if model.is_dynamic():  # compile for one size: a dynamic height/width costs OpenVINO's CPU plugin speed
-            h, w = self.input_size
-            model.reshape({model.inputs[0]: [-1 if self.meta.batch_dynamic else self.meta.input.shape[0], h, w, 3]})
-        config = self._config(devices)
+        self._model = model
+        self._by_size: dict[tuple[int, int], tuple] = {}
+        self._prepare(self.input_size)
+
+    def _prepare(self, size: tuple[int, int]) -> None:
+        """Compile for frames of ``size`` unless done: a dynamic height/width costs OpenVINO's CPU plugin
+        speed, so each size gets its own compiled model (the last few are kept). A failed compile changes
+        nothing."""
+        if size in self._by_size:
+            return
+        model = self._model
+        if model.is_dynamic():
+            model = model.clone()
+            model.reshape({model.inputs[0]: [-1 if self.meta.batch_dynamic else self.meta.input.shape[0], *size, 3]})
+        config = self._config(self._devices)
         blobs = _files(Path(config["CACHE_DIR"]))
         t0 = time.perf_counter()
         try:
-            self.compiled = ov_core.compile_model(model, self.device, config)
+            compiled = core().compile_model(model, self.device, config)
         except Exception as exc:
             raise RunnerError(f"OpenVINO cannot compile {self.path.name} for {self.device} at "
-                              f"{self.inference_precision}: {_first_line(exc)}") from exc
-        self.compile_ms = 1e3 * (time.perf_counter() - t0)
-        self.cache_hit = _files(Path(config["CACHE_DIR"])) <= blobs
-        self.execution_devices = list(self.compiled.get_property("EXECUTION_DEVICES"))
-        got = self.compiled_precision()
+                              f"{self.inference_precision} ({size[0]}x{size[1]}): {_first_line(exc)}") from exc
+        got = _precision_of(compiled)
         if got is not None and got != self.inference_precision:
             raise RunnerError(f"OpenVINO compiled {self.path.name} at {got}, not the {self.inference_precision} "
                               "asked for")
-        self.request = self.compiled.create_infer_request()
-        self._outputs = [next(o for o in self.compiled.outputs if n in o.names) for n in self.output_names]
+        outputs = [next(o for o in compiled.outputs if n in o.names) for n in self.output_names]
+        if len(self._by_size) >= KEEP_SIZES:  # the oldest size other than the export's
+            self._by_size.pop(next(k for k in self._by_size if k != self.input_size))
+        self._by_size[size] = (compiled, compiled.create_infer_request(), outputs)
+        self.compile_ms = 1e3 * (time.perf_counter() - t0)
+        self.cache_hit = _files(Path(config["CACHE_DIR"])) <= blobs
+        self.execution_devices = list(compiled.get_property("EXECUTION_DEVICES"))
+        self.compiled, self.request, self._outputs = self._by_size[size]
 
     def compiled_precision(self) -> str | None:
         """The inference precision the compiled model reports (None where the device does not say: AUTO)."""
-        try:
-            return self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        except Exception:  # AUTO's compiled model answers only for itself, not its devices' hints
-            return None
+        return _precision_of(self.compiled)
 
     def _deactivate(self) -> None:
-        self.request = None
-        self.compiled = None
-
-    def _resized(self) -> None:  # compiled for one size (_activate): compile for the new one
-        self._deactivate()
-        self._activate()
+        self.request = self.compiled = self._model = None
+        self._by_size = {}
 
     def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:
-        h, w = self.input_size
-        if self.meta.input_size is None and tuple(batch.shape[1:3]) != (h, w):
-            raise ConfigError(f"OpenVINO compiled {self.path.name} for {h}x{w}; got a {batch.shape[1]}x"
-                              f"{batch.shape[2]} frame (pass input_size, or resize it: Segmenter does)")
+        size = (int(batch.shape[1]), int(batch.shape[2]))
+        if size not in self._by_size:
+            if not self.sized_by_frames:
+                h, w = self.input_size
+                raise ConfigError(f"OpenVINO compiled {self.path.name} for {h}x{w}; got a {size[0]}x{size[1]} "
+                                  "frame (pass input_size, or resize it: Segmenter does)")
+            self._prepare(size)  # a caller that did not fit_to first pays the compile here
+        _, request, outputs = self._by_size[size]
         # The request copies each output out (share_outputs=False): masks leave for other threads.
-        res = self.request.infer({0: batch}, share_inputs=True)
-        return {n: res[o] for n, o in zip(self.output_names, self._outputs)}, {}
+        res = request.infer({0: batch}, share_inputs=True)
+        return {n: res[o] for n, o in zip(self.output_names, outputs)}, {}
+
+
+def _precision_of(compiled) -> str | None:
+    try:
+        return compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    except Exception:  # AUTO's compiled model answers only for itself, not its devices' hints
+        return None
 
 
 def _files(folder: Path) -> set[str]:

@@ -1,5 +1,5 @@
 """Native TensorRT runner for ``.engine`` files: named tensors, ``set_tensor_address`` and
-``execute_async_v3``, buffers allocated once per input shape, one stream, uint8 in and out.
+``execute_async_v3``, buffers allocated once per input shape (a few kept), one stream, uint8 in and out.
 
 On Jetson (integrated GPU) the host buffers are mapped, so the GPU reads and writes them in
 place and the copies disappear. Everything allocated (buffers, stream) is released by deactivate().
@@ -21,6 +21,8 @@ from unet_edge.runtime.runners.base import Runner, Stages, resolve_meta
 from unet_edge.runtime.runners.cuda import D2H, H2D
 from unet_edge.runtime.runners.engine_check import check_engine, deserialize_failed, engine_info
 
+KEEP_SHAPES = 4  # batch shapes whose buffers stay allocated: one per footage aspect in a multi-camera run
+
 
 @dataclass
 class _Binding:
@@ -39,7 +41,7 @@ class TensorRTRunner(Runner):
         engine_info(self.meta)  # an engine's contract says what built it
         self.zero_copy = zero_copy
         self.stream: int | None = None
-        self._ptrs: list[tuple[str, int]] = []
+        self._by_shape: dict[tuple[int, ...], tuple[list[tuple[str, int]], dict[str, _Binding]]] = {}
         self._bufs: dict[str, _Binding] = {}
         self._shape: tuple[int, ...] | None = None
 
@@ -65,31 +67,51 @@ class TensorRTRunner(Runner):
         self.mapped = info["integrated"] if self.zero_copy is None else self.zero_copy
         self.stream = self.cu.stream()
         self._trt = trt
+        if self.sized_by_frames:  # a dynamic engine takes the sizes of its one profile (export/tensorrt/plan.py)
+            lo, _, hi = (tuple(s) for s in self.engine.get_tensor_profile_shape(self.inp, 0))
+            self.size_limits = ((lo[1], lo[2]), (hi[1], hi[2]))
 
     def _allocate(self, shape: tuple[int, ...]) -> None:
+        """Buffers for batches of ``shape``, kept for the next batch of it (the last KEEP_SHAPES shapes:
+        streams of several aspects alternate), and the context pointed at them."""
         from unet_edge.runtime.runners.cuda import host_array
 
-        self._release_buffers()
         self.context.set_input_shape(self.inp, shape)
-        for name in (self.inp, *self.output_names):
-            shp = tuple(self.context.get_tensor_shape(name))
-            dt = _np_dtype(self._trt, self.engine.get_tensor_dtype(name))
-            nbytes = int(np.prod(shp)) * dt.itemsize
-            host = self.cu.host_alloc(nbytes, self.mapped)
-            self._ptrs.append(("host", host))
-            if self.mapped:
-                dev = self.cu.device_pointer(host)
-            else:
-                dev = self.cu.malloc(nbytes)
-                self._ptrs.append(("dev", dev))
-            self.context.set_tensor_address(name, dev)
-            self._bufs[name] = _Binding(host_array(host, shp, dt), host, dev, nbytes)
+        if shape not in self._by_shape:
+            if len(self._by_shape) >= KEEP_SHAPES:
+                self._free(self._by_shape.pop(next(iter(self._by_shape)))[0])
+            ptrs: list[tuple[str, int]] = []
+            bufs: dict[str, _Binding] = {}
+            try:
+                for name in (self.inp, *self.output_names):
+                    shp = tuple(self.context.get_tensor_shape(name))
+                    dt = _np_dtype(self._trt, self.engine.get_tensor_dtype(name))
+                    nbytes = int(np.prod(shp)) * dt.itemsize
+                    host = self.cu.host_alloc(nbytes, self.mapped)
+                    ptrs.append(("host", host))
+                    if self.mapped:
+                        dev = self.cu.device_pointer(host)
+                    else:
+                        dev = self.cu.malloc(nbytes)
+                        ptrs.append(("dev", dev))
+                    bufs[name] = _Binding(host_array(host, shp, dt), host, dev, nbytes)
+            except BaseException:
+                self._free(ptrs)
+                raise
+            self._by_shape[shape] = (ptrs, bufs)
+        self._bufs = self._by_shape[shape][1]
+        for name, b in self._bufs.items():
+            self.context.set_tensor_address(name, b.dev_ptr)
         self._shape = shape
 
-    def _release_buffers(self) -> None:
-        for kind, ptr in self._ptrs:
+    def _free(self, ptrs: list[tuple[str, int]]) -> None:
+        for kind, ptr in ptrs:
             (self.cu.free_host if kind == "host" else self.cu.free)(ptr)
-        self._ptrs, self._bufs, self._shape = [], {}, None
+
+    def _release_buffers(self) -> None:
+        for ptrs, _ in self._by_shape.values():
+            self._free(ptrs)
+        self._by_shape, self._bufs, self._shape = {}, {}, None
 
     def _deactivate(self) -> None:
         try:

@@ -36,7 +36,7 @@ def _run(model, cams, frames: int, max_batch: int = 4, slow: float = 0.0):
                                                       reconnect_backoff=(0.01, 0.05)))
         counts: Counter[int] = Counter()
         for frame in pipe.frames():
-            assert frame.mask.shape == seg.runner.input_size  # a dynamic export: the first frame's aspect
+            assert frame.mask.shape == seg.runner.size_for(frame.image.shape[:2])  # a dynamic export: its aspect
             counts[frame.stream] += 1
     return pipe, counts
 

@@ -247,3 +247,14 @@ def write_meta(artifact: str | Path, data: Mapping[str, Any]) -> Path:
     side = sidecar_path(artifact)
     write_json_atomic(side, data)
     return side
+
+
+def profile_shapes(input_shape, train_size, max_batch: int = 4) -> tuple[tuple[int, ...], ...] | None:
+    """(min, opt, max) NHWC shapes of a dynamic input, or None for a fixed one: the one TensorRT shape
+    profile (``build``, and ONNX Runtime's TensorRT provider) around the training size, batches
+    1..max_batch (a fixed batch stays fixed), frames up to 1080p."""
+    if all(isinstance(d, int) and d > 0 for d in input_shape):
+        return None
+    h, w = train_size
+    n = input_shape[0] if isinstance(input_shape[0], int) and input_shape[0] > 0 else None
+    return (n or 1, 64, 64, 3), (n or 1, h, w, 3), (n or max_batch, max(h, 1088), max(w, 1920), 3)

@@ -68,8 +68,9 @@ def test_segmenter_and_run_take_the_name(tmp_path):
     frame[150:] = (128, 64, 128)
     with Segmenter(NAME) as seg:
         assert seg(frame).shape == (270, 480) and seg.runner.path == FILE
-        assert seg.runner.input_size == (320, 544)  # 16:9 footage at its own aspect (runtime.frame.aspect_size)
-        assert seg(np.zeros((360, 480, 3), np.uint8)).shape == (360, 480) and seg.runner.input_size == (352, 480)
+        assert seg.runner.size_for(frame.shape[:2]) == (320, 544)  # 16:9 at its own aspect (aspect_size)
+        assert seg(np.zeros((360, 480, 3), np.uint8)).shape == (360, 480)
+        assert seg.runner.size_for((360, 480)) == seg.input_size == (352, 480)
     clip = tmp_path / "clip.mp4"
     out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 270))
     for _ in range(3):
@@ -80,7 +81,7 @@ def test_segmenter_and_run_take_the_name(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{NAME}: the shipped model {FILE}" in done.stdout
-    assert "input 320x544: 480x270 footage at the model's 352x480 pixel count" in done.stdout
+    assert "stream 0: input 320x544, 480x270 footage at the model's 352x480 pixel count" in done.stdout
     assert cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
 
 
