@@ -5,7 +5,7 @@ rewrite its card: what ``make camvid-lite0`` now exports directly with ``--dynam
 
 The fixed export's graph resizes by scale factors (its decoder's and head's Resize nodes take scales,
 none a size), so only its declared input and output dims and its contract (shape, ``multiple_of``,
-``dynamic``) change; the weights and every node stay. Checked before the file is replaced: ONNX's
+``dynamic``) change; the weights and every node stay. Checked before the file and card are replaced: ONNX's
 checker, the masks at 352x480 equal the fixed file's on every val frame, and the graph gives masks at
 the input's size at 320x544. The card's val figures are re-scored by ``unet-edge eval``'s code.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -88,15 +87,14 @@ def main() -> None:
     if out.shape != (320, 544):
         raise SystemExit(f"the relaxed graph gives {out.shape} masks for a 320x544 frame: not replaced")
     print(f"masks equal on {len(frames)} val frames at {SIZE[0]}x{SIZE[1]}; 320x544 gives {out.shape}")
-    shutil.copyfile(dest, shipped)
-    report = evaluate_path(EvalConfig(model=shipped, data=args.data, layout="camvid", split="val"))
+    report = evaluate_path(EvalConfig(model=dest, data=args.data, layout="camvid", split="val"))
     scores = report["scores"]
-    card.update(sha256=sha256(shipped), bytes=shipped.stat().st_size,
+    card.update(sha256=sha256(dest), bytes=dest.stat().st_size,
                 contract={k: contract[k] for k in ("input", "classes", "palette", "arch") if k in contract},
                 val={"frames": report["frames"], "miou": round(scores["miou"], 4),
                      "pixel_acc": round(scores["pixel_acc"], 4),
                      "iou": {k: (None if v is None else round(v, 4)) for k, v in scores["iou"].items()}})
-    write_card({**FIXED_CARD, **card, "holdout": args.holdout})
+    write_card({**FIXED_CARD, **card, "holdout": args.holdout}, model=dest)  # the file and card together
 
 
 if __name__ == "__main__":

