@@ -59,6 +59,26 @@ def runner(path: str, by: str):
     return OpenVINORunner(path, precision=by.split("-")[1], meta=meta)
 
 
+def measure(pairs: dict[str, tuple[str, str]], frames: list, rounds: int, block: int) -> tuple[dict, dict]:
+    """Each (graph, runtime) pair's masks of ``frames``, and its ms per frame in ``rounds`` interleaved
+    rounds of ``block`` calls (so a change of the machine's speed hits every pair alike)."""
+    from unet_edge.bench.speed import timed_block
+
+    runners = {k: runner(p, by) for k, (p, by) in pairs.items()}
+    for r in runners.values():
+        r.activate()
+    try:
+        masks = {k: [r.infer(f) for f in frames] for k, r in runners.items()}
+        ms: dict[str, list[float]] = {k: [] for k in runners}
+        for _ in range(rounds):
+            for k, r in runners.items():
+                ms[k].append(float(np.median(timed_block(r, frames[0], block, settle_s=0.05))))
+    finally:
+        for r in runners.values():
+            r.deactivate()
+    return masks, ms
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
@@ -68,7 +88,6 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=5, help="timed runs a block")
     ap.add_argument("--out", default="int8_routes")
     args = ap.parse_args()
-    from unet_edge.bench.speed import timed_block
     from unet_edge.core.parse import parse_size
     from unet_edge.export.criterion import Scorer
     from unet_edge.export.frame_sets import load_frames
@@ -86,20 +105,11 @@ def main() -> None:
              "int8-openvino (NNCF), OpenVINO bf16 float parts": (made["openvino"]["path"], "openvino-bf16"),
              "int8-tensorrt QDQ, simulated in ONNX Runtime": (made["tensorrt"]["path"], "onnxruntime")}
     frames, labels, names = load_frames(args.calib, (h, w), 1000, "val", None)
-    runners = {k: runner(p, by) for k, (p, by) in pairs.items()}
-    for r in runners.values():
-        r.activate()
-    masks = {k: [r.infer(f) for f in frames] for k, r in runners.items()}
-    ms: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(args.rounds):
-        for k, r in runners.items():
-            ms[k].append(float(np.median(timed_block(r, frames[0], args.block, settle_s=0.05))))
-    for r in runners.values():
-        r.deactivate()
+    masks, ms = measure(pairs, frames, args.rounds, args.block)
     ref = masks["FP32, ONNX Runtime"]
     scorer = Scorer(ref, labels, names or [])  # as the gate scores: at the labels' resolution
     rows, out = [], {}
-    for k in runners:
+    for k in pairs:
         ratio = float(np.median([a / b for a, b in zip(ms["FP32, ONNX Runtime"], ms[k])]))
         score = scorer.score(masks[k])
         agree, delta = score.agreement, None if score.miou_delta is None else 100 * score.miou_delta

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from _common import CAMVID, save, table
-from int8_routes import export, runner
+from int8_routes import export, measure
 
 
 def main() -> None:
@@ -34,13 +34,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--out", default="nncf_accuracy_control")
     ap.add_argument("--ours", type=Path, help="reuse this folder's --int8-target openvino export")
-    ap.add_argument("--ours-seconds", type=float, help="its export's wall time")
+    ap.add_argument("--ours-seconds", type=float, help="its export's wall time (needed with --ours)")
     args = ap.parse_args()
+    if args.ours is not None and args.ours_seconds is None:
+        ap.error("--ours needs --ours-seconds: the reused export's wall time goes in the table")
     import nncf
     import onnx
     import onnxruntime as ort
 
-    from unet_edge.bench.speed import timed_block
     from unet_edge.core.artifact import load_meta, write_meta
     from unet_edge.core.parse import parse_size
     from unet_edge.export.criterion import Scorer
@@ -92,21 +93,12 @@ def main() -> None:
              "ours, OpenVINO bf16": (ours["path"], "openvino-bf16"),
              "NNCF accuracy control, OpenVINO f32": (str(ac_path), "openvino-f32"),
              "NNCF accuracy control, OpenVINO bf16": (str(ac_path), "openvino-bf16")}
-    runners = {k: runner(p, by) for k, (p, by) in pairs.items()}
-    for r in runners.values():
-        r.activate()
-    masks = {k: [r.infer(f) for f in frames] for k, r in runners.items()}
-    ms: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(args.rounds):
-        for k, r in runners.items():
-            ms[k].append(float(np.median(timed_block(r, frames[0], 5, settle_s=0.05))))
-    for r in runners.values():
-        r.deactivate()
+    masks, ms = measure(pairs, frames, args.rounds, 5)
     scorer = Scorer(masks["FP32, ONNX Runtime"], labels, names)
     rows, out = [], {}
     make = {"ours": f"{ours['wall_s']:.0f} s (export, gate {'accepted' if ours['accepted'] else 'rejected'})",
             "NNCF": f"{nncf_s:.0f} s (the call alone)"}
-    for k in runners:
+    for k in pairs:
         ratio = float(np.median([a / b for a, b in zip(ms["FP32, ONNX Runtime"], ms[k])]))
         s = scorer.score(masks[k])
         worst = s.worst
