@@ -5,10 +5,9 @@ without), keep the most sensitive layers in float, best value first, until it ho
 Layers are named by their PyTorch module path (``enc1.conv.0``), so one decision serves both INT8
 flavours although the CPU flavour rewrites the up-sampling. Sensitivity of a layer: what the
 criterion's value gains on 16 frames spread over the verification set with only that layer left in
-float, all from one calibration. Layers are taken in order of sensitivity per millisecond of float
-cost (:mod:`.float_cost`, measured in ONNX Runtime for its own flavour; for the others, which this CPU
-does not run as their target does, per share of the MACs): a full-resolution conv left in float can cost
-more speed than three small ones. Then whole roles (every depthwise conv): per-tensor INT8 can lose a
+float, all from one calibration. Layers are taken in order of sensitivity per float cost (:mod:`.float_cost`:
+ONNX Runtime ms for the CPU flavour, share of the MACs for the others): a full-resolution conv left in
+float can cost more speed than three small ones. Then whole roles (every depthwise conv): per-tensor INT8 can lose a
 little at each of many layers, which no single-layer trial shows. A layer or role is kept only if the
 whole verification set scores better with it in float; once the criterion holds, each layer taken is
 tried back in INT8, costliest first (:func:`.prune.prune`), and stays INT8 if it still holds.
