@@ -25,6 +25,8 @@ CANDIDATES = {
     "lite0, demo recipe, no class weights": {**DEMO_RECIPE, "class_weights": "none"},
     "lite0, demo recipe, batch 16": {**DEMO_RECIPE, "batch": 16},
     "lite0, demo recipe": DEMO_RECIPE,
+    "lite0, demo recipe, no logit adjustment": {**DEMO_RECIPE, "logit_adjust": 0.0},
+    "lite0, demo recipe, logit adjustment 1.0": {**DEMO_RECIPE, "logit_adjust": 1.0},
 }
 
 
