@@ -195,11 +195,14 @@ class RtspSink(Sink):
             if self.caps[stream] is not None:
                 appsrc.set_property("caps", self.caps[stream])
             self.appsrc[stream] = appsrc
-        media.connect("unprepared", self._unprepared, stream)
+        media.connect("unprepared", self._unprepared, stream, appsrc)
 
-    def _unprepared(self, media, stream: int) -> None:
+    def _unprepared(self, media, stream: int, appsrc) -> None:
+        # Only this media's source: a client that disconnects just before another connects has its
+        # media unprepared after the new one is configured, and must not stop the frames to it.
         with self.lock:
-            self.appsrc[stream] = None
+            if self.appsrc[stream] is appsrc:
+                self.appsrc[stream] = None
 
     def write(self, image: np.ndarray, stream: int = 0) -> bool:
         with self.lock:
