@@ -123,8 +123,7 @@ class OpenVINORunner(Runner):
         self.compile_ms: float | None = None
         self.cache_hit: bool | None = None
         self.execution_devices: list[str] = []
-        self.compiled = None
-        self.request = None
+        self.compiled = None  # the latest size's compiled model (its properties say how it runs)
 
     def describe(self) -> str:
         why = [] if self.precision_source == "asked for" else [self.precision_source]
@@ -192,14 +191,14 @@ class OpenVINORunner(Runner):
         self.compile_ms = 1e3 * (time.perf_counter() - t0)
         self.cache_hit = _files(Path(config["CACHE_DIR"])) <= blobs
         self.execution_devices = list(compiled.get_property("EXECUTION_DEVICES"))
-        self.compiled, self.request, self._outputs = self._by_size[size]
+        self.compiled = compiled
 
     def compiled_precision(self) -> str | None:
         """The inference precision the compiled model reports (None where the device does not say: AUTO)."""
         return _precision_of(self.compiled)
 
     def _deactivate(self) -> None:
-        self.request = self.compiled = self._model = None
+        self.compiled = self._model = None
         self._by_size = {}
 
     def _infer(self, batch: np.ndarray) -> tuple[dict[str, np.ndarray], Stages]:
