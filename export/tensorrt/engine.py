@@ -11,13 +11,13 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
-from unet_edge.core.artifact import load_meta, write_meta
+from unet_edge.core.artifact import load_meta, profile_shapes, write_meta
 from unet_edge.core.errors import EngineError
 from unet_edge.core.io import atomic_path, file_sha256, write_bytes_atomic
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import l4t_release
 from unet_edge.export.naming import module_path
-from unet_edge.export.tensorrt.plan import BuildPlan, build_command, engine_cache_key, parse_version, profile_shapes
+from unet_edge.export.tensorrt.plan import BuildPlan, build_command, engine_cache_key, parse_version
 from unet_edge.export.tensorrt.progress import elapsed_ticker, progress_monitor
 
 

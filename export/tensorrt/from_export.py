@@ -102,7 +102,8 @@ def engines_for(artifacts: list[tuple[Path, str]], opts, log: Callable[[str], No
 def log_cross_checks(src: Path, plan, precision: str, engine: Path, opts: BuildOptions,
                      log: Callable[[str], None]) -> None:
     """The same build with NVIDIA's trtexec, and Polygraphy comparing it with ONNX Runtime."""
-    from unet_edge.export.tensorrt.plan import polygraphy_command, profile_shapes, trtexec_command
+    from unet_edge.core.artifact import profile_shapes
+    from unet_edge.export.tensorrt.plan import polygraphy_command, trtexec_command
 
     meta = load_meta(src)
     shapes = profile_shapes(meta.input.shape, meta.train_input_size, opts.max_batch)

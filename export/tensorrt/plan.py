@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unet_edge.core.artifact import PRECISIONS, profile_shapes  # noqa: F401  (profile_shapes: plan's API)
+from unet_edge.core.artifact import PRECISIONS
 from unet_edge.core.errors import ConfigError
 
 STRONG_TYPING_FROM = (10, 12)

@@ -96,7 +96,8 @@ def test_an_engine_without_its_build_facts_is_refused_before_loading(tmp_path):
 
 
 def test_trtexec_and_polygraphy_lines_match_the_plan():
-    from unet_edge.export.tensorrt.plan import polygraphy_command, profile_shapes, trtexec_command
+    from unet_edge.core.artifact import profile_shapes
+    from unet_edge.export.tensorrt.plan import polygraphy_command, trtexec_command
 
     shapes = profile_shapes(["N", "H", "W", 3], (352, 480), max_batch=8)
     assert shapes == ((1, 64, 64, 3), (1, 352, 480, 3), (8, 1088, 1920, 3))
