@@ -79,12 +79,18 @@ def measure(pairs: dict[str, tuple[str, str]], frames: list, rounds: int, block:
     return masks, ms
 
 
-def main() -> None:
+def route_args() -> argparse.ArgumentParser:
+    """The options every INT8 comparison takes: the checkpoint, its calibration set, size and rounds."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
     ap.add_argument("--calib", default=f"camvid:{CAMVID}")
     ap.add_argument("--size", default="352x480")
     ap.add_argument("--rounds", type=int, default=8)
+    return ap
+
+
+def main() -> None:
+    ap = route_args()
     ap.add_argument("--block", type=int, default=5, help="timed runs a block")
     ap.add_argument("--out", default="int8_routes")
     args = ap.parse_args()

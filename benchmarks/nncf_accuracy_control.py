@@ -13,7 +13,6 @@ gate judging (its per-class limit included, which NNCF has no notion of).
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -22,16 +21,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import CAMVID, save, table
-from int8_routes import export, measure
+from _common import save, table
+from int8_routes import export, measure, route_args
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--calib", default=f"camvid:{CAMVID}")
-    ap.add_argument("--size", default="352x480")
-    ap.add_argument("--rounds", type=int, default=8)
+    ap = route_args()
     ap.add_argument("--out", default="nncf_accuracy_control")
     ap.add_argument("--ours", type=Path, help="reuse this folder's --int8-target openvino export")
     ap.add_argument("--ours-seconds", type=float, help="its export's wall time (needed with --ours)")
