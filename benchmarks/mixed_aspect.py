@@ -24,14 +24,14 @@ def clips(folder: Path, frames: int) -> list[Path]:
     images = sorted((CAMVID / "val").glob("*.png"))[:frames] if (CAMVID / "val").is_dir() else []
     if not images:
         images = sorted((synth_data(folder / "synth", frames) / "images").glob("*.png"))[:frames]
+    frames = [cv2.imread(str(p)) for p in images]
+    h, w = frames[0].shape[:2]
     out = []
     for name, cut in (("wide.mp4", True), ("four_three.mp4", False)):
-        first = cv2.imread(str(images[0]))
-        h, w = first.shape[:2]
         top = (h - w * 9 // 16) // 2 if cut else 0
         writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*"mp4v"), 30, (w, h - 2 * top))
-        for p in images:
-            writer.write(cv2.imread(str(p))[top:h - top])
+        for frame in frames:
+            writer.write(frame[top:h - top])
         writer.release()
         out.append(folder / name)
     return out
