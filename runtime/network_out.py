@@ -12,24 +12,36 @@ server asks for RTSP basic auth: ``rtsp://user:pw@...`` in ``--save``, else gene
 ``rtp://HOST:PORT`` sends RTP/H.264 to HOST (unicast or multicast) without a server and writes the
 ``.sdp`` file a receiver opens (``ffplay -protocol_whitelist file,udp,rtp out.sdp``); several streams
 use PORT, PORT+2, ...
+
+Before anything starts, :func:`check_network` checks each output against this machine (every
+stream's port in 1-65535, the host resolves, an RTSP port is free) and :func:`check_gstreamer` that
+this Python can serve at all; neither imports GStreamer before the network checks pass.
 """
 
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from unet_edge.core import ports
 from unet_edge.core.errors import ConfigError, SinkError
 from unet_edge.core.io import atomic_path
 from unet_edge.runtime.http_base import is_loopback
+from unet_edge.runtime.network_spec import (  # noqa: F401
+    SCHEMES,
+    NetworkSpec,
+    check_network,
+    mount_paths,
+    parse_network,
+    sdp_paths,
+    served_line,
+)
 from unet_edge.runtime.sinks import Sink
 
-SCHEMES = ("rtsp", "rtp")
 # The first that this GStreamer has: the Jetson's hardware encoder (Orin Nano has none), then software.
 ENCODERS = {
     "nvv4l2h264enc": "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc insert-sps-pps=true "
@@ -41,60 +53,39 @@ ENCODERS = {
 BITS_PER_PIXEL = 0.1  # of width * height * fps: about 0.9 Mbit/s for 640x480 at 30 fps
 # appsrc leaks its oldest frame once two wait: the encoder (and so the clients) only ever get fresh ones.
 APPSRC = "appsrc name=src is-live=true format=time do-timestamp=true block=false max-buffers=2 leaky-type=downstream"
-INSTALL = ("--save rtsp:// and rtp:// need the system's GStreamer with PyGObject and the RTSP server "
-           "(apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-ugly "
-           "gstreamer1.0-plugins-good; on a Jetson they come with JetPack): run unet-edge from that Python, "
-           "as .venv-gst does")
+APT = ("python3-gi python3-opencv python3-venv gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good "
+       "gstreamer1.0-plugins-ugly gstreamer1.0-libav")
+INSTALL = ("rtsp:// and rtp:// outputs need PyGObject and the system's GStreamer RTSP server, which pip cannot "
+           f"install: sudo apt-get install {APT}, then 'make gst' in the unet-edge checkout (builds .venv-gst over "
+           "the system Python), then run from it: .venv-gst/bin/unet-edge run ... (on a Jetson, JetPack has them: "
+           "a venv made with --system-site-packages, docs/jetson.md)")
 
 
-@dataclass(frozen=True)
-class NetworkSpec:
-    """A parsed ``--save rtsp://...`` or ``rtp://...``."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str = ""  # the RTSP mount, maybe with {stream}
-    user: str | None = None
-    password: str | None = None
-
-    def display(self, host: str | None = None) -> str:
-        shown = host or ("127.0.0.1" if self.host == "0.0.0.0" else self.host)
-        return f"{self.scheme}://{shown}:{self.port}{self.path}"
-
-
-def parse_network(text: str) -> NetworkSpec | None:
-    """``rtsp://[user:pw@]HOST:PORT/PATH`` or ``rtp://HOST:PORT`` as a NetworkSpec; None for anything else."""
-    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    if scheme not in SCHEMES:
-        return None
-    parts = urlsplit(text.replace("{stream}", "STREAMSLOT"))
-    host = parts.hostname or ""
-    host = "0.0.0.0" if host in ("", "@") or text.split("://", 1)[1].startswith(("@:", "@/")) else host
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if port is None or not 0 < port < 65536:
-        default = "8554" if scheme == "rtsp" else "5004"
-        raise ConfigError(f"--save {text}: give the port, e.g. {scheme}://{host}:{default}" +
-                          ("/seg" if scheme == "rtsp" else ""))
-    path = parts.path.replace("STREAMSLOT", "{stream}").rstrip("/")
-    if scheme == "rtsp" and not path:
-        raise ConfigError(f"--save {text}: give the mount path, e.g. rtsp://{host}:{port}/seg")
-    if scheme == "rtp" and path:
-        raise ConfigError(f"--save {text}: rtp:// takes HOST:PORT only (no path)")
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    if scheme == "rtp" and user:
-        raise ConfigError(f"--save {text}: RTP has no credentials; use rtsp:// for a stream that needs them")
-    if user is not None and not password:
-        raise ConfigError(f"--save {text}: give the password too, rtsp://{user}:PASSWORD@...")
-    return NetworkSpec(scheme, "0.0.0.0" if host == "@" else host, port, path, user, password)
+def check_networks(specs: list[NetworkSpec], n_streams: int) -> None:
+    """Every output of the run: no two on one port, each checked against this machine
+    (:func:`check_network`), then whether this Python can stream at all (:func:`check_gstreamer`)."""
+    taken: dict[tuple[str, int], NetworkSpec] = {}
+    for spec in specs:
+        for port in spec.ports(n_streams):
+            other = taken.setdefault((spec.host, port), spec)
+            if other is not spec:
+                raise ConfigError(f"--save {other.shown} and --save {spec.shown} both use {spec.host}:{port}; "
+                                  "give each its own port")
+    for spec in specs:
+        check_network(spec, n_streams)
+    if specs:
+        check_gstreamer(specs[0].shown)
 
 
-def load_gst():
-    """(Gst, GLib, GstRtspServer) of the system's GStreamer; missing ones are one line naming what to install."""
+def check_gstreamer(given: str = "") -> None:
+    """This Python has PyGObject, GStreamer's RTSP server and an H.264 encoder: else one line naming what to
+    install, and how to run from the environment that has them (``given``: the ``--save`` value it is for)."""
+    encoder_or_fail(load_gst(given)[0], given)
+
+
+def load_gst(given: str = ""):
+    """(Gst, GLib, GstRtspServer) of the system's GStreamer; missing ones are one line naming what to install
+    (``given``: the ``--save`` value that needs them)."""
     try:
         import gi
 
@@ -102,7 +93,7 @@ def load_gst():
         gi.require_version("GstRtspServer", "1.0")
         from gi.repository import GLib, Gst, GstRtspServer
     except (ImportError, ValueError) as exc:
-        raise SinkError(f"{INSTALL} ({exc})") from exc
+        raise SinkError(f"--save {given or 'rtsp://'}: {INSTALL} [{sys.executable}: {exc}]") from exc
     Gst.init(None)
     return Gst, GLib, GstRtspServer
 
@@ -112,14 +103,20 @@ def encoder_name(gst) -> str | None:
     return next((name for name in ENCODERS if gst.ElementFactory.find(name) is not None), None)
 
 
+def encoder_or_fail(gst, given: str = "") -> str:
+    """The encoder's name; none is one line naming the package that has one."""
+    name = encoder_name(gst)
+    if name is None:
+        raise SinkError(f"--save {given or 'rtsp://'}: no H.264 encoder in this GStreamer: sudo apt-get install "
+                        "gstreamer1.0-plugins-ugly (x264enc) or the openh264 plugin")
+    return name
+
+
 def encoder(gst, fps: float, width: int, height: int) -> str:
     """The encoder part of a launch line (after videoconvert): the first of ENCODERS that exists."""
-    name = encoder_name(gst)
-    if name is not None:
-        bps = max(300_000, int(width * height * max(fps, 1.0) * BITS_PER_PIXEL))
-        return ENCODERS[name].format(gop=max(1, round(fps or 30)), bps=bps, kbps=bps // 1000)
-    raise SinkError("no H.264 encoder in this GStreamer: install gstreamer1.0-plugins-ugly (x264enc) "
-                    "or the openh264 plugin")
+    name = encoder_or_fail(gst)
+    bps = max(300_000, int(width * height * max(fps, 1.0) * BITS_PER_PIXEL))
+    return ENCODERS[name].format(gop=max(1, round(fps or 30)), bps=bps, kbps=bps // 1000)
 
 
 def caps(gst, image: np.ndarray, fps: float):
@@ -136,7 +133,7 @@ class RtspSink(Sink):
     """One RTSP server, one mount per stream, one shared encoder per mount."""
 
     def __init__(self, spec: NetworkSpec, fps: list[float], log=print) -> None:
-        self.gst, glib, rtsp = load_gst()
+        self.gst, glib, rtsp = load_gst(spec.shown)
         self.spec, self.fps = spec, fps
         self.mounts = mount_paths(spec.path, len(fps))
         self.lock = threading.Lock()
@@ -152,14 +149,13 @@ class RtspSink(Sink):
             server.get_mount_points().add_factory(mount, self.factories[-1])
         self.context = glib.MainContext.new()
         if server.attach(self.context) == 0:
-            raise SinkError(f"--save {spec.display()}: cannot listen on {spec.host}:{spec.port} (in use?)")
+            check_network(spec, len(fps))  # names the cause (host, address, port in use) where it can
+            raise SinkError(f"--save {spec.shown}: GStreamer's RTSP server cannot listen on "
+                            f"{ports.where(spec.host, spec.port)}")
         self.server, self.loop = server, glib.MainLoop.new(self.context, False)
         self.thread = threading.Thread(target=self.loop.run, name="rtsp-server", daemon=True)
         self.thread.start()
-        cred = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
-        host = "127.0.0.1" if spec.host == "0.0.0.0" else spec.host
-        log("serving RTSP on " + ", ".join(f"rtsp://{cred}{host}:{spec.port}{m}" for m in self.mounts) +
-            (" (all interfaces)" if spec.host == "0.0.0.0" else ""))
+        log(served_line(spec, self.mounts, self.credentials, ports.lan_address()))
 
     def _auth(self, rtsp, server) -> tuple[str, str] | None:
         """Basic auth unless bound to loopback only: the given credentials, or generated ones."""
@@ -232,14 +228,15 @@ class RtpSink(Sink):
     """RTP/H.264 to HOST:PORT (+2 per further stream), with an ``.sdp`` file per stream."""
 
     def __init__(self, spec: NetworkSpec, fps: list[float], sdp_dir: Path = Path("."), log=print) -> None:
-        self.gst = load_gst()[0]
+        self.gst = load_gst(spec.shown)[0]
         self.spec, self.fps = spec, fps
         self.pipelines: list = [None] * len(fps)
-        self.sdp = [sdp_dir / f"rtp_{spec.host.replace(':', '_')}_{spec.port + 2 * i}.sdp" for i in range(len(fps))]
-        for i, path in enumerate(self.sdp):
-            write_sdp(path, spec.host, spec.port + 2 * i)
-        log("sending RTP/H.264 to " + ", ".join(f"{spec.host}:{spec.port + 2 * i} (receivers open {p})"
-                                               for i, p in enumerate(self.sdp)))
+        self.ports = spec.ports(len(fps))
+        self.sdp = sdp_paths(spec, len(fps), sdp_dir)
+        for port, path in zip(self.ports, self.sdp):
+            write_sdp(path, ports.resolve("--save", spec.shown, spec.host), port)
+        log("sending RTP/H.264 to " + ", ".join(f"{spec.host}:{port} (receivers open {p})"
+                                               for port, p in zip(self.ports, self.sdp)))
 
     def write(self, image: np.ndarray, stream: int = 0) -> bool:
         if self.pipelines[stream] is None:
@@ -251,11 +248,11 @@ class RtpSink(Sink):
         gst, fps = self.gst, self.fps[stream]
         line = (f"{APPSRC} ! videoconvert ! {encoder(gst, fps, image.shape[1], image.shape[0])} ! "
                 "rtph264pay pt=96 config-interval=-1 ! "
-                f"udpsink host={self.spec.host} port={self.spec.port + 2 * stream} sync=false async=false")
+                f"udpsink host={self.spec.host} port={self.ports[stream]} sync=false async=false")
         pipeline = gst.parse_launch(line)
         pipeline.get_by_name("src").set_property("caps", caps(gst, image, fps))
         if pipeline.set_state(gst.State.PLAYING) == gst.StateChangeReturn.FAILURE:
-            raise SinkError(f"--save {self.spec.display()}: GStreamer cannot start the RTP sender")
+            raise SinkError(f"--save {self.spec.shown}: GStreamer cannot start the RTP sender")
         return pipeline
 
     def close(self) -> None:
@@ -276,13 +273,9 @@ def write_sdp(path: Path, host: str, port: int) -> None:
         raise SinkError(f"cannot write {path} ({exc.strerror or exc})") from exc
 
 
-def mount_paths(path: str, n: int) -> list[str]:
-    """``/seg`` -> ``/seg`` for one stream, ``/seg/0``, ``/seg/1``, ... for several; ``{stream}`` is replaced."""
-    if "{stream}" in path:
-        return [path.replace("{stream}", str(i)) for i in range(n)]
-    return [path] if n == 1 else [f"{path}/{i}" for i in range(n)]
-
-
 def open_network(spec: NetworkSpec, fps: list[float], log=print) -> Sink:
-    """The sink of a parsed ``--save`` URL, its server listening (or its .sdp written) before the first frame."""
+    """The sink of a parsed ``--save`` URL, its server listening (or its .sdp written) before the first frame;
+    checked first (:func:`check_network`), for callers that did not check their plan."""
+    check_network(spec, len(fps))
+    check_gstreamer(spec.shown)  # an encoder too, before an .sdp promises a stream
     return RtspSink(spec, fps, log) if spec.scheme == "rtsp" else RtpSink(spec, fps, log=log)

@@ -19,8 +19,16 @@ import numpy as np
 import pytest
 
 from unet_edge.core.errors import ConfigError
-from unet_edge.runtime.network_out import mount_paths, parse_network
-from unet_edge.runtime.run import split_saves
+from unet_edge.runtime.network_out import (
+    check_network,
+    check_networks,
+    mount_paths,
+    open_network,
+    parse_network,
+    sdp_paths,
+    served_line,
+)
+from unet_edge.runtime.run_plan import split_saves
 
 from .clips import write_clip
 from .tiny_model import tiny_model
@@ -69,6 +77,72 @@ def test_save_repeats_for_one_recording_and_network_outputs():
         split_saves(["rtsp://@:8554/a", "rtsp://@:8554/b"])
 
 
+def _listening() -> socket.socket:
+    """A socket that listens on a free loopback port, as another program's server would."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_a_port_out_of_range_is_named_not_asked_for():
+    with pytest.raises(ConfigError, match="port 70000 is outside 1-65535"):
+        parse_network("rtp://127.0.0.1:70000")
+    with pytest.raises(ConfigError, match="port 0 is outside 1-65535"):
+        parse_network("rtsp://@:0/seg")
+    with pytest.raises(ConfigError, match="port 'x' is not a number"):
+        parse_network("rtsp://127.0.0.1:x/seg")
+    with pytest.raises(ConfigError, match="give the port, e.g. rtsp://@:8554/seg"):
+        parse_network("rtsp://@/seg")
+    with pytest.raises(ConfigError, match=re.escape("rtsp://me:***@h:1/: give the mount")):  # never the password
+        parse_network("rtsp://me:secret@h:1/")
+
+
+def test_every_streams_port_is_checked_with_its_offset():
+    spec = parse_network("rtp://127.0.0.1:65533")
+    assert spec.ports(2) == [65533, 65535]
+    check_network(spec, 2)
+    with pytest.raises(ConfigError, match="3 streams need ports 65533-65537 .* at most 65531"):
+        check_network(spec, 3)
+    assert [p.name for p in sdp_paths(spec, 2)] == ["rtp_127.0.0.1_65533.sdp", "rtp_127.0.0.1_65535.sdp"]
+    assert sdp_paths(parse_network("rtsp://@:8554/seg"), 2) == []
+    with pytest.raises(ConfigError, match="both use 127.0.0.1:5006"):  # stream 1 of the first is the second's
+        check_networks([parse_network("rtp://127.0.0.1:5004"), parse_network("rtp://127.0.0.1:5006")], 2)
+
+
+def test_hosts_resolve_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for text in ("rtp://no-such-host.invalid:5004", "rtsp://no-such-host.invalid:8554/seg"):
+        with pytest.raises(ConfigError, match="cannot resolve host 'no-such-host.invalid'"):
+            open_network(parse_network(text), [30.0])  # checked before GStreamer, before the .sdp
+    with pytest.raises(ConfigError, match="give its address"):
+        check_network(parse_network("rtp://@:5004"), 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_rtsp_port_in_use_names_the_interfaces_it_was_asked_for():
+    with _listening() as busy:
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"0\.0\.0\.0:{port} \(all interfaces\): the port is already in use"):
+            check_network(parse_network(f"rtsp://@:{port}/seg"), 1)
+        with pytest.raises(ConfigError, match=rf"127\.0\.0\.1:{port}: the port is already in use"):
+            check_network(parse_network(f"rtsp://127.0.0.1:{port}/seg"), 2)
+    with pytest.raises(ConfigError, match="not an address of this machine"):
+        check_network(parse_network("rtsp://192.0.2.1:8554/seg"), 1)
+
+
+def test_the_served_line_gives_an_address_a_client_can_use():
+    every = parse_network("rtsp://@:8554/seg")
+    line = served_line(every, ["/seg"], ("u", "pw"), "192.168.1.5")
+    assert line.split()[3] == "rtsp://u:pw@192.168.1.5:8554/seg" and "all interfaces" in line
+    assert "rtsp://u:pw@127.0.0.1:8554/seg" in line and "0.0.0.0" not in line
+    offline = served_line(every, ["/seg/0", "/seg/1"], None, None)
+    assert offline.split()[3] == "rtsp://127.0.0.1:8554/seg/0," and "all interfaces" in offline
+    one = served_line(parse_network("rtsp://127.0.0.1:8554/seg"), ["/seg"], None, "192.168.1.5")
+    assert one == "serving RTSP on rtsp://127.0.0.1:8554/seg"
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     pytest.importorskip("onnx", reason="the tiny test model is written with the onnx package")
@@ -82,6 +156,8 @@ def test_without_pygobject_the_rtsp_output_is_one_line_naming_what_to_install(ti
                            "--save", "rtsp://127.0.0.1:8554/seg"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "gir1.2-gst-rtsp-server-1.0" in done.stderr, done.stderr
+    # the environment that has them: how to build it and how to run from it
+    assert "make gst" in done.stderr and ".venv-gst/bin/unet-edge run" in done.stderr, done.stderr
 
 
 def _free_port() -> int:
