@@ -18,6 +18,7 @@ import hmac
 import html
 import re
 import secrets
+import socket
 import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler
@@ -26,12 +27,24 @@ from urllib.parse import parse_qs, quote, urlsplit
 import cv2
 import numpy as np
 
+from unet_edge.core import ports
 from unet_edge.core.errors import ConfigError, SinkError
 from unet_edge.runtime.http_base import MAX_CLIENTS, BoundedServer, is_loopback, parse_address
 
-__all__ = ["MAX_CLIENTS", "MjpegServer", "parse_address"]
+__all__ = ["MAX_CLIENTS", "MjpegServer", "check_serve", "parse_address"]
 
 BOUNDARY = b"unetedgeframe"
+
+
+def check_serve(text: str) -> tuple[str, int]:
+    """``--serve [HOST:]PORT`` parsed and checked against this machine before anything starts: the host
+    resolves and the port is free to listen on (port 0: the server picks a free one)."""
+    host, port = parse_address(text)
+    if port:
+        ports.check_free("--serve", text, host, port)
+    else:
+        ports.resolve("--serve", text, host)
+    return host, port
 
 
 class MjpegServer:
@@ -61,6 +74,9 @@ class MjpegServer:
         try:
             self.httpd = BoundedServer((self.host, self.port), handler, self.max_clients)
         except (OSError, OverflowError) as exc:  # OverflowError: a port number past 65535
+            if isinstance(exc, socket.gaierror):
+                raise SinkError(f"--serve {self.host}:{self.port}: cannot resolve host '{self.host}' "
+                                f"({exc.strerror})") from exc
             if getattr(exc, "errno", None) == errno.EADDRINUSE:
                 raise SinkError(f"--serve {self.host}:{self.port}: port already in use; choose another port") \
                     from exc

@@ -132,6 +132,18 @@ def test_an_rtsp_port_in_use_names_the_interfaces_it_was_asked_for():
         check_network(parse_network("rtsp://192.0.2.1:8554/seg"), 1)
 
 
+def test_the_live_view_address_is_checked_before_it_serves():
+    from unet_edge.runtime.mjpeg import check_serve
+
+    assert check_serve("0") == ("127.0.0.1", 0)  # the server picks a free port
+    with _listening() as busy:
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"--serve {port}: cannot listen on 127\.0\.0\.1:{port}: the port is"):
+            check_serve(str(port))
+    with pytest.raises(ConfigError, match="cannot resolve host 'no-such-host.invalid'"):
+        check_serve("no-such-host.invalid:8080")
+
+
 def test_the_served_line_gives_an_address_a_client_can_use():
     every = parse_network("rtsp://@:8554/seg")
     line = served_line(every, ["/seg"], ("u", "pw"), "192.168.1.5")
