@@ -15,12 +15,15 @@ SHIPPED_DIR = Path(__file__).resolve().parents[1] / "shipped"
 SHIPPED = {"camvid-lite0": "camvid-lite0.onnx"}
 
 
-def resolve_model(model: str | Path, log: Callable[[str], None] | None = None) -> Path:
-    """``model`` as a path: an existing file always wins; else a shipped model's name is its installed
-    file (and ``log`` says so); anything else is returned as given, for the caller's own error."""
+def resolve_model(model: str | Path, log: Callable[[str], None] | None = None, option: str = "--model") -> Path:
+    """``model`` as a path: an existing file (or folder) always wins; else a shipped model's name is its
+    installed file (and ``log`` says so); anything else is one line, naming ``option``, that lists the
+    shipped names."""
     path = Path(model)
-    if path.exists() or str(model) not in SHIPPED:
+    if path.exists():
         return path
+    if str(model) not in SHIPPED:
+        raise ConfigError(not_found(str(model), option))
     shipped = SHIPPED_DIR / SHIPPED[str(model)]
     if not shipped.is_file():
         raise ConfigError(f"{model}: the shipped model is missing from this install ({shipped}); reinstall "
@@ -28,6 +31,16 @@ def resolve_model(model: str | Path, log: Callable[[str], None] | None = None) -
     if log is not None:
         log(f"{model}: the shipped model {shipped}")
     return shipped
+
+
+def not_found(model: str, option: str = "--model") -> str:
+    """The message for a MODEL that is neither a file nor a shipped name: the closest name, then them all."""
+    import difflib
+
+    close = difflib.get_close_matches(model, SHIPPED, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return (f"{option} {model}: model file not found, and not the name of a shipped model; {hint}shipped: "
+            f"{', '.join(SHIPPED)}")
 
 
 def is_shipped(path: str | Path) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import CAMVID
+from unet_edge.core.errors import ConfigError
 from unet_edge.core.shipped import SHIPPED, SHIPPED_DIR, derived_dir, is_shipped, resolve_model, user_cache
 
 NAME = "camvid-lite0"
@@ -33,7 +34,8 @@ def test_the_name_is_the_shipped_file_and_says_so_and_an_existing_path_wins(tmp_
     monkeypatch.chdir(tmp_path)
     (tmp_path / NAME).write_bytes(b"mine")
     assert resolve_model(NAME).resolve() == (tmp_path / NAME).resolve()
-    assert resolve_model("other.onnx").name == "other.onnx"  # anything else: the caller's own error
+    with pytest.raises(ConfigError, match="--model camvid-lite1: model file not found.*did you mean camvid-lite0"):
+        resolve_model("camvid-lite1")  # anything else names the shipped models
 
 
 @needs_file
