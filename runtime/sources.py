@@ -26,6 +26,9 @@ from unet_edge.runtime.frame import to_bgr  # noqa: E402
 from unet_edge.runtime.source_base import Source, display_name  # noqa: E402, F401 - the base, re-exported
 
 LIVE_TIMEOUT_MS = 5000
+# A rosbag2's storage files, by suffix and by their first bytes: read alone when named so.
+BAG_SUFFIXES = (".mcap", ".db3")
+BAG_MAGIC = {b"\x89MCAP0\r\n": ".mcap", b"SQLite format 3\x00": ".db3"}
 BUILTIN_SCHEMES = ("v4l2", "rtsp", "rtsps", "csi", "http", "https")
 
 
@@ -163,11 +166,13 @@ def open_source(uri: str) -> Source:
         pipeline = csi_pipeline(int(uri[len("csi://"):] or 0)) if uri.startswith("csi://") else uri
         return CaptureSource(pipeline, uri, True, cv2.CAP_GSTREAMER)
     path = Path(uri)
-    if (path / "metadata.yaml").is_file() or path.suffix.lower() in (".mcap", ".db3") and \
+    if (path / "metadata.yaml").is_file() or path.suffix.lower() in BAG_SUFFIXES and \
             (path.parent / "metadata.yaml").is_file():
         from unet_edge.runtime.rosbag import BagSource
 
         return BagSource(path if path.is_dir() else path.parent)
+    if path.is_file() and (path.suffix.lower() in BAG_SUFFIXES or bag_storage(path)):
+        return _bare_bag(path, uri)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if is_image(p))
         if not files:
@@ -183,6 +188,31 @@ def open_source(uri: str) -> Source:
     if is_image(path):
         return ImageSource([path], uri)
     return CaptureSource(str(path), uri, False, cv2.CAP_ANY)
+
+
+def bag_storage(path: Path) -> str | None:
+    """``.mcap`` or ``.db3`` where ``path``'s first bytes are a rosbag2 storage file's, else None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    return next((kind for magic, kind in BAG_MAGIC.items() if head.startswith(magic)), None)
+
+
+def _bare_bag(path: Path, uri: str) -> Source:
+    """A bag's storage file without its folder's ``metadata.yaml``: rosbags reads an ``.mcap`` or ``.db3``
+    alone (by its suffix), so one named so is read; one named otherwise is said for what it is."""
+    kind = bag_storage(path)
+    if kind is None:
+        raise SourceError(f"{uri}: named {path.suffix} but not a ROS 2 bag's storage file (its first bytes are no "
+                          "MCAP or SQLite header): give the bag folder with its metadata.yaml")
+    if path.suffix.lower() != kind:
+        raise SourceError(f"{uri}: an {kind[1:].upper()} file (a ROS 2 bag's storage), not a video; give the bag "
+                          f"folder that holds it with its metadata.yaml, or name the file *{kind} to read it alone")
+    from unet_edge.runtime.rosbag import BagSource
+
+    return BagSource(path)
 
 
 def _available_plugins() -> list[str]:
