@@ -192,7 +192,7 @@ def test_run_takes_provider_openvino_and_its_device_and_precision(tiny, cache, t
     assert proc.returncode == 0, proc.stderr
     assert "[openvino fp32," in proc.stdout
     for args, expect in ((["--device", "TPU"], "unknown OpenVINO device 'TPU'"),
-                         (["--precision", "fp8"], "unknown OpenVINO precision 'fp8'")):
+                         (["--precision", "fp8"], "--precision fp8: choose one of f32, bf16")):
         proc = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1 and len(lines) == 1 and expect in lines[0], proc.stderr

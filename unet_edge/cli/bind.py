@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unet_edge.core.options import UNSET, cli_fields
+from unet_edge.core.options import UNSET, check, cli_fields
 
 
 def bind(config: type, *, into: str = "opts", without: Sequence[str] = (), build: bool = True,
@@ -41,6 +41,7 @@ def bind(config: type, *, into: str = "opts", without: Sequence[str] = (), build
             for f, c in fields:
                 value = kwargs.pop(f.name, _default(f, c))
                 values[f.name] = c.parse(value) if c.parse is not None and value is not None else value
+            check(config, values)  # bounds, choices and "needs": before the command does anything
             return command(*args, **{into: config(**values) if build else values}, **kwargs)
 
         wrapper.__signature__ = inspect.Signature(params, return_annotation=sig.return_annotation)  # typer reads it

@@ -28,11 +28,12 @@ class OwnModel:
     rgb: bool | None = opt(None, "the colour order the model expects (required unless the model states it)",
                            flags=("--rgb/--bgr",), panel=PANEL, show_default=False)
     input_norm: str | None = opt(None, "its input scaling: imagenet | unit ([0, 1]) | signed ([-1, 1]) | none "
-                                       "(required unless the model states it)", panel=PANEL)
+                                       "(required unless the model states it)", panel=PANEL,
+                                 choices=("imagenet", "unit", "signed", "none"))  # models.contract.NORM_PRESETS
     mean: str | None = opt(None, "R,G,B mean on the 0-255 scale (instead of --input-norm)", panel=PANEL)
     std: str | None = opt(None, "R,G,B std on the 0-255 scale", panel=PANEL)
-    input_layout: str | None = opt(None, "nchw | nhwc (default: nchw)", panel=PANEL)
-    multiple_of: int | None = opt(None, "pad the input to a multiple of N (cropped back)", panel=PANEL)
+    input_layout: str | None = opt(None, "nchw | nhwc (default: nchw)", panel=PANEL, choices=("nchw", "nhwc"))
+    multiple_of: int | None = opt(None, "pad the input to a multiple of N (cropped back)", panel=PANEL, min=1)
     output: str | None = opt(None, "the output holding the logits or class ids: a name, dict key or tuple index",
                              panel=PANEL)
     classes: str | None = opt(None, "camvid | cityscapes | carla | FILE.json (a list of names, optionally with "
