@@ -9,7 +9,21 @@ from __future__ import annotations
 
 
 class UnetEdgeError(Exception):
-    """Base class of every error a user can cause and fix."""
+    """Base class of every error a user can cause and fix. Its message is one line by construction:
+    a value the user typed with a line break in it is shown escaped, and an error that a DataLoader
+    worker re-raises with its traceback keeps the traceback's last line, the error itself."""
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (_one_line(args[0]), *args[1:])
+        super().__init__(*args)
+
+
+def _one_line(message: str) -> str:
+    if "Traceback (most recent call last)" in message:
+        lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+        message = lines[-1] if lines else message
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class DataError(UnetEdgeError):
