@@ -48,3 +48,47 @@ def test_writer_refuses_a_non_empty_folder(tmp_path):
     with pytest.raises(ConfigError, match="not empty"):
         write_synth(tmp_path, frames=2, size=(32, 32), clip_frames=0)
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def _clip_length(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+def test_the_clip_follows_frames_unless_its_own_length_is_given(tmp_path):
+    res = write_synth(tmp_path / "a", frames=5, size=(32, 48), workers=1)
+    assert res.clip_frames == 5 and _clip_length(res.clip) == 5
+    res = write_synth(tmp_path / "b", frames=5, size=(32, 48), clip_frames=3, workers=1)
+    assert res.clip_frames == 3 and _clip_length(res.clip) == 3
+    res = write_synth(tmp_path / "c", frames=5, size=(32, 48), clip_frames=0, workers=1)
+    assert res.clip is None and not (tmp_path / "c" / "clip.mp4").exists()
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"frames": 0}, "--frames 0: give at least 1"),
+    ({"clip_frames": -1}, "--clip-frames -1"),
+    ({"fps": 0.0}, "--fps 0: give a frame rate above 0"),
+    ({"fps": float("inf")}, "--fps inf"),
+    ({"workers": 0}, "--workers 0"),
+    ({"size": (8, 8)}, "--size 8x8"),
+])
+def test_every_option_is_checked_before_anything_is_written(tmp_path, kw, message):
+    args = {"frames": 3, "size": (32, 48), "workers": 1, **kw}
+    with pytest.raises(ConfigError, match=message):
+        write_synth(tmp_path / "out", **args)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_synth_is_kept_unless_forced(tmp_path):
+    (tmp_path / ".out.partial" / "images").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="interrupted synth"):
+        write_synth(tmp_path / "out", frames=2, size=(32, 32), clip_frames=0, workers=1)
+    assert (tmp_path / ".out.partial" / "images").is_dir() and not (tmp_path / "out").exists()
+    write_synth(tmp_path / "out", frames=2, size=(32, 32), clip_frames=0, workers=1, force=True)
+    assert len(list((tmp_path / "out" / "images").iterdir())) == 2 and not (tmp_path / ".out.partial").exists()
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(ConfigError, match="a file, not a folder"):
+        write_synth(tmp_path / "file", frames=2, size=(32, 32), workers=1)

@@ -20,21 +20,27 @@ def synth(out: Annotated[Path, typer.Argument(help="output folder")],
           frames: Annotated[int, typer.Option(help="independent labelled scenes to write")] = 300,
           size: Size = "360x480",
           seed: int = 0,
-          clip_frames: Annotated[int, typer.Option(help="frames of the dashcam clip (0: none)")] = 150,
+          clip_frames: Annotated[int | None, typer.Option(help="frames of the dashcam clip (default: --frames; "
+                                                               "0: none)")] = None,
           fps: float = 30.0,
           workers: int = 2,
           force: Annotated[bool, typer.Option(help="overwrite a non-empty folder")] = False) -> None:
     """Write a synthetic dashcam dataset (folder layout, CamVid classes) and clip.mp4."""
     import time
 
+    from unet_edge.core.errors import ConfigError
     from unet_edge.synth.writer import write_synth
 
+    try:
+        hw = parse_size(size)
+    except ConfigError as exc:
+        raise ConfigError(f"--size {size}: give HxW with both sides at least 16, e.g. 360x480") from exc
     t0 = time.perf_counter()
-    res = write_synth(out, frames, parse_size(size), seed, clip_frames, fps, workers, force)
+    res = write_synth(out, frames, hw, seed, clip_frames, fps, workers, force)  # checks every option first
     typer.echo(f"wrote {res.images} labelled frames to {res.root}/images + masks/ (classes.json) "
                f"in {time.perf_counter() - t0:.1f}s")
     if res.clip:
-        typer.echo(f"wrote dashcam clip {res.clip} ({clip_frames} frames at {fps:g} fps)")
+        typer.echo(f"wrote dashcam clip {res.clip} ({res.clip_frames} frames at {fps:g} fps)")
 
 
 @ms.model_options(without=("trust_pickle", "classes"))
