@@ -62,6 +62,8 @@ class MaskWriter:
     def __init__(self, folder: str | Path, classes: Sequence[str], palette: Sequence[Sequence[int]],
                  sources: Sequence, keep: int | None = None) -> None:
         self.folder = Path(folder)
+        if keep is not None and keep < 1:
+            raise SinkError(f"--keep {keep}: keep at least one frame")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             probe = self.folder / ".unet-edge-write-test"
@@ -69,8 +71,6 @@ class MaskWriter:
             probe.unlink()
         except OSError as exc:
             raise SinkError(f"--save-masks {folder}: cannot write there ({exc.strerror or exc})") from exc
-        if keep is not None and keep < 1:
-            raise SinkError(f"--keep {keep}: keep at least one frame")
         self.classes, self.palette, self.sources, self.keep = list(classes), list(palette), list(sources), keep
         self.written = self.dropped = 0
         self.error: SinkError | None = None

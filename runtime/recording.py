@@ -40,7 +40,8 @@ class SaveSpec:
 
 
 def parse_save(save: str | Path | None, segment: float | None = None, keep: int | None = None) -> SaveSpec | None:
-    """Check the ``--save``/``--segment``/``--keep`` combination; every problem is one ConfigError line."""
+    """Check the ``--save``/``--segment``/``--keep`` combination; every problem is one ConfigError line.
+    Nothing is written: :func:`prepare_save` makes the folder once the whole plan holds."""
     if save is None:
         if segment is not None or keep is not None:
             raise ConfigError("--segment and --keep go with --save DIR/")
@@ -64,7 +65,20 @@ def parse_save(save: str | Path | None, segment: float | None = None, keep: int 
             raise ConfigError("--keep needs --segment: it keeps the newest N segments")
         if keep < 1:
             raise ConfigError(f"--keep {keep}: keep at least 1 segment")
-    folder = path if is_dir else path.parent
+    if not is_dir and (stale := partial_of(path)).exists():
+        raise ConfigError(f"--save {text}: {stale} holds an interrupted recording of this name; move it away "
+                          "first (it is never overwritten)")
+    return SaveSpec(path, segment, keep)
+
+
+def partial_of(path: Path) -> Path:
+    """Where ``VideoWriter`` records ``path`` until it is finalized."""
+    return path.with_name(f".{path.stem}.partial{path.suffix or '.mp4'}")
+
+
+def prepare_save(spec: SaveSpec) -> None:
+    """Create the recording's folder and prove it writable: once the whole plan is checked."""
+    folder = spec.path if spec.segment else spec.path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # Write a file, not just os.access: root "may write" to /proc and to read-only mounts.
@@ -72,8 +86,7 @@ def parse_save(save: str | Path | None, segment: float | None = None, keep: int 
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise SinkError(f"--save {text}: cannot write in {folder} ({exc.strerror or exc})") from exc
-    return SaveSpec(path, segment, keep)
+        raise SinkError(f"--save {spec.path}: cannot write in {folder} ({exc.strerror or exc})") from exc
 
 
 def open_recorder(spec: SaveSpec, fps: float, wall_clock: bool) -> Sink:

@@ -9,8 +9,9 @@ Out: ``--save-bag DIR`` writes a rosbag2 folder (version 8, which ROS 2 Humble r
 which ``ros2 bag``, ``rosbags`` and Foxglove read): ``/segmentation/mask`` (``mono8`` class ids at
 the source's size), ``/segmentation/overlay`` (``bgr8``), both stamped and framed as their input,
 the class table as JSON on ``/segmentation/classes``, and the input's ``CameraInfo`` passed
-through. Several sources write ``/segmentation/<stream>/...``. Written into ``DIR.partial`` and
-renamed when finalized (Ctrl-C and SIGTERM included), so ``DIR`` is always a whole bag.
+through. Several sources write ``/segmentation/<stream>/...``. Written as ``DIR.partial/DIR`` (its
+storage file named ``DIR.mcap`` from the start) and moved to ``DIR`` when finalized (Ctrl-C and
+SIGTERM included), so ``DIR`` is always a whole bag; the remains of a killed run are never deleted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ DECODE = {"bgr8": None, "rgb8": cv2.COLOR_RGB2BGR, "mono8": cv2.COLOR_GRAY2BGR, 
           "rgba8": cv2.COLOR_RGBA2BGR, "yuv422": cv2.COLOR_YUV2BGR_UYVY, "uyvy": cv2.COLOR_YUV2BGR_UYVY,
           "yuv422_yuy2": cv2.COLOR_YUV2BGR_YUYV, "yuyv": cv2.COLOR_YUV2BGR_YUYV}
 CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}  # the YUV 4:2:2 ones: 2 bytes a pixel
+
+
+def partial_of(folder: Path) -> Path:
+    """The folder a bag is written in until it is finalized."""
+    return folder.with_name(folder.name + ".partial")
 
 
 def is_bag(path: Path) -> bool:
@@ -121,15 +127,17 @@ class BagWriter:
         rosbag2 = require("rosbags.rosbag2")
         StoragePlugin, Writer = rosbag2.StoragePlugin, rosbag2.Writer
         self.folder, self.sources = Path(folder), list(sources)
-        self.partial = self.folder.with_name(self.folder.name + ".partial")
+        self.partial = partial_of(self.folder)
         if self.folder.exists():
             raise SinkError(f"--save-bag {folder}: already exists (a bag is never overwritten)")
-        shutil.rmtree(self.partial, ignore_errors=True)
+        if self.partial.exists():
+            raise SinkError(f"--save-bag {folder}: {self.partial} holds an interrupted recording; move it away first")
         try:
-            self.partial.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = Writer(self.partial, version=8, storage_plugin=StoragePlugin.MCAP)
+            self.partial.mkdir(parents=True)
+            self.writer = Writer(self.partial / self.folder.name, version=8, storage_plugin=StoragePlugin.MCAP)
             self.writer.open()
         except Exception as exc:
+            shutil.rmtree(self.partial, ignore_errors=True)  # ours, and empty: nothing was recorded yet
             raise SinkError(f"--save-bag {folder}: cannot write there ({exc})") from exc
         many = len(self.sources) > 1
         self.conns = {}
@@ -181,7 +189,8 @@ class BagWriter:
                 if isinstance(src, BagSource):
                     self._camera_info(src, i)
             self.writer.close()
-            os.replace(self.partial, self.folder)
+            os.replace(self.partial / self.folder.name, self.folder)
+            self.partial.rmdir()
         except OSError as exc:
             raise SinkError(f"--save-bag {self.folder}: cannot finalize ({exc.strerror or exc}); the bag so far is "
                             f"in {self.partial}") from exc

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from unet_edge.core.errors import ConfigError
-from unet_edge.core.shipped import resolve_model
 from unet_edge.runtime.frame import Frame
 from unet_edge.runtime.pipeline import StreamOptions
-from unet_edge.runtime.recording import SaveSpec, open_recorder, parse_save
+from unet_edge.runtime.recording import SaveSpec, open_recorder, prepare_save
 from unet_edge.runtime.render import Renderer
 from unet_edge.runtime.run_config import RunConfig
+from unet_edge.runtime.run_plan import RunPlan, plan_run
 from unet_edge.runtime.sinks import ServerSink, Sink, WindowSink
 from unet_edge.runtime.sources import Source
 
@@ -35,16 +35,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
-
-
-def _per_stream(save: str | Path | None, n: int) -> list[str | None]:
-    """``out_{stream}.mp4`` -> out_0.mp4, out_1.mp4, ...; one source needs no placeholder."""
-    if save is None or n == 1:
-        return [None if save is None else str(save)] * n
-    if "{stream}" not in str(save):
-        raise ConfigError(f"--save {save}: with {n} sources the name needs {{stream}}, e.g. out_{{stream}}.mp4 "
-                          "or rec_{stream}/")
-    return [str(save).replace("{stream}", str(i)) for i in range(n)]
 
 
 class Outputs:
@@ -77,23 +67,6 @@ class Outputs:
                     error = error or exc
         if error is not None:
             raise error
-
-
-def split_saves(save: str | Path | list | None) -> tuple[str | Path | None, list]:
-    """The one recording (file or segment folder) and the network outputs among the ``--save`` values."""
-    from unet_edge.runtime.network_out import parse_network
-
-    given = [] if save is None else [save] if isinstance(save, (str, Path)) else list(save)
-    parsed = [(g, parse_network(str(g))) for g in given]
-    networks = [spec for _, spec in parsed if spec is not None]
-    files = [g for g, spec in parsed if spec is None]
-    if len(files) > 1:
-        raise ConfigError(f"--save {files[0]} --save {files[1]}: one recording per run (a file or a segment folder); "
-                          "repeat --save for rtsp:// and rtp:// outputs")
-    taken = [(n.host, n.port) for n in networks]
-    if len(set(taken)) < len(taken):
-        raise ConfigError("--save: two network outputs on the same HOST:PORT; give each its own port")
-    return (files[0] if files else None), networks
 
 
 def data_writers(cfg: RunConfig, seg, sources: list[Source]) -> list:
@@ -154,70 +127,37 @@ def _log_size(seg, frame: Frame, log: Callable[[str], None]) -> None:
 
 
 def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
-    """Run the pipeline until the sources end, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats."""
-    from unet_edge.runtime.mjpeg import MjpegServer, parse_address
+    """Run the pipeline until the sources end, --max-frames, 'q', Ctrl-C or SIGTERM; returns the stats.
+    Every option is checked (``plan_run``) before the model loads or anything is written."""
     from unet_edge.runtime.periodic import PeriodicReport
     from unet_edge.runtime.segmenter import Segmenter
     from unet_edge.runtime.trace import FrameTrace
 
-    uris = [cfg.source] if isinstance(cfg.source, (str, Path)) else list(cfg.source)
-    if not uris:
-        raise ConfigError("give at least one --source")
-    # Every bad value fails here, before the model loads or a file is written.
-    keep_segments = cfg.keep if cfg.segment is not None or cfg.save_masks is None else None
-    recording, networks = split_saves(cfg.save)
-    saves = [parse_save(p, cfg.segment, keep_segments) for p in _per_stream(recording, len(uris))]
-    address = parse_address(cfg.serve) if cfg.serve else None
+    plan = plan_run(cfg, log)  # source -> process -> overlay -> output, each checked first
+    sources = _open_sources(plan.uris, cfg.topic)
+    for spec in plan.saves:
+        if spec is not None:
+            prepare_save(spec)
     report = None
     if cfg.stats_every is not None or cfg.stats_json is not None:
         report = PeriodicReport(60.0 if cfg.stats_every is None else cfg.stats_every, cfg.stats_json)
     trace = FrameTrace(cfg.trace) if cfg.trace else None
-    sources = _open_sources(uris, cfg.topic)
-    seg = Segmenter(resolve_model(cfg.model, log), cfg.provider, cfg.threads, cfg.size, device=cfg.device,
-                    precision=cfg.precision)
+    seg = Segmenter(plan.runner)
     renderer = Renderer(seg.classes, seg.palette, cfg.view, cfg.alpha, cfg.legend, cfg.hud, cfg.min_confidence)
     pipe = seg.pipeline(sources, renderer, StreamOptions(cfg.max_frames, cfg.loop, cfg.realtime,
                                                          max_batch=cfg.max_batch))
-    outputs = Outputs(sources, saves, cfg.realtime)
-    interrupted, sized = False, set()
-    writers: list = []
+    outputs = Outputs(sources, plan.saves, cfg.realtime)
+    interrupted, writers = False, []
     try:
         writers = data_writers(cfg, seg, sources)  # the class maps themselves: PNGs, a ROS 2 bag
         pipe.observers.extend(w.observe for w in writers)
-        if address:
-            title = "unet-edge: " + ", ".join(s.display_name for s in sources)
-            server = MjpegServer(*address, list(zip(seg.classes, seg.palette)), title=title, token=cfg.serve_token,
-                                 streams=len(uris)).start()
-            outputs.shared.append(ServerSink(server))
-            log(f"serving the live view on {server.url}")
-        if networks:
-            from unet_edge.runtime.network_out import open_network
-
-            for spec in networks:  # listening (or the .sdp written) before the first frame
-                outputs.shared.append(open_network(spec, [s.fps for s in sources], log))
-        if cfg.show:
-            outputs.shared.append(WindowSink(streams=len(uris)))
-        if trace:
-            pipe.observers.append(lambda f, latency: trace.write(f.index, f.t_capture, latency, f.timings, f.stream))
-        if report:
-            pipe.observers.append(lambda f, latency: report.observe(f.timings, latency, pipe.stats))
-        h, w = seg.input_size
-        log(f"streaming {', '.join(uris)} through {cfg.model} [{seg.runner.describe()}, "
-            + (f"input sized to the footage's aspect at about {h}x{w}'s pixels]" if seg.runner.sized_by_frames
-               else f"input {h}x{w}]"))
-        if len(uris) > 1:
-            log(_batching(cfg, seg, pipe, len(uris)))
-        with sigterm_as_interrupt():
-            try:
-                for frame in pipe.frames():  # source -> process -> overlay (runtime/pipeline.py)
-                    if seg.runner.sized_by_frames and frame is not None and frame.stream not in sized:
-                        sized.add(frame.stream)
-                        _log_size(seg, frame, log)
-                    if not outputs.write(frame):  # -> output: window, live view, recordings
-                        break
-            except KeyboardInterrupt:
-                interrupted = True
-                print("\ninterrupted: finalizing outputs", file=sys.stderr)
+        _open_shared(cfg, plan, seg, sources, outputs, log)
+        for observer in (trace and (lambda f, lat: trace.write(f.index, f.t_capture, lat, f.timings, f.stream)),
+                         report and (lambda f, lat: report.observe(f.timings, lat, pipe.stats))):
+            if observer:
+                pipe.observers.append(observer)
+        _log_start(cfg, plan, seg, pipe, log)
+        interrupted = _loop(seg, pipe, outputs, log)
     finally:
         try:
             outputs.close()
@@ -228,6 +168,58 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
             for closing in (report, trace):
                 if closing:
                     closing.close()
+    return _finish(pipe, writers, plan, outputs, interrupted, log)
+
+
+def _open_shared(cfg: RunConfig, plan: RunPlan, seg, sources: list[Source], outputs: Outputs,
+                 log: Callable[[str], None]) -> None:
+    """The outputs every stream shares: the live view, network streams and the window."""
+    if plan.address:
+        from unet_edge.runtime.mjpeg import MjpegServer
+
+        title = "unet-edge: " + ", ".join(s.display_name for s in sources)
+        server = MjpegServer(*plan.address, list(zip(seg.classes, seg.palette)), title=title, token=cfg.serve_token,
+                             streams=len(sources)).start()
+        outputs.shared.append(ServerSink(server))
+        log(f"serving the live view on {server.url}")
+    if plan.networks:
+        from unet_edge.runtime.network_out import open_network
+
+        for spec in plan.networks:  # listening (or the .sdp written) before the first frame
+            outputs.shared.append(open_network(spec, [s.fps for s in sources], log))
+    if cfg.show:
+        outputs.shared.append(WindowSink(streams=len(sources)))
+
+
+def _log_start(cfg: RunConfig, plan: RunPlan, seg, pipe, log: Callable[[str], None]) -> None:
+    h, w = seg.input_size
+    log(f"streaming {', '.join(plan.uris)} through {cfg.model} [{seg.runner.describe()}, "
+        + (f"input sized to the footage's aspect at about {h}x{w}'s pixels]" if seg.runner.sized_by_frames
+           else f"input {h}x{w}]"))
+    if len(plan.uris) > 1:
+        log(_batching(cfg, seg, pipe, len(plan.uris)))
+
+
+def _loop(seg, pipe, outputs: Outputs, log: Callable[[str], None]) -> bool:
+    """Frames to the outputs until the end; True when interrupted (Ctrl-C, SIGTERM)."""
+    sized: set[int] = set()
+    with sigterm_as_interrupt():
+        try:
+            for frame in pipe.frames():  # source -> process -> overlay (runtime/pipeline.py)
+                if seg.runner.sized_by_frames and frame is not None and frame.stream not in sized:
+                    sized.add(frame.stream)
+                    _log_size(seg, frame, log)
+                if not outputs.write(frame):  # -> output: window, live view, recordings
+                    break
+        except KeyboardInterrupt:
+            print("\ninterrupted: finalizing outputs", file=sys.stderr)
+            return True
+    return False
+
+
+def _finish(pipe, writers: list, plan: RunPlan, outputs: Outputs, interrupted: bool,
+            log: Callable[[str], None]) -> dict:
+    """The run's summary, logged."""
     summary = pipe.summary()
     log(pipe.stats.table())
     _log_streams(summary, log)
@@ -235,7 +227,7 @@ def run_stream(cfg: RunConfig, log: Callable[[str], None] = print) -> dict:
         key, info, line = writer.summary()
         summary[key] = info
         log(line)
-    for spec, rec in zip(saves, outputs.recorders):
+    for spec, rec in zip(plan.saves, outputs.recorders):
         if spec:
             finished = getattr(rec, "finished", None)
             where = spec.path if finished is None else f"{len(finished)} segments in {spec.path}"

@@ -11,7 +11,7 @@ from unet_edge.core.shipped import resolve_model
 from unet_edge.runtime.frame import Frame, at_size, to_bgr, to_model_size
 from unet_edge.runtime.pipeline import Pipeline, StreamOptions
 from unet_edge.runtime.render import Renderer
-from unet_edge.runtime.runners import open_runner
+from unet_edge.runtime.runners import Runner, open_runner
 from unet_edge.runtime.sources import Source, open_source
 
 
@@ -24,13 +24,15 @@ class Segmenter:
     ...         pass
     """
 
-    def __init__(self, model: str | Path, provider: str = "cpu", threads: int | None = None,
+    def __init__(self, model: str | Path | Runner, provider: str = "cpu", threads: int | None = None,
                  input_size: tuple[int, int] | None = None, device: str | None = None,
                  precision: str | None = None) -> None:
         """``provider="openvino"`` runs an ``.onnx`` with OpenVINO on ``device`` (CPU | GPU | NPU | AUTO)
-        at ``precision`` (f32 | bf16); see ``open_runner``."""
-        self.runner = open_runner(resolve_model(model), provider=provider, threads=threads, input_size=input_size,
-                                  device=device, precision=precision)
+        at ``precision`` (f32 | bf16); see ``open_runner``. ``model`` may be an inactive runner already
+        built (``run`` builds it while it checks its plan); the other arguments are then its own."""
+        self.runner = model if isinstance(model, Runner) else open_runner(
+            resolve_model(model), provider=provider, threads=threads, input_size=input_size, device=device,
+            precision=precision)
         self.runner.activate()
         self.classes, self.palette = self.runner.classes, self.runner.palette
         # The given or fixed size; for a dynamic export given none, its export size, which each frame's

@@ -8,8 +8,9 @@ from collections import Counter
 import cv2
 import numpy as np
 
-from unet_edge.core.errors import DataError
+from unet_edge.core.errors import ConfigError, DataError
 from unet_edge.core.io import atomic_path, write_json_atomic
+from unet_edge.core.options import check_config as check_options
 from unet_edge.data import SegDataset, open_dataset
 from unet_edge.eval_config import EvalConfig
 from unet_edge.export.frame_sets import spread
@@ -59,10 +60,28 @@ def evaluate(runner, ds: SegDataset, samples: int = 0, masks=None) -> dict:
             "input_sizes": {f"{h}x{w}": k for (h, w), k in sorted(sizes.items())}}
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def check_plan(cfg: EvalConfig) -> None:
+    """Every output checked before the model opens: no output may be, hold or lie in an input, and
+    the grid must be an image OpenCV can write (it would write nothing, silently)."""
+    from unet_edge.core.plan import check_disjoint
+    from unet_edge.core.shipped import resolve_model
+
+    if cfg.save_viz is not None and cfg.save_viz.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigError(f"--save-viz {cfg.save_viz}: give an image file ({', '.join(IMAGE_SUFFIXES)})")
+    check_disjoint({"--model": resolve_model(cfg.model), "--data": cfg.data},
+                   {"--save-masks": cfg.save_masks, "--save-viz": cfg.save_viz, "--json": cfg.json_out})
+
+
 def evaluate_path(cfg: EvalConfig) -> dict:
     """The ``unet-edge eval`` command: open the model and dataset, score, write outputs."""
     from unet_edge.core.shipped import resolve_model
     from unet_edge.export.any_model import open_model
+
+    check_options(cfg)
+    check_plan(cfg)
 
     runner = open_model(cfg.model, provider=cfg.provider, input_size=cfg.size, device=cfg.device,
                         precision=cfg.precision, spec=cfg.spec)

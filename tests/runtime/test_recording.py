@@ -14,7 +14,7 @@ import cv2
 import pytest
 
 from unet_edge.core.errors import SinkError
-from unet_edge.runtime.recording import SEGMENT_GLOB, WallClock, parse_save
+from unet_edge.runtime.recording import SEGMENT_GLOB, WallClock, parse_save, prepare_save
 from unet_edge.runtime.run import RunConfig, run_stream
 from unet_edge.runtime.sinks import Sink
 from unet_edge.runtime.sources import Source, open_source, register_source
@@ -114,16 +114,16 @@ def test_a_full_disk_ends_the_run_in_one_line_and_keeps_finished_segments(model,
 @pytest.mark.parametrize("args,expect", [
     (["--save", "out.mp4", "--segment", "5"], "--segment writes a folder of files: give --save DIR/"),
     (["--save", "rec/"], "a folder takes --segment SECONDS"),
-    (["--save", "rec/", "--segment", "0"], "--segment 0: give the length of a segment in seconds"),
+    (["--save", "rec/", "--segment", "0"], "--segment 0: must be above 0"),
     (["--save", "rec/", "--segment", "-3"], "--segment -3"),
     (["--save", "rec/", "--segment", "abc"], "Invalid value for '--segment'"),
     (["--save", "out.mp4", "--keep", "3"], "--keep needs --segment"),
-    (["--save", "rec/", "--segment", "5", "--keep", "0"], "--keep 0: keep at least 1 segment"),
+    (["--save", "rec/", "--segment", "5", "--keep", "0"], "--keep 0: must be at least 1"),
     (["--save", "out.txt"], "unknown video type '.txt'"),
-    (["--segment", "5"], "--segment and --keep go with --save DIR/"),
+    (["--segment", "5"], "--segment 5: needs --save"),
     (["--serve", "127.0.0.1:99999"], "port 99999 is outside 0-65535"),
     (["--serve", "host:abc"], "expected HOST:PORT or PORT"),
-    (["--stats-every", "0"], "--stats-every 0: give a number of seconds above 0"),
+    (["--stats-every", "0"], "--stats-every 0: must be above 0"),
     (["--serve", "0", "--serve-token", " "], "--serve-token: give a non-empty token"),
 ])
 def test_bad_values_are_one_line_errors(model, tmp_path, args, expect):
@@ -137,9 +137,12 @@ def test_bad_values_are_one_line_errors(model, tmp_path, args, expect):
 def test_save_spec_grammar(tmp_path):
     assert parse_save(str(tmp_path / "a.mp4")).segment is None
     spec = parse_save(f"{tmp_path}/rec/", 60, 10)
-    assert spec.path == tmp_path / "rec" and spec.segment == 60 and spec.keep == 10 and spec.path.is_dir()
+    assert spec.path == tmp_path / "rec" and spec.segment == 60 and spec.keep == 10
+    assert not spec.path.exists()  # nothing is written while the plan is checked
+    prepare_save(spec)
+    assert spec.path.is_dir()
     with pytest.raises(SinkError, match="cannot write in /proc/nope/rec"):
-        parse_save("/proc/nope/rec/", 5)
+        prepare_save(parse_save("/proc/nope/rec/", 5))
 
 
 @pytest.mark.parametrize("save", ["/proc/out.mp4", "/proc/x/out.mp4", "/sys/rec/"])

@@ -25,6 +25,8 @@ class VideoWriter:
         self._size: tuple[int, int] | None = None
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.dest.with_name(f".{self.dest.stem}.partial{self.dest.suffix or '.mp4'}")
+        if self._tmp.exists():  # a crash's remains are never overwritten (run checks it in its plan too)
+            raise SinkError(f"{self.dest}: {self._tmp} holds an interrupted recording; move it away first")
 
     def write(self, frame: np.ndarray) -> None:
         """Append one BGR uint8 frame."""
