@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unet_edge.core import ports
 from unet_edge.core.errors import ConfigError, MissingDependencyError
 from unet_edge.runtime.frame import to_model_size
 from unet_edge.runtime.segmenter import Segmenter
@@ -37,6 +38,27 @@ class ServeConfig:
     device: str | None = None  # OpenVINO's device (--provider openvino)
     precision: str | None = None  # OpenVINO's inference precision: f32 | bf16
     queue_delay_us: int = 2000
+
+
+def check_serve_config(cfg: ServeConfig) -> None:
+    """Every option of ``serve`` before Triton starts: three distinct ports in 1-65535, each free to listen
+    on at ``host`` (which must resolve), a batch and thread count of at least 1."""
+    if cfg.max_batch < 1:
+        raise ConfigError(f"--max-batch {cfg.max_batch}: give at least 1")
+    if cfg.threads is not None and cfg.threads < 1:
+        raise ConfigError(f"--threads {cfg.threads}: give at least 1 (or leave it out: every usable core)")
+    named = {"--http": cfg.http, "--grpc": cfg.grpc, "--metrics": cfg.metrics}
+    for option, port in named.items():
+        ports.check_port(option, str(port), port)
+    seen: dict[int, str] = {}
+    for option, port in named.items():
+        if port in seen:
+            raise ConfigError(f"{seen[port]} {port} and {option} {port}: Triton needs a port for each; give "
+                              "distinct ports")
+        seen[port] = option
+    ports.resolve("--host", cfg.host, cfg.host)
+    for option, port in named.items():
+        ports.check_free(option, str(port), cfg.host, port)
 
 
 def free_ports(n: int) -> list[int]:
@@ -103,27 +125,26 @@ def infer_function(seg: Segmenter, outputs: list[str]) -> Callable[..., dict[str
 
 def serve(cfg: ServeConfig, log: Callable[[str], None] = print, ready: Callable[[], None] | None = None) -> None:
     """Start Triton with the model bound and serve until interrupted (or ``ready`` returns for tests)."""
+    from unet_edge.core.shipped import resolve_model
+
+    check_serve_config(cfg)
+    model = resolve_model(cfg.model, log)
     try:
         from pytriton.decorators import batch
         from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
         from pytriton.triton import Triton, TritonConfig
     except ImportError as exc:
         raise MissingDependencyError("nvidia-pytriton", "serve", "Triton Inference Server") from exc
-    if cfg.max_batch < 1:
-        raise ConfigError(f"--max-batch {cfg.max_batch}: give at least 1")
     _, why = python_libdir()
     if why:
         raise ConfigError(f"unet-edge serve cannot start Triton's Python backend here: {why}")
     prepare_environment()
-    from unet_edge.core.shipped import resolve_model
-
-    seg = Segmenter(resolve_model(cfg.model, log), cfg.provider, cfg.threads, device=cfg.device,
-                    precision=cfg.precision)
+    seg = Segmenter(model, cfg.provider, cfg.threads, device=cfg.device, precision=cfg.precision)
     outputs = seg.runner.output_names
     if outputs[0] != "mask":
         raise ConfigError(f"{cfg.model.name} outputs {outputs[0]}; serve a class-id export (not --logits)")
     triton_cfg = TritonConfig(http_address=cfg.host, http_port=cfg.http, grpc_address=cfg.host, grpc_port=cfg.grpc,
-                              metrics_port=cfg.metrics, allow_metrics=True, log_verbose=0)
+                              metrics_address=cfg.host, metrics_port=cfg.metrics, allow_metrics=True, log_verbose=0)
     try:
         with Triton(config=triton_cfg) as triton:
             triton.bind(
