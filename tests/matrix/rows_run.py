@@ -106,3 +106,10 @@ ROWS += [
         "--input-layout chw: choose one of nchw, nhwc"),
     row("bench-multiple-of-zero", "bench --model {model} --multiple-of 0", "--multiple-of 0: must be at least 1"),
 ]
+
+ROWS += [  # demo: checked by typer's ranges (exit 2), before the synthetic scenes are written
+    row("demo-frames-too-few", "demo --out {tmp}/d --frames 3", "--frames", code=2),
+    row("demo-epochs-zero", "demo --out {tmp}/d --epochs 0", "--epochs", code=2),
+    row("demo-minutes-zero", "demo --out {tmp}/d --train-minutes 0", "--train-minutes", code=2),
+    row("demo-size-bad", "demo --out {tmp}/d --size 8x8", "size '8x8'"),
+]

@@ -37,3 +37,28 @@ def test_some_options_are_checked():
 def test_each_checked_option_has_a_row(config, commands, option):
     hits = [r.id for r in ROWS if r.argv[0] in commands and option in r.argv]
     assert hits, f"{config} {option}: no row of tests/matrix gives it a bad value"
+
+
+def click_checked_options():
+    """Options that typer declares with a range or a choice (``typer.Option(min=...)``) on commands
+    not bound to a config."""
+    import click
+    import typer
+
+    from unet_edge.cli.app import app
+
+    group = typer.main.get_command(app)
+    out = []
+    for name, command in group.commands.items():
+        for p in command.params:
+            if isinstance(p, click.Option) and isinstance(p.type, (click.IntRange, click.FloatRange, click.Choice)):
+                out.append((name, p.opts[0]))
+    return out
+
+
+@pytest.mark.parametrize("command,option", click_checked_options() or [("-", "-")], ids=lambda v: str(v))
+def test_each_ranged_typer_option_has_a_row(command, option):
+    if command == "-":
+        pytest.skip("no typer option declares a range")
+    hits = [r.id for r in ROWS if r.argv[0] == command and option in r.argv]
+    assert hits, f"{command} {option}: no row of tests/matrix gives it a bad value"

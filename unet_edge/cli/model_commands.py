@@ -82,10 +82,11 @@ def evaluate(cfg: EvalConfig | None = None, own_model: dict | None = None) -> No
 
 
 def demo(out: Annotated[Path, typer.Option(help="folder for every demo output")] = Path("demo_out"),
-         frames: Annotated[int, typer.Option(help="synthetic training scenes")] = 400,
-         epochs: Annotated[int | None, typer.Option(help="a fixed epoch count instead of --train-minutes")] = None,
+         frames: Annotated[int, typer.Option(help="synthetic training scenes", min=20)] = 400,
+         epochs: Annotated[int | None, typer.Option(help="a fixed epoch count instead of --train-minutes", min=1)
+                           ] = None,
          train_minutes: Annotated[float, typer.Option(help="training time: the epoch count is fitted to it, so "
-                                                           "the demo keeps to 4 minutes")] = TRAIN_MINUTES,
+                                                           "the demo keeps to 4 minutes", min=0.1)] = TRAIN_MINUTES,
          size: Size = "96x128",  # the training crop: the scenes render, and the model runs, at twice it
          seed: int = 0) -> None:
     """End to end on the synthetic dashcam: synthesize, train, evaluate, export, stream, bench."""
