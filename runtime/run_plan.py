@@ -78,10 +78,13 @@ def _check_bag(folder: Path) -> None:
                           "away first (it is never deleted)")
 
 
-def _check_paths(cfg: RunConfig, uris: list[str], model: Path, recording: str | Path | None) -> None:
+def _check_paths(cfg: RunConfig, uris: list[str], model: Path, recording: str | Path | None,
+                 networks: list) -> None:
+    from unet_edge.runtime.network_spec import sdp_paths
     from unet_edge.runtime.rosbag import partial_of
 
     saves = [] if recording is None else [Path(s) for s in per_stream(recording, len(uris))]
+    saves += [p for spec in networks for p in sdp_paths(spec, len(uris))]  # rtp:// writes its .sdp here
     bag = [] if cfg.save_bag is None else [Path(cfg.save_bag), partial_of(Path(cfg.save_bag))]
     check_disjoint({"--source": local_paths(uris), "--model": model},
                    {"--save": saves, "--save-masks": cfg.save_masks, "--save-bag": bag,
@@ -90,7 +93,7 @@ def _check_paths(cfg: RunConfig, uris: list[str], model: Path, recording: str | 
 
 def plan_run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunPlan:
     """Check every option of ``cfg`` and return the plan; writes nothing."""
-    from unet_edge.runtime.mjpeg import parse_address
+    from unet_edge.runtime.mjpeg import check_serve
 
     check_config(cfg)  # bounds and choices, for callers that did not come through the command line
     uris = [cfg.source] if isinstance(cfg.source, (str, Path)) else list(cfg.source)
@@ -100,13 +103,17 @@ def plan_run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunPla
     keep_segments = cfg.keep if cfg.segment is not None or cfg.save_masks is None else None
     recording, networks = split_saves(cfg.save)
     saves = [parse_save(p, cfg.segment, keep_segments) for p in per_stream(recording, len(uris))]
-    address = parse_address(cfg.serve) if cfg.serve else None
+    address = check_serve(cfg.serve) if cfg.serve else None  # resolves, and the port is free
+    if networks:
+        from unet_edge.runtime.network_out import check_networks
+
+        check_networks(networks, len(uris))  # every stream's port, host and listener; GStreamer present
     model = resolve_model(cfg.model, log)
     from unet_edge.runtime.runners import open_runner
 
     runner = open_runner(model, cfg.provider, cfg.threads, cfg.size, device=cfg.device, precision=cfg.precision)
     _check_model(cfg, runner.meta)
-    _check_paths(cfg, uris, model, recording)
+    _check_paths(cfg, uris, model, recording, networks)
     if cfg.save_bag is not None:
         _check_bag(Path(cfg.save_bag))
     return RunPlan(uris, model, runner, saves, networks, address)
