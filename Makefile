@@ -12,7 +12,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 GST_VENV ?= .venv-gst
 GST_BIN := $(GST_VENV)/bin
 
-.PHONY: install dev demo test test-gst lint bench clean camvid-lite0
+.PHONY: install dev demo test test-gst gst lint bench clean camvid-lite0
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "unet-edge needs Python >= 3.10")'
@@ -58,6 +58,17 @@ test: dev
 		echo "GStreamer tests not run: $(SYSTEM_PYTHON) has no python3-opencv/python3-gi (apt-get install" \
 		"python3-opencv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly" \
 		"gstreamer1.0-libav python3-venv; .ci/run does)"; fi
+
+# .venv-gst alone, to run from: what --save rtsp:// and rtp:// (and csi://, GStreamer pipelines) need
+# off a Jetson. The system Python must have OpenCV with GStreamer and PyGObject first.
+gst:
+	@$(SYSTEM_PYTHON) -c 'import cv2, gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null || { \
+		echo "make gst: $(SYSTEM_PYTHON) lacks python3-opencv, python3-gi or the RTSP server: sudo apt-get install" \
+		"python3-gi python3-opencv python3-venv gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good" \
+		"gstreamer1.0-plugins-ugly gstreamer1.0-libav, then make gst again"; exit 1; }
+	@$(MAKE) --no-print-directory $(GST_VENV)/.installed
+	@echo "$(GST_VENV) is ready: run unet-edge from it, e.g. $(GST_BIN)/unet-edge run --model camvid-lite0" \
+		"--source clip.mp4 --save rtsp://@:8554/seg"
 
 # The camera plumbing through the system OpenCV's GStreamer: pipelines, csi://, RTSP in and out.
 test-gst: $(GST_VENV)/.installed
