@@ -56,6 +56,47 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# The pieces of the format, shared with ``unet-edge label`` (unet_edge/fleet): one format in the project.
+def at_frame_size(mask: np.ndarray, conf: np.ndarray | None, h: int, w: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's class ids (nearest) and confidence (linear) at the source frame's ``h`` x ``w``."""
+    if conf is not None and conf.shape[:2] != (h, w):
+        conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
+    return at_size(mask, h, w), conf
+
+
+def write_maps(folder: Path, name: str, mask: np.ndarray, conf: np.ndarray | None,
+               palette: Sequence[Sequence[int]]) -> list[Path]:
+    """``folder/name.png`` (and ``name.confidence.png``), each written atomically; the files written."""
+    files = [folder / f"{name}.png"]
+    _atomic_write(files[0], palette_png(mask, palette))
+    if conf is not None:
+        files.append(folder / f"{name}.confidence.png")
+        ok, png = cv2.imencode(".png", conf)
+        _atomic_write(files[1], png.tobytes())
+    return files
+
+
+def class_counts(mask: np.ndarray, n_classes: int) -> np.ndarray:
+    """Pixels of each class id below ``n_classes`` (ignore or unknown ids are not counted)."""
+    return np.bincount(mask.ravel(), minlength=n_classes)[:n_classes]
+
+
+def source_ms(src, index: int) -> float | None:
+    """Frame ``index``'s position in a video file; a camera's frames and an image folder's have none."""
+    fps = getattr(src, "fps", None)
+    return None if src.live or not fps or hasattr(src, "delivered") else round(1e3 * index / fps, 3)
+
+
+def index_line(stream: int, index: int, file: str, position_ms: float | None, capture_time: float | None,
+               latency_ms: float | None, dropped: int, classes: Sequence[str], counts: np.ndarray,
+               pixels: int) -> str:
+    """One frame's line of ``index.jsonl`` (without its newline)."""
+    return json.dumps({
+        "stream": stream, "index": index, "file": file, "source_ms": position_ms,
+        "capture_time": capture_time, "latency_ms": latency_ms,
+        "dropped": dropped, "shares": {c: round(float(n) / pixels, 6) for c, n in zip(classes, counts) if n}})
+
+
 class MaskWriter:
     """Writes class maps (and confidence maps) of the frames it is given, on a thread of its own."""
 
@@ -86,13 +127,9 @@ class MaskWriter:
         if self.error is not None:
             raise self.error
         src = self.sources[frame.stream]
-        h, w = frame.image.shape[:2]
-        mask = at_size(frame.mask, h, w)
-        conf = frame.confidence
-        if conf is not None and conf.shape[:2] != (h, w):
-            conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask, conf = at_frame_size(frame.mask, frame.confidence, *frame.image.shape[:2])
         item = (frame.stream, frame.index, frame.t_capture, latency_ms, np.array(mask),
-                None if conf is None else np.array(conf), _name(src, frame))
+                None if conf is None else np.array(conf), frame_name(src, frame.stream, frame.index))
         if src.live:
             try:
                 self._q.put_nowait(item)
@@ -115,22 +152,10 @@ class MaskWriter:
 
     def _write(self, stream: int, index: int, t_capture: float, latency: float, mask: np.ndarray,
                conf: np.ndarray | None, name: str) -> None:
-        files = [self.folder / f"{name}.png"]
-        _atomic_write(files[0], palette_png(mask, self.palette))
-        if conf is not None:
-            files.append(self.folder / f"{name}.confidence.png")
-            ok, png = cv2.imencode(".png", conf)
-            _atomic_write(files[1], png.tobytes())
-        counts = np.bincount(mask.ravel(), minlength=len(self.classes))[: len(self.classes)]
-        src = self.sources[stream]
-        fps = getattr(src, "fps", None)
-        line = json.dumps({
-            "stream": stream, "index": index, "file": files[0].name,
-            # a video file's position; a camera's frames and an image folder's have none
-            "source_ms": None if src.live or not fps or hasattr(src, "delivered") else round(1e3 * index / fps, 3),
-            "capture_time": round(wall_time(t_capture), 6), "latency_ms": round(latency, 3),
-            "dropped": self.dropped, "shares": {c: round(float(n) / mask.size, 6)
-                                                for c, n in zip(self.classes, counts) if n}})
+        files = write_maps(self.folder, name, mask, conf, self.palette)
+        line = index_line(stream, index, files[0].name, source_ms(self.sources[stream], index),
+                          round(wall_time(t_capture), 6), round(latency, 3), self.dropped, self.classes,
+                          class_counts(mask, len(self.classes)), mask.size)
         self._index.write(line + "\n")
         self._index.flush()
         self.written += 1
@@ -173,9 +198,9 @@ class NamedFrames:
         self.delivered = [Path(image).stem for image, _ in pairs]
 
 
-def _name(src, frame: Frame) -> str:
+def frame_name(src, stream: int, index: int) -> str:
     """An image folder's own file name; else ``<stream>_<frame index>``."""
     names = getattr(src, "delivered", None)
-    if names is not None and frame.index < len(names):
-        return f"{names[frame.index]}" if frame.stream == 0 else f"{frame.stream}_{names[frame.index]}"
-    return f"{frame.stream}_{frame.index:08d}"
+    if names is not None and index < len(names):
+        return f"{names[index]}" if stream == 0 else f"{stream}_{names[index]}"
+    return f"{stream}_{index:08d}"
