@@ -26,7 +26,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 # The tests also serve through a real Triton server (the serve extra), deploy third-party models (models)
 # and run OpenVINO (openvino).
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,openvino,nncf,serve,models,ros,dev]"
+	$(PIP) install $(PIPFLAGS) -e ".[train,cpu,openvino,nncf,serve,models,ros,fleet,dev]"
 	@touch $@
 
 # The project goes in without its dependencies, so pip's OpenCV wheel never shadows the system

@@ -19,6 +19,9 @@ EXTRAS = {
     "safetensors": ("models", "reading .safetensors weights"),
     "nncf": ("nncf", "INT8 for OpenVINO (--int8-target openvino)"),
     "rosbags": ("ros", "ROS 2 bags in (--source BAG) and out (--save-bag)"),
+    "ray": ("fleet", "unet-edge label: a fleet's recordings on Ray Data"),
+    "av": ("fleet", "unet-edge label: why a video does not decode"),
+    "pyarrow": ("fleet", "unet-edge label: the fleet summary in Parquet"),
 }
 
 
