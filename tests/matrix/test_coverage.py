@@ -13,11 +13,12 @@ def configs():
     from unet_edge.cli.model_source import OwnModel
     from unet_edge.eval_config import EvalConfig
     from unet_edge.export.exporter import ExportOptions
+    from unet_edge.fleet.config import LabelConfig
     from unet_edge.runtime.run_config import RunConfig
     from unet_edge.training.config import TrainConfig
 
     return {RunConfig: ("run",), EvalConfig: ("eval",), ExportOptions: ("export",), TrainConfig: ("train",),
-            OwnModel: ("export", "eval", "bench", "train")}
+            OwnModel: ("export", "eval", "bench", "train"), LabelConfig: ("label",)}
 
 
 def checked_options():
