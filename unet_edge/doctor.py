@@ -65,10 +65,23 @@ def checks() -> list[Check]:
                      "rosbags: ROS 2 bags in (--source BAG) and out (--save-bag), no ROS installation needed" if ros
                      else "rosbags not installed: no --source BAG or --save-bag",
                      "" if ros else "pip install 'unet-edge[ros]'"))
+    out.append(_fleet())
     out.append(Check("torch", "ok" if installed("torch") else "info",
                      f"PyTorch {vers.get('torch', 'not installed')} (training and export only)",
                      "" if installed("torch") else "pip install 'unet-edge[train]'  # not needed to run models"))
     return out
+
+
+def _fleet() -> Check:
+    """Can ``unet-edge label`` run here: Ray Data, PyAV and pyarrow (the fleet extra), read without importing Ray."""
+    from importlib.metadata import version
+
+    absent = [m for m in ("ray", "av", "pyarrow") if not installed(m)]
+    if absent:
+        return Check("fleet", "info", f"{', '.join(absent)} not installed: no unet-edge label",
+                     "pip install 'unet-edge[fleet]'  # Ray Data, PyAV and pyarrow")
+    return Check("fleet", "ok", f"unet-edge label on Ray {version('ray')} (Ray Data), PyAV {version('av')}, "
+                 f"pyarrow {version('pyarrow')}")
 
 
 def _rtsp_out() -> Check:
