@@ -51,4 +51,4 @@ def quantize_openvino(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], flo
     return {"target": "openvino", "calibration_frames": min(len(frames), SUBSET), "method": "nncf",
             "float_nodes": float_nodes,
             "tool": f"nncf {nncf.__version__}, {PRESET} preset", "activations": "int8 symmetric (NNCF)",
-            "weights": "int8 symmetric per-channel (NNCF)"}
+            "weights": "int8 symmetric per-channel (NNCF)", "weight_bits": 8}

@@ -44,11 +44,24 @@ def int8_kernels_saturate() -> bool:
     return bool(abs(int(y.ravel()[0]) - EXACT) > 2)
 
 
+def weight_bits(meta: ArtifactMeta) -> int | None:
+    """The bits of an INT8 artifact's weights as its export recorded them (``int8.weight_bits``, which
+    export writes from what it quantized with); an export from before that field said it only in
+    words (``int8.weights``: "..., 7-bit (reduce_range ...)"). None for a float artifact."""
+    if meta.precision != "int8":
+        return None
+    int8 = meta.raw.get("int8")
+    int8 = int8 if isinstance(int8, Mapping) else {}
+    bits = int8.get("weight_bits")
+    if isinstance(bits, int) and not isinstance(bits, bool):
+        return bits
+    return 7 if "7-bit" in str(int8.get("weights", "")) else 8
+
+
 def full_range_int8(meta: ArtifactMeta) -> bool:
     """True for an INT8 artifact whose weights use all 8 bits (exported where the kernels do not
-    saturate, or before the export measured it)."""
-    int8 = meta.raw.get("int8")
-    return meta.precision == "int8" and not (isinstance(int8, Mapping) and int8.get("reduce_range"))
+    saturate, or by a tool that did not say)."""
+    return weight_bits(meta) == 8
 
 
 def warn_if_saturating(meta: ArtifactMeta) -> bool:
@@ -58,7 +71,7 @@ def warn_if_saturating(meta: ArtifactMeta) -> bool:
         return False
     if str(meta.path) not in _warned:
         _warned.add(str(meta.path))
-        print(f"warning: {meta.path.name} has 8-bit INT8 weights and this CPU's INT8 kernels saturate them "
-              "(x86 without VNNI): masks lose accuracy; re-export with --int8 on this machine (7-bit weights) "
-              "or run the FP32 artifact", file=sys.stderr)
+        print(f"warning: {meta.path.name} has 8-bit INT8 weights (its int8.weight_bits) and this CPU's INT8 "
+              "kernels saturate them (x86 without VNNI): masks lose accuracy; re-export with --int8 on this "
+              "machine, which records int8.weight_bits 7, or run the FP32 artifact", file=sys.stderr)
     return True

@@ -101,6 +101,7 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     from unet_edge.export.exporter import ExportOptions, export_model
     from unet_edge.export.int8.calibration import weights_record
     from unet_edge.export.int8.saturation import int8_kernels_saturate
+    from unet_edge.runtime.runners.int8_probe import warn_if_saturating
 
     opts = ExportOptions(int8=True, int8_target="cpu", calib=str(synth_dir / "images"), calib_frames=32, out=tmp_path,
                          verify_frames=6)
@@ -109,7 +110,11 @@ def test_int8_models_hold_qdq_nodes_shaped_for_their_target(exported, trained_ru
     meta = load_meta(tmp_path / "best.int8-cpu.onnx").raw
     weights = weights_record(int8_kernels_saturate())
     assert weights.startswith("int8 symmetric per-channel")
-    assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric", "weights": weights}
+    saturates = int8_kernels_saturate()
+    assert meta["int8"] == {"target": "cpu", "activations": "uint8 asymmetric", "weights": weights,
+                            "weight_bits": 7 if saturates else 8}
+    # the runtime reads the field export wrote: an export made here never warns of saturation here
+    assert warn_if_saturating(load_meta(tmp_path / "best.int8-cpu.onnx")) is False
     assert meta["subpixel"] is True
     report = read_report(tmp_path / "best.int8-cpu.onnx")  # what export measured: beside, not in, the sidecar
     assert result.reports[str(tmp_path / "best.int8-cpu.onnx")] == report

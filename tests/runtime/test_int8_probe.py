@@ -13,10 +13,11 @@ from unet_edge.runtime.runners.onnxruntime import OnnxRuntimeRunner
 
 def _as_int8(model, reduce_range: bool | None) -> ArtifactMeta:
     """The tiny model's contract, relabelled as a CPU-flavour INT8 export (the graph stays float: the
-    warning reads the sidecar, not the graph)."""
+    warning reads the sidecar, not the graph): its ``int8.weight_bits`` as export records it."""
     data = load_meta(model).to_dict()
     data["precision"] = "int8"
-    data["int8"] = {"target": "cpu"} if reduce_range is None else {"target": "cpu", "reduce_range": reduce_range}
+    data["int8"] = {"target": "cpu"} if reduce_range is None else {"target": "cpu",
+                                                                   "weight_bits": 7 if reduce_range else 8}
     return ArtifactMeta.from_dict(data, model)
 
 
@@ -46,6 +47,17 @@ def test_an_8bit_int8_artifact_warns_once_where_kernels_saturate(model, monkeypa
     assert len(lines) == int(warns)
     if warns:
         assert "8-bit INT8 weights" in lines[0] and "re-export with --int8" in lines[0]
+
+
+def test_an_export_from_before_weight_bits_is_read_from_its_words(model):
+    """Sidecars written before ``int8.weight_bits`` said the 7 bits only in ``int8.weights``."""
+    data = load_meta(model).to_dict()
+    data["precision"] = "int8"
+    for words, bits in (("int8 symmetric per-channel, 7-bit (reduce_range: this CPU's INT8 kernels saturate 8-bit "
+                         "weights)", 7), ("int8 symmetric per-channel", 8)):
+        data["int8"] = {"target": "cpu", "weights": words}
+        assert int8_probe.weight_bits(ArtifactMeta.from_dict(data, model)) == bits
+    assert int8_probe.weight_bits(load_meta(model)) is None  # a float artifact
 
 
 def test_float_artifacts_never_run_the_probe(model, monkeypatch):
