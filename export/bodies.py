@@ -110,7 +110,10 @@ def _torch_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str],
 
     model_file = open_torch_model(path, spec, opts.size, log)
     model, ckpt = model_file.model, model_file.ckpt
-    multiple = int(getattr(model, "size_multiple", 16))
+    declared = getattr(model, "size_multiple", None)  # a model's own padding stride, where it states one
+    multiple = int(declared or 16)
+    if opts.size and declared:
+        check_size(tuple(opts.size), multiple, ckpt.arch)
     size = tuple(opts.size or ckpt.input_size)
     if opts.dynamic:  # the architecture pads inside to its own stride: dynamic inputs come as multiples
         size = tuple(-(-s // multiple) * multiple for s in size)
@@ -129,8 +132,19 @@ def _torch_body(path: Path, spec: ForeignSpec | None, opts, log: Callable[[str],
     given = ckpt.model_source or {"kind": "unet-edge", "source": path.name}
     # a foreign model's own contract, not its body's; a checkpoint's records every value
     stated = ckpt.contract or replace(contract, origin=dict.fromkeys(ORIGIN_KEYS, "checkpoint")).to_json()
+    if opts.size:
+        stated = {**stated, "origin": {**(stated.get("origin") or {}), "size": "--size"}}
     identity = ModelIdentity(ckpt.arch, dict(ckpt.model_options), path, ckpt.metrics, dict(given), stated)
     return Body(src, identity, model_file.open_reference, "PyTorch eager", multiple, module_paths(model), cpu_int8)
+
+
+def check_size(size: tuple[int, int], multiple: int, arch: str) -> None:
+    """Refuse a ``--size`` that is not a multiple of the model's stride, naming the nearest one above."""
+    if all(s % multiple == 0 for s in size):
+        return
+    up = [-(-s // multiple) * multiple for s in size]
+    raise ConfigError(f"--size {size[0]}x{size[1]}: {arch} takes heights and widths in multiples of {multiple} "
+                      f"(its stride); e.g. --size {up[0]}x{up[1]}")
 
 
 def _inspected(model, contract: IOContract, size: tuple[int, int], opts, name: str) -> fo.BodyGraph:

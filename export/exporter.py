@@ -9,74 +9,17 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from unet_edge.core.artifact import INT8_TARGETS, write_meta
-from unet_edge.core.errors import ConfigError
-from unet_edge.core.options import opt
-from unet_edge.core.parse import parse_size
-from unet_edge.export.tensorrt.from_export import DEFAULT_WORKSPACE_GB
-from unet_edge.export.thresholds import (
-    DEFAULT_AGREEMENT_FLOOR,
-    DEFAULT_MAX_CLASS_DROP,
-    DEFAULT_MAX_MIOU_DROP,
-    DEFAULT_MIN_AGREEMENT,
-    DEFAULT_SEARCH_MINUTES,
-)
+from unet_edge.core.artifact import write_meta
+from unet_edge.export.export_options import ExportOptions
 from unet_edge.models.foreign import ForeignSpec
 
-DEFAULT_OPSET = 17  # TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0) parse opsets up to 17
-DEFAULT_CALIB_FRAMES = 500
-DEFAULT_VERIFY_FRAMES = 24
-
-
-def _points(value: float) -> float:
-    return value / 100
-
-
-@dataclass
-class ExportOptions:
-    """Every option of ``unet-edge export`` with its default and help (the CLI is bound to it)."""
-
-    fp16: bool = opt(False, "also write the mixed-precision FP16 ONNX")
-    int8: bool = opt(False, "also write an INT8 QDQ ONNX (needs --calib)")
-    calib: str | None = opt(None, "calibration frames: DIR, VIDEO or LAYOUT:PATH")
-    calib_frames: int = opt(DEFAULT_CALIB_FRAMES, "frames used for calibration")
-    calib_method: str | None = opt(None, "minmax | percentile | entropy (default: try each, keep the best)")
-    # INT8: pixel agreement with the FP32 model, a floor beside accuracy where the verification frames have
-    # labels, the criterion without (None: DEFAULT_AGREEMENT_FLOOR or DEFAULT_MIN_AGREEMENT)
-    min_agreement: float | None = opt(
-        None, "INT8: pixel agreement with the FP32 model (a fraction). Where the verification frames have labels, "
-              f"a floor beside accuracy (default {DEFAULT_AGREEMENT_FLOOR}); without, the criterion (default "
-              f"{DEFAULT_MIN_AGREEMENT})", show_default=False)
-    # fractions inside, points on the command line
-    max_miou_drop: float = opt(DEFAULT_MAX_MIOU_DROP, "INT8 and FP16, where the verification frames have labels: "
-                               "at most this many mIoU points lost", shown=100 * DEFAULT_MAX_MIOU_DROP,
-                               parse=_points)
-    max_class_drop: float = opt(DEFAULT_MAX_CLASS_DROP, "and no class's IoU down by more than this many points",
-                                shown=100 * DEFAULT_MAX_CLASS_DROP, parse=_points)
-    int8_search_minutes: float = opt(DEFAULT_SEARCH_MINUTES,
-                                     "budget of INT8's float-layer search (calibration not counted)")
-    int8_target: str = opt(INT8_TARGETS[0], f"INT8 flavour: {' | '.join(INT8_TARGETS)} (cpu: ONNX Runtime's "
-                                                    "quantizer; openvino: NNCF's, run with --provider openvino)")
-    opset: int = opt(DEFAULT_OPSET)
-    dynamic: bool = opt(False, "dynamic batch/height/width (multiples of 16)")
-    simplify: bool = opt(False, "simplify with onnxslim/onnxsim")
-    logits: bool = opt(False, "output raw logits instead of class ids")
-    confidence: bool = opt(False, "a second output: uint8 255 x max softmax probability")
-    subpixel: bool = opt(False, "ConvTranspose -> Conv + DepthToSpace (exact)")
-    size: tuple[int, int] | None = opt(None, "input HxW (default: the training size)", cli_type=str | None,
-                                       parse=parse_size)
-    out: Path | None = opt(None, "output folder (default: beside the checkpoint)")
-    verify_data: str | None = opt(None, "frames: LAYOUT:PATH, DIR or VIDEO")
-    verify_frames: int = opt(DEFAULT_VERIFY_FRAMES)
-    verify: bool = opt(True, "check parity with the source model", flags=("--verify/--no-verify",))
-    build: bool = opt(True, "build engines if TensorRT imports", flags=("--build/--no-build",))
-    workspace_gb: float = opt(DEFAULT_WORKSPACE_GB, "TensorRT workspace in GB", flags=("--workspace",))
+__all__ = ["ExportOptions", "ExportResult", "export_model"]
 
 
 @dataclass
@@ -97,47 +40,40 @@ class ExportResult:
 
 
 def export_model(path: str | Path, opts: ExportOptions, log: Callable[[str], None] = print, *,
-                 spec: ForeignSpec | None = None) -> ExportResult:
-    """Export any MODEL (a checkpoint, a PyTorch model described by ``spec``, a float ONNX graph) per ``opts``."""
-    from unet_edge.core.errors import Int8Rejected
+                 spec: ForeignSpec | None = None, also_writes: Mapping[str, Path | None] | None = None) -> ExportResult:
+    """Export any MODEL (a checkpoint, a PyTorch model described by ``spec``, a float ONNX graph) per ``opts``.
+
+    The plan is checked whole first (``also_writes``: the caller's other outputs by option, e.g. ``--json``).
+    Everything is written aside (:mod:`.staging`) and replaces the earlier artifacts, sidecars and reports
+    only once every stage asked for has passed; a failure leaves them byte-identical. A missed INT8
+    graph is the one thing a failure puts in place, as ``.rejected.onnx``, for the user to look at."""
     from unet_edge.export.bodies import open_body
+    from unet_edge.export.export_plan import check_plan
     from unet_edge.export.report import StageTimes, write_reports
+    from unet_edge.export.staging import Staging
     from unet_edge.export.verify import enforce
 
+    plan = check_plan(path, opts, also_writes)
     t0 = time.monotonic()
-    if opts.logits and opts.confidence:
-        raise ConfigError("--confidence goes with the class-id graph, not --logits (softmax the logits yourself)")
     stages = StageTimes()
     with stages("model"):
         body = open_body(Path(path), spec, opts, log)
     log(f"input contract: {contract_line(body)}")  # before any stage: what goes into the graph, and why
-    run = _Run(body, opts, log)
-    with stages("fp32"):
-        run.fp32()
-    if opts.fp16:
-        with stages("fp16"):
-            run.fp16()
-    rejected = None
-    if opts.int8:
-        try:
-            with stages("int8"):
-                run.int8()
-        except Int8Rejected as miss:  # verified and reported like the others, then raised
-            rejected = miss
-    with stages("verification"):
-        gate = run.verify() if opts.verify else []
-    if gate:
-        with stages("openvino_bf16"):
-            run.verify_bf16([r for r in gate if r.passed])
-    rows = [r.to_dict() for r in gate]
-    log(stages.line(run.measured))
-    # a failed gate's measurements are kept too
-    reports = write_reports(run.artifacts, run.measured, rows, time.monotonic() - t0, run.body.reference_name,
-                            run.body.identity.contract, stages.record(run.measured))
-    if rejected is not None:
-        raise rejected
-    enforce(gate, run.body.reference_name)
-    written = run.artifacts
+    with Staging(plan.out) as staging:
+        run = _Run(body, opts, log, staging, plan.stem)
+        rejected, gate = run.stages(stages)
+        rows = [r.to_dict() for r in gate]
+        log(stages.line(run.measured))
+        reports = write_reports(run.artifacts, run.measured, rows, time.monotonic() - t0, run.body.reference_name,
+                                run.body.identity.contract, stages.record(run.measured))
+        if rejected is not None:  # its graph, sidecar and report are put in place, nothing else
+            rejected.path = staging.final(rejected.path)
+            staging.publish(lambda p: ".rejected." in p.name)
+            raise rejected
+        enforce(gate, run.body.reference_name)
+        written = [(staging.final(p), precision) for p, precision in run.artifacts]
+        reports = {str(staging.final(Path(k))): v for k, v in reports.items()}
+        staging.publish()
     result = ExportResult([p for p, _ in written], run.body.reference_name, rows, reports)
     run = None  # noqa: F841
     gc.collect()  # free the PyTorch model before a TensorRT build: Jetsons have 4-8 GB shared
@@ -158,18 +94,13 @@ class _Run:
     """One export's state: the body, the artifacts written so far, what each stage measured, the gate's
     frames and the searches' (disjoint), with the reference's masks on both (run once)."""
 
-    def __init__(self, body, opts: ExportOptions, log: Callable[[str], None]) -> None:
+    def __init__(self, body, opts: ExportOptions, log: Callable[[str], None], staging, stem: str) -> None:
         from unet_edge.export.sidecar import base_meta
         from unet_edge.export.verify import search_set, verification_set
 
         self.body, self.opts, self.log = body, opts, log
         self.meta = base_meta(body, opts)
-        source = body.identity.source_file
-        self.out = Path(opts.out or source.parent)
-        self.out.mkdir(parents=True, exist_ok=True)
-        stem = source.stem
-        # an artifact must never overwrite its source (an ONNX graph exported into its own folder)
-        self.stem = f"{stem}.deploy" if (self.out / f"{stem}.onnx").resolve() == source.resolve() else stem
+        self.staging, self.stem = staging, stem  # the stem never names the source (export_plan.artifact_stem)
         self.artifacts: list[tuple[Path, str]] = []
         self.measured: dict[Path, dict] = {}
         size, classes = body.graph.size, body.contract.classes
@@ -180,6 +111,36 @@ class _Run:
                 f"{self.searched.source}")
         self._masks: dict[str, list[np.ndarray]] = {}
         self._ties: list[float] = []
+
+    @property
+    def out(self) -> Path:
+        """Where the stages write: the staging folder, made at the first write."""
+        return self.staging.dir
+
+    def stages(self, stages) -> tuple[Exception | None, list]:
+        """FP32, FP16 and INT8 as asked, then the gate and OpenVINO's bf16: (INT8's rejection or None,
+        the gate's rows)."""
+        from unet_edge.core.errors import Int8Rejected
+
+        opts = self.opts
+        with stages("fp32"):
+            self.fp32()
+        if opts.fp16:
+            with stages("fp16"):
+                self.fp16()
+        rejected = None
+        if opts.int8:
+            try:
+                with stages("int8"):
+                    self.int8()
+            except Int8Rejected as miss:  # verified and reported like the others, then raised
+                rejected = miss
+        with stages("verification"):
+            gate = self.verify() if opts.verify else []
+        if gate:
+            with stages("openvino_bf16"):
+                self.verify_bf16([r for r in gate if r.passed])
+        return rejected, gate
 
     def deploy(self, fp16_keep: list[str] | None = None, src=None):
         """The deploy graph of the body (or of ``src``), in FP16 but for ``fp16_keep`` where given."""

@@ -21,6 +21,12 @@ HOLD_EVERY = 5
 PARTS = ("all", "held", "rest")
 
 
+def spec_path(spec: str) -> Path:
+    """The file or folder a frames ``spec`` (``LAYOUT:PATH``, a folder or a video) reads."""
+    layout, _, rest = spec.partition(":")
+    return Path(rest) if layout in LAYOUT_NAMES and rest else Path(spec)
+
+
 def part_of(indices: Sequence[int], part: str) -> list[int]:
     """The indices of ``part``: all of them, the held-out ones, or the rest."""
     if part == "all":

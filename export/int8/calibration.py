@@ -45,7 +45,8 @@ def parse_methods(text: str | None) -> tuple[str, ...]:
     methods = tuple(m.strip() for m in re.split(r"[,\s]+", text) if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ConfigError(f"unknown calibration method {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+        raise ConfigError(f"--calib-method {text}: unknown method {', '.join(unknown)}; choose from "
+                          f"{', '.join(METHODS)}")
     return methods
 
 
@@ -84,7 +85,8 @@ def quantize(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], target: str 
     if target not in INT8_TARGETS:
         raise ConfigError(f"unknown INT8 target '{target}'; choose {', '.join(INT8_TARGETS)}")
     if not frames:
-        raise ConfigError("INT8 needs calibration frames: pass --calib DIR, VIDEO or LAYOUT:PATH")
+        # --calib gave none (export's plan refuses --calib-frames below 1 before this)
+        raise ConfigError("INT8 needs calibration frames: --calib gave none")
     keep = sensitive_convs(fp32_onnx) if float_nodes is None else list(float_nodes)
     if cache is None:
         with tempfile.TemporaryDirectory(dir=Path(dest).parent, prefix=".int8-") as tmp:
@@ -158,13 +160,19 @@ def _quantize_whole(fp32_onnx: Path, dest: Path, frames: list[np.ndarray], targe
     moved = 0 if symmetric else int8_depth_to_space(dest)
     return {"target": target, "calibration_frames": used, "calibration_chunk": chunk, "method": method,
             "activations": "int8 symmetric" if symmetric else "uint8 asymmetric", "int8_depth_to_space": moved,
-            "weights": weights_record(reduce), "reduce_range": reduce}
+            "weights": weights_record(reduce), "weight_bits": weight_bits(reduce), "reduce_range": reduce}
 
 
 def weights_record(reduce_range: bool) -> str:
-    """How the weights were quantized, as the sidecar's ``int8.weights`` records it."""
+    """How the weights were quantized, as the sidecar's ``int8.weights`` says it in words."""
     return "int8 symmetric per-channel" + (", 7-bit (reduce_range: this CPU's INT8 kernels saturate 8-bit weights)"
                                            if reduce_range else "")
+
+
+def weight_bits(reduce_range: bool) -> int:
+    """The sidecar's ``int8.weight_bits``: what the runtime's saturation warning reads
+    (``unet_edge.runtime.runners.int8_probe``)."""
+    return 7 if reduce_range else 8
 
 
 def int8_depth_to_space(path: Path) -> int:

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.artifact import load_meta, write_meta
-from unet_edge.core.errors import ConfigError, Int8Rejected
+from unet_edge.core.errors import Int8Rejected
 from unet_edge.core.sysinfo import PeakRss
 from unet_edge.export.naming import display_name
 
-CONTRACT = ("target", "activations", "weights")  # what the sidecar keeps of the quantizer's record
+# What the sidecar keeps of the quantizer's record; the runtime reads ``weight_bits`` (int8_probe.py).
+CONTRACT = ("target", "activations", "weights", "weight_bits")
 
 
 @dataclass(frozen=True)
@@ -60,21 +61,15 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
     (:mod:`unet_edge.export.criterion`); without, the default float layers are kept. A miss writes
     the best graph found to :func:`rejected_path` (sidecar included) and raises ``Int8Rejected``."""
     from unet_edge.export.criterion import Scorer, gate_of
+    from unet_edge.export.export_plan import check_options
     from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8.calibration import parse_methods, quantize
     from unet_edge.export.int8.search import SearchOptions, rejected_path, search
 
     opts, dest = job.opts, job.dest
-    if opts.logits:
-        raise ConfigError("--int8 with --logits is not supported: quantize the class-id graph")
-    if not opts.calib:
-        raise ConfigError("--int8 needs real calibration frames: --calib DIR|VIDEO or --calib LAYOUT:PATH "
-                          "(never random data)")
+    check_options(opts)  # export checked them before its first write; a direct caller gets the same lines
     t0 = time.monotonic()
     openvino = opts.int8_target == "openvino"
-    if openvino and opts.calib_method:
-        raise ConfigError("--calib-method applies to ONNX Runtime's quantizer; --int8-target openvino calibrates "
-                          "with NNCF")
     methods = ("nncf",) if openvino else parse_methods(opts.calib_method)
     # never the frames held out for verification (export/verify.py verification_set)
     frames, _, _ = load_frames(opts.calib, job.size, opts.calib_frames, "train", len(job.classes),
@@ -86,7 +81,8 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
     from unet_edge.export.int8.saturation import int8_kernels_saturate
 
     if not openvino and int8_kernels_saturate():
-        log("  INT8 weights in 7 bits: this CPU's ONNX Runtime INT8 kernels saturate 8-bit ones (no VNNI)")
+        log("  INT8 weights in 7 bits (recorded as int8.weight_bits 7): this CPU's ONNX Runtime INT8 kernels "
+            "saturate 8-bit ones (no VNNI)")
     found = None
     if reference is None:
         with peak:
