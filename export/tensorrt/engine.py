@@ -13,10 +13,11 @@ from pathlib import Path
 
 from unet_edge.core.artifact import load_meta, profile_shapes, write_meta
 from unet_edge.core.errors import EngineError
-from unet_edge.core.io import atomic_path, file_sha256, write_bytes_atomic
+from unet_edge.core.io import atomic_path, file_sha256
 from unet_edge.core.lazy import require
 from unet_edge.core.sysinfo import l4t_release
 from unet_edge.export.naming import module_path
+from unet_edge.export.staging import Staging
 from unet_edge.export.tensorrt.plan import BuildPlan, build_command, engine_cache_key, parse_version
 from unet_edge.export.tensorrt.progress import elapsed_ticker, progress_monitor
 
@@ -81,7 +82,6 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, opts, log: Ca
     if serialized is None:
         raise EngineError(f"{onnx_path}: TensorRT {trt.__version__} failed to build a {precision} engine "
                           "(see the TensorRT log above; try a larger --workspace)")
-    write_bytes_atomic(out, bytes(serialized))
     if cache is not None:
         with atomic_path(timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
@@ -93,7 +93,12 @@ def build_engine(onnx_path: Path, plan: BuildPlan, precision: str, opts, log: Ca
                         "source_onnx_sha256": file_sha256(onnx_path),
                         "rebuild": build_command(onnx_path, precision, out, plan.dla_core)})
     data.setdefault("versions", {})["tensorrt"] = trt.__version__
-    write_meta(out, data)
+    # The engine and its sidecar replace an earlier pair together, once both are written.
+    with Staging(out.parent) as staging:
+        staged = staging.dir / out.name
+        staged.write_bytes(bytes(serialized))
+        write_meta(staged, data)
+        staging.publish()
     return out
 
 

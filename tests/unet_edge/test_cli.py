@@ -99,7 +99,7 @@ def test_only_live_spellings_are_shown_or_accepted(trained_run, tmp_path):
         proc = run(*args)
         assert proc.returncode == 2 and "No such option" in proc.stderr, proc.stderr
     proc = run("build", str(out / "best.onnx"), "--precision", "int4")
-    assert proc.returncode == 1 and "unknown precision 'int4'" in proc.stderr
+    assert proc.returncode == 1 and "--precision int4: choose one of" in proc.stderr
     proc = run("run", "--model", str(out / "best.onnx"), "--source", "synth://?size=64x96", "--max-frames", "2",
                "--provider", "cpu")
     assert proc.returncode == 0, proc.stderr
