@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import configparser
+import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from unet_edge.core import sysinfo
+from unet_edge.core.errors import BrokenInstallError
 from unet_edge.core.lazy import installed
+from unet_edge.core.opencv import import_cv2, opencv_numpy
 
 
 @dataclass
@@ -46,6 +51,8 @@ def checks() -> list[Check]:
     out.append(_onnxruntime(vers))
     out.append(_openvino())
     out.append(_opencv())
+    if out[-1].status != "missing":  # a cv2 that does not import has said it already
+        out.append(_numpy())
     vids = sorted(str(p) for p in Path("/dev").glob("video*"))
     out.append(Check("cameras", "ok" if vids else "info", ", ".join(vids) or "no /dev/video* devices",
                      "" if vids else "plug in a USB/CSI camera, or use a video file / rtsp:// source"))
@@ -174,8 +181,10 @@ def _opencv() -> Check:
     if not installed("cv2"):
         return Check("opencv", "missing", "OpenCV not installed",
                      "pip install 'unet-edge[opencv]'  (on Jetson use JetPack's: sudo apt install python3-opencv)")
-    import cv2
-
+    try:
+        cv2 = import_cv2()
+    except BrokenInstallError as exc:  # a system cv2 under another numpy: the line `run` gives too
+        return Check("opencv", "missing", exc.problem, exc.repair)
     info = cv2.getBuildInformation()
     feats = {}
     for key in ("GStreamer", "FFMPEG", "v4l/v4l2"):
@@ -194,6 +203,37 @@ def _opencv() -> Check:
     if fix and status == "ok":
         detail += " (csi:// and GStreamer pipelines unavailable)"
     return Check("opencv", status, detail, fix)
+
+
+def _numpy() -> Check:
+    """Is the numpy in front the one the system cv2 (JetPack's, Debian's) was built for, and does pip keep it?"""
+    found = opencv_numpy()
+    if found.mismatch:
+        return Check("numpy", "warn", found.problem(), found.repair())
+    detail = f"numpy {found.numpy} ({found.numpy_dir})"
+    if not found.system_cv2:
+        return Check("numpy", "ok", detail)
+    if sys.prefix == sys.base_prefix or _pip_holds(f"numpy=={found.numpy}"):
+        return Check("numpy", "ok", detail + ", the one the system cv2 was built for")
+    # One `pip install` of a package that wants a newer numpy would put it over this one and break cv2.
+    return Check("numpy", "info", detail + ", the one the system cv2 was built for; pip in this venv is not "
+                 "told to keep it", found.pin())
+
+
+def _pip_holds(pin: str) -> bool:
+    """Whether pip's constraints in this venv (PIP_CONSTRAINT or its pip.conf) contain the line ``pin``."""
+    files = os.environ.get("PIP_CONSTRAINT", "").split()
+    conf = configparser.ConfigParser()
+    conf.read(Path(sys.prefix) / "pip.conf")
+    for section in ("global", "install"):
+        files += conf.get(section, "constraint", fallback="").split()
+    for name in files:
+        try:
+            if pin in Path(name).read_text().split():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def report(items: list[Check]) -> str:

@@ -39,6 +39,90 @@ def test_doctor_json_from_the_command_line():
     assert data["system"]["cpu"]["cores"] >= 1
 
 
+# A system's cv2 (JetPack's, Debian's python3-opencv: no pip metadata) beside the numpy it was built for, as
+# they lie in dist-packages; on PYTHONPATH, this venv's own numpy is the one that imports, as in a
+# --system-site-packages venv where pip put another numpy.
+BROKEN_CV2 = ("import sys\n"
+              "sys.stderr.write('A module that was compiled using NumPy 1.x cannot be run in NumPy 2.2.6\\n"
+              "Traceback (most recent call last):\\n')\n"
+              "raise ImportError('numpy.core.multiarray failed to import')\n")
+WORKING_CV2 = "__version__ = '4.5.4'\n\ndef getBuildInformation():\n    return '  GStreamer: YES\\n  FFMPEG: YES\\n'\n"
+
+
+def _system_site(root, cv2_source: str, numpy_version: str):
+    (root / "cv2").mkdir(parents=True)
+    (root / "cv2" / "__init__.py").write_text(cv2_source)
+    meta = root / f"numpy-{numpy_version}.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: numpy\nVersion: {numpy_version}\n")
+    return root
+
+
+def _python(site, *args: str, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if k != "PIP_CONSTRAINT"}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
+                          env={**clean, "PYTHONPATH": str(site), **env})
+
+
+def test_a_system_cv2_under_another_numpy_is_one_line_with_its_repair(tmp_path):
+    site = _system_site(tmp_path / "dist-packages", BROKEN_CV2, "1.21.5")
+    for args in (["doctor"], ["run", "--model", "camvid-lite0", "--source", "synth://", "--max-frames", "2"]):
+        proc = _python(site, "-m", "unet_edge", *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1, proc.stderr  # numpy's own traceback held back
+        assert lines[0].startswith("unet-edge: error: OpenCV (cv2) does not import: the system cv2")
+        assert "built for the system's numpy 1.21.5" in lines[0] and f"{sys.executable} -m pip uninstall -y numpy" \
+            in lines[0], lines[0]
+
+
+def test_a_cv2_that_fails_for_another_reason_is_one_line_without_a_numpy_repair(tmp_path):
+    site = _system_site(tmp_path / "dist-packages", "raise ImportError('libGL.so.1: cannot open shared object')\n",
+                        "1.21.5")
+    proc = _python(site, "-m", "unet_edge", "doctor")
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "unet-edge: error: OpenCV (cv2) does not import: libGL.so.1: cannot open shared object"], proc.stderr
+
+
+def _numpy_check(site, **env: str) -> dict:
+    probe = ("import dataclasses, json; from unet_edge.doctor import _numpy; "
+             "print(json.dumps(dataclasses.asdict(_numpy())))")
+    proc = _python(site, "-c", probe, **env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_doctor_warns_when_a_working_system_cv2_sees_another_numpy(tmp_path):
+    import numpy
+
+    check = _numpy_check(_system_site(tmp_path / "dist-packages", WORKING_CV2, "1.21.5"))
+    assert check["status"] == "warn" and "built for the system's numpy 1.21.5" in check["detail"]
+    assert f"hidden by numpy {numpy.__version__}" in check["detail"] and check["fix"].endswith("pip uninstall -y numpy")
+
+
+def test_doctor_prints_the_pin_until_pip_holds_the_system_numpy(tmp_path):
+    import numpy
+
+    site = _system_site(tmp_path / "dist-packages", WORKING_CV2, numpy.__version__)  # the same numpy: no mismatch
+    check = _numpy_check(site)
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("not in a venv: pip's constraint is advised for venvs only")
+    assert check["status"] == "info" and "pip config --site set install.constraint" in check["fix"], check
+    assert f"numpy=={numpy.__version__}" in check["fix"]
+    pins = tmp_path / "pins.txt"
+    pins.write_text(f"numpy=={numpy.__version__}\n")
+    assert _numpy_check(site, PIP_CONSTRAINT=str(pins))["status"] == "ok"
+
+
+def test_a_pip_opencv_is_not_held_to_a_numpy_elsewhere(tmp_path):
+    site = _system_site(tmp_path / "dist-packages", WORKING_CV2, "1.21.5")
+    wheel = site / "opencv_python_headless-4.5.4.dist-info"
+    wheel.mkdir()
+    (wheel / "METADATA").write_text("Metadata-Version: 2.1\nName: opencv-python-headless\nVersion: 4.5.4\n")
+    assert _numpy_check(site)["status"] == "ok"
+
+
 @pytest.mark.slow
 def test_eval_agrees_between_checkpoint_and_onnx(trained_run, synth_dir, tmp_path):
     from unet_edge.evaluate import EvalConfig, evaluate_path

@@ -21,9 +21,12 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # errors are reported in one line of ours
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # not GStreamer's "cannot query duration" of every stream
-    from unet_edge.cli.app import app
+    from unet_edge.core.opencv import import_cv2
 
     try:
+        import_cv2()  # before the commands import it: a system cv2 under another numpy is one line with its repair
+        from unet_edge.cli.app import app
+
         code = app(args=argv, prog_name="unet-edge", standalone_mode=False)
     except UnetEdgeError as exc:
         print(f"unet-edge: error: {one_line(exc)}", file=sys.stderr)

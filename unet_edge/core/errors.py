@@ -49,6 +49,15 @@ class MissingDependencyError(UnetEdgeError):
         self.extra = extra
 
 
+class BrokenInstallError(UnetEdgeError):
+    """An installed package does not import here (a system cv2 under a numpy it was not built for): ``problem``
+    says what, ``repair`` the command that fixes it."""
+
+    def __init__(self, problem: str, repair: str = "") -> None:
+        super().__init__(f"{problem}; repair: {repair}" if repair else problem)
+        self.problem, self.repair = problem, repair
+
+
 class ExportError(UnetEdgeError):
     """Export, quantization or verification failed."""
 
