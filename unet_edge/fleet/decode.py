@@ -35,6 +35,7 @@ def why_unreadable(path: str) -> str:
     """FFmpeg's own words for why ``path`` does not decode (through PyAV), in one line."""
     av, av_log = require("av"), require("av.logging")
     av_log.set_level(av_log.ERROR)  # its messages go to the capture, not to stderr
+    av_log.set_skip_repeated(False)  # a worker decodes many videos: the second broken one has a reason too
     with av_log.Capture() as logs:
         try:
             with av.open(path) as container:

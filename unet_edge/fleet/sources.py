@@ -160,14 +160,16 @@ def list_jobs(sources: Iterable[str]) -> list[Job]:
     """Every job of every ``--source``, each name once."""
     jobs: list[Job] = []
     seen: dict[str, Job] = {}
+    paths: set[tuple[str, tuple[str, ...]]] = set()
     for source in sources:
         for job in source_jobs(str(source)):
+            if (job.path, job.files) in paths:
+                continue  # named twice (by a folder and a list): labelled once, under its first name
             if job.name in seen:
-                if seen[job.name].path == job.path:
-                    continue  # named twice (a list and a folder): labelled once
                 raise ConfigError(f"--source: {seen[job.name].path} and {job.path} would both be labelled in "
                                   f"--out's {job.name}/; label them in separate runs, or list them from a common "
                                   "folder")
             seen[job.name] = job
+            paths.add((job.path, job.files))
             jobs.append(job)
     return jobs
