@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from unet_edge.bench.backends import BACKENDS, parse_backends, unavailable_reason
-from unet_edge.core.errors import ConfigError
+from unet_edge.core.errors import BenchError, ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def test_unavailable_backends_say_why(bench_result):
 def test_json_and_plot_from_the_command_line(trained_run, synth_dir, tmp_path):
     out, png = tmp_path / "b.json", tmp_path / "b.png"
     proc = subprocess.run([sys.executable, "-m", "unet_edge", "bench", "--model", str(trained_run / "best.pt"),
-                           "--backends", "torch,onnxruntime,tensorrt-fp16", "--iters", "5", "--warmup", "2",
+                           "--backends", "torch,onnxruntime", "--iters", "5", "--warmup", "2",
                            "--min-seconds", "0", "--json", str(out), "--plot", str(png), "--cache-dir",
                            str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -64,8 +64,24 @@ def test_json_and_plot_from_the_command_line(trained_run, synth_dir, tmp_path):
     result = json.loads(out.read_text())
     sysinfo = result["system"]
     assert sysinfo["cpu"]["cores"] >= 1 and "python" in sysinfo["versions"] and "gpus" in sysinfo
-    assert [r["backend"] for r in result["rows"]] == ["torch", "onnxruntime", "tensorrt-fp16"]
+    assert [r["backend"] for r in result["rows"]] == ["torch", "onnxruntime"]
+    assert result["requested"] == ["torch", "onnxruntime"]
     assert png.stat().st_size > 5000
+
+
+def test_a_named_backend_this_box_lacks_fails_before_any_export(trained_run, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("this box has TensorRT")
+    proc = subprocess.run([sys.executable, "-m", "unet_edge", "bench", "--model", str(trained_run / "best.pt"),
+                           "--backends", "torch,tensorrt-fp16", "--cache-dir", str(tmp_path / "cache"),
+                           "--json", str(tmp_path / "b.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "unet-edge: error: --backends torch,tensorrt-fp16: tensorrt-fp16 cannot run here: tensorrt is not "
+        "installed (TensorRT engines); install it with: pip install 'unet-edge[trt]' on the GPU/Jetson; engines "
+        "are built there"], proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bench_an_onnx_file_reports_other_precisions_unavailable(tmp_path, trained_run):
@@ -73,12 +89,15 @@ def test_bench_an_onnx_file_reports_other_precisions_unavailable(tmp_path, train
     from unet_edge.export.exporter import ExportOptions, export_model
 
     export_model(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
-    result = run_bench(BenchConfig(model=tmp_path / "best.onnx", backends="torch,onnxruntime,onnxruntime-fp16",
-                                   iters=5, warmup=1, min_seconds=0), log=lambda _m: None)
+    result = run_bench(BenchConfig(model=tmp_path / "best.onnx", backends="all", iters=5, warmup=1, min_seconds=0),
+                       log=lambda _m: None)
     status = {r["backend"]: (r["status"], r["reason"]) for r in result["rows"]}
     assert status["torch"][0] == "unavailable" and status["torch"][1].startswith("needs a PyTorch model")
     assert status["onnxruntime"][0] == "ok"
     assert status["onnxruntime-fp16"][0] == "unavailable" and "is fp32" in status["onnxruntime-fp16"][1]
+    with pytest.raises(BenchError, match="onnxruntime-fp16 cannot run here: best.onnx is fp32"):  # named: an error
+        run_bench(BenchConfig(model=tmp_path / "best.onnx", backends="onnxruntime,onnxruntime-fp16"),
+                  log=lambda _m: None)
 
 
 def test_unknown_backend_is_rejected():

@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from unet_edge.bench.backends import BACKENDS, Row, parse_backends, unavailable_reason
-from unet_edge.core.errors import BenchError, ConfigError, UnetEdgeError
+from unet_edge.bench.backends import BACKENDS, Row
+from unet_edge.bench.plan import (  # noqa: F401 - BenchConfig and OPENVINO_ROWS re-exported
+    CACHED_KINDS,
+    OPENVINO_ROWS,
+    BenchConfig,
+    check_cache,
+    check_options,
+    check_requested,
+    known_reason,
+    open_model,
+    requested,
+)
+from unet_edge.core.errors import ConfigError, UnetEdgeError
 from unet_edge.export.any_model import kind as model_kind
 from unet_edge.export.artifact_cache import ArtifactCache
-
-
-@dataclass
-class BenchConfig:
-    model: Path
-    backends: str = "all"
-    size: tuple[int, int] | None = None
-    batch: int = 1
-    warmup: int = 10
-    iters: int = 50
-    min_seconds: float = 2.0
-    threads: int | None = None
-    data: Path | None = None
-    dataset: str = "camvid"
-    data_limit: int | None = None
-    source: str | None = None
-    stream_frames: int = 150
-    cache_dir: Path | None = None
-    exports: Path | None = None  # a folder of this checkpoint's exports to time instead of exporting anew
-    provider: str = "cpu"  # ONNX Runtime's; "openvino": ONNX Runtime FP32 as the reference, then OpenVINO's rows
-    subpixel: bool = False
-    device: str | None = None  # OpenVINO's device for the openvino rows (default CPU)
-    spec: object | None = None  # a models.foreign.ForeignSpec: a model unet-edge did not train
-
-
-# ``--provider openvino``: the rows that compare OpenVINO with ONNX Runtime FP32 on this box.
-OPENVINO_ROWS = ("onnxruntime", "openvino", "openvino-bf16", "openvino-int8")
 
 
 def _frames(cfg: BenchConfig, n: int = 16) -> tuple[list[np.ndarray], tuple[list, list[str]] | None, str]:
@@ -76,12 +60,7 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
         return open_reference(cfg.model, cfg.spec, cfg.size, layout), cfg.model
     if kind in ("torch", "foreign-onnx"):
         onnx = cache.onnx(export, "tensorrt" if family == "tensorrt" else "cpu")
-    elif kind == "onnx":
-        from unet_edge.core.artifact import load_meta
-
-        have = load_meta(cfg.model).precision
-        if family != "tensorrt" and have != export:
-            raise BenchError(f"{cfg.model.name} is {have}; pass the checkpoint to bench other precisions")
+    elif kind == "onnx":  # its precision was checked against the row's (known_reason)
         onnx = cfg.model
     else:
         onnx = None
@@ -106,39 +85,38 @@ def open_backend(name: str, cfg: BenchConfig, cache: ArtifactCache | None, threa
 
 
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
-    """Run every requested backend; returns rows, settings and the system description."""
+    """Run every requested backend; returns rows, settings and the system description. Bad options, a
+    model that cannot be opened and a named backend that cannot run here fail before anything runs."""
+    from unet_edge.core.shipped import resolve_model
     from unet_edge.core.sysinfo import system, usable_cores
+    from unet_edge.core.tensorflow_files import refuse_tensorflow
     from unet_edge.export.verify import CLASS_DROP, Gate, compare
 
-    names = list(OPENVINO_ROWS) if cfg.provider == "openvino" and cfg.backends.strip() == "all" \
-        else parse_backends(cfg.backends)
-    from unet_edge.core.shipped import resolve_model
-    from unet_edge.core.tensorflow_files import refuse_tensorflow
-
+    check_options(cfg)
+    names, explicit = requested(cfg)
     cfg = replace(cfg, model=resolve_model(cfg.model, log))
     refuse_tensorflow(cfg.model)
-    kind = model_kind(cfg.model)
     if not cfg.model.is_file():
-        raise ConfigError(f"{cfg.model}: model file not found")
-    if kind == "foreign-onnx":
-        from unet_edge.export.bodies import check_graph_spec
-
-        check_graph_spec(cfg.model, cfg.spec)  # the code options are refused here, not in every row
+        raise ConfigError(f"--model {cfg.model}: not a file; give a checkpoint, an ONNX file or an engine")
+    kind = model_kind(cfg.model)
     if cfg.spec is not None and kind in ("onnx", "engine"):
         raise ConfigError(f"{cfg.model.name} is an export of unet-edge: its sidecar records its classes and input "
                           "contract, so the model options do not apply")
+    have = open_model(cfg, kind)
+    check_requested(names, explicit, cfg, kind, have)
     threads = cfg.threads or usable_cores()
-    frames, labelled, frames_from = _frames(cfg)
     calib = cfg.source or (f"{cfg.dataset}:{cfg.data}" if cfg.data else None)
     cache = ArtifactCache(cfg.model, cfg.size, calib, cfg.cache_dir, log, cfg.subpixel, cfg.spec,
                           cfg.exports) \
-        if kind in ("torch", "foreign-onnx") else None
+        if kind in CACHED_KINDS else None
+    check_cache(cfg, cfg.model, cache)
+    frames, labelled, frames_from = _frames(cfg)
     rows, reference = [], None
     for name in names:
         precision = BACKENDS[name].precision
         row = Row(name, precision)
         rows.append(row)
-        why = unavailable_reason(name, kind)
+        why = known_reason(name, cfg, kind, have)
         if why:
             row.status, row.reason = "unavailable", why
             continue
@@ -176,7 +154,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
                 row.stream = _stream(runner, cfg)
         finally:
             runner.deactivate()
-    return {"rows": [r.__dict__ for r in rows], "threads": threads, "batch": cfg.batch, "frames": frames_from,
+    return {"rows": [r.__dict__ for r in rows], "requested": names if explicit else [],
+            "threads": threads, "batch": cfg.batch, "frames": frames_from,
             "size": list(cfg.size) if cfg.size else None, "model": str(cfg.model), "system": system(),
             "iters": cfg.iters, "warmup": cfg.warmup}
 

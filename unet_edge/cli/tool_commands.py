@@ -35,15 +35,24 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
           own_model: dict | None = None) -> None:
     """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision.
     With --provider openvino: ONNX Runtime FP32 (the reference), then OpenVINO f32, bf16 and INT8 on --device."""
+    from unet_edge.bench.plan import check_options, check_outputs, check_requested_ran
     from unet_edge.bench.report import plot as plot_png
     from unet_edge.bench.report import print_tables, write_json
     from unet_edge.bench.suite import BenchConfig, run_bench
+    from unet_edge.core.errors import ConfigError
+    from unet_edge.core.shipped import resolve_model
 
-    cfg = BenchConfig(model=model, backends=backends, size=parse_size(size) if size else None, batch=batch,
+    try:
+        hw = parse_size(size) if size else None
+    except ConfigError as exc:
+        raise ConfigError(f"--size {size}: give HxW with both sides at least 16, e.g. 352x480") from exc
+    cfg = BenchConfig(model=model, backends=backends, size=hw, batch=batch,
                       warmup=warmup, iters=iters, min_seconds=min_seconds, threads=threads, data=data,
                       dataset=dataset, data_limit=data_limit, source=source, stream_frames=stream_frames,
                       cache_dir=cache_dir, provider=provider, device=device,
                       spec=ms.foreign_spec(**own_model, size=size))
+    check_options(cfg)  # the whole plan before the model is read: options, then outputs against inputs
+    check_outputs(cfg, resolve_model(model), json_out, plot)
     result = run_bench(cfg, log=typer.echo)
     print_tables(result)
     if json_out:
@@ -52,6 +61,7 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
     if plot:
         plot_png(result, plot)
         typer.echo(f"wrote {plot}")
+    check_requested_ran(result)  # a backend named in --backends that failed: exit 1, after its row is shown
 
 
 def doctor(json_out: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
