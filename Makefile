@@ -78,6 +78,20 @@ test-gst: $(GST_VENV)/.installed
 camvid-lite0: dev
 	$(BIN)/python benchmarks/shipped_model.py --data $(CAMVID)
 
+# On a Jetson (or any box whose cv2 is the system's): install this checkout into a venv over the system's Python
+# that sees JetPack's cv2 and tensorrt, with pip told (the venv's pip.conf) to hold numpy at the system's version
+# in this install and every later one: a pip numpy in front of it breaks that cv2 (docs/jetson.md). doctor ends
+# it, and fails it if cv2 does not import. Extras: make jetson JETSON_EXTRAS='[serve]'.
+JETSON_VENV ?= .venv-jetson
+JETSON_EXTRAS ?=
+.PHONY: jetson
+jetson:
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(JETSON_VENV)
+	$(SYSTEM_PYTHON) -c 'import numpy; print("numpy==" + numpy.__version__)' > $(JETSON_VENV)/system-numpy.txt
+	$(JETSON_VENV)/bin/python -m pip config --site set install.constraint "$(abspath $(JETSON_VENV))/system-numpy.txt"
+	$(JETSON_VENV)/bin/python -m pip install --disable-pip-version-check ".$(JETSON_EXTRAS)"
+	$(JETSON_VENV)/bin/unet-edge doctor
+
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 
