@@ -158,7 +158,8 @@ def test_port_in_use_is_a_one_line_error(model):
         proc = subprocess.run([*CLI, "run", "--model", str(model), "--source", "synth://", "--serve", str(port)],
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
-        f"unet-edge: error: --serve 127.0.0.1:{port}: port already in use; choose another port"]
+        f"unet-edge: error: --serve {port}: cannot listen on 127.0.0.1:{port}: the port is already in use; "
+        "choose another port"]  # refused by run's plan, before the model loads
 
 
 def test_serve_binds_loopback_unless_told_otherwise():
