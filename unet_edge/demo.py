@@ -45,8 +45,9 @@ def run_demo(out: Path, frames: int, epochs: int | None, size: tuple[int, int], 
     budget = f"{epochs} epochs" if epochs else f"{train_minutes:g} minutes (the epochs fitted to it)"
     step(2, f"training unet-efficientnet-lite0 (ImageNet encoder) for {budget} on {size[0]}x{size[1]} crops, "
             f"scored at {synth_size[0]}x{synth_size[1]} -> {run}")
+    # demo_out is the demo's own scratch: a second demo replaces the first one's run
     cfg = TrainConfig(data=str(data), dataset="folder", size=size, epochs=epochs or START_EPOCHS, seed=seed,
-                      out=str(run), time=None if epochs else train_minutes, **DEMO_RECIPE)
+                      out=str(run), time=None if epochs else train_minutes, overwrite=True, **DEMO_RECIPE)
     train(cfg, log=log)
     step(3, "evaluating best.pt on the held-out scenes")
     grid = out / "predictions.png"

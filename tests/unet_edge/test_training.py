@@ -122,6 +122,28 @@ def test_config_validation(tmp_path):
         TrainConfig(data=str(tmp_path), class_weights="inverse")
 
 
+def test_an_earlier_run_is_resumed_or_replaced_never_overwritten_unasked(tmp_path, trained_run):
+    """train --out over an earlier run: refused before any data is read, unless --resume or --overwrite."""
+    from unet_edge.training.run_folder import check_run_folder
+
+    (tmp_path / "data").mkdir()
+
+    def cfg(out, **kw):
+        return TrainConfig(data=str(tmp_path / "data"), dataset="folder", arch="unet", out=str(out), **kw)
+
+    before = {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()}
+    with pytest.raises(ConfigError, match=r"holds an earlier run \(best.pt, last.pt\).*--resume.*--overwrite"):
+        train(cfg(trained_run), log=lambda _m: None)
+    assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == before
+    check_run_folder(cfg(trained_run, resume=True))
+    check_run_folder(cfg(trained_run, overwrite=True))
+    with pytest.raises(ConfigError, match="--resume: .*last.pt not found"):
+        check_run_folder(cfg(tmp_path / "new", resume=True))
+    check_run_folder(cfg(tmp_path / "new"))  # a new folder, or an empty one
+    (tmp_path / "new").mkdir()
+    check_run_folder(cfg(tmp_path / "new"))
+
+
 def test_a_time_budget_sets_the_epochs_from_the_epochs_so_far(tmp_path, synth_dir):
     from unet_edge.training.trainer import Trainer
 

@@ -15,8 +15,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
 
     from unet_edge.training import distributed as D
     from unet_edge.training.report import plot_curves, summary
+    from unet_edge.training.run_folder import check_run_folder
     from unet_edge.training.trainer import Trainer
 
+    check_run_folder(cfg)  # before the data is read: nothing of an earlier run is lost
     trainer = Trainer(cfg, log)
     try:
         result = trainer.fit()

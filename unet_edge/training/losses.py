@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("ce", "ce+dice", "ce+lovasz", "ohem")
+from unet_edge.training.config import LOSSES  # named where the torch-free config checks --loss
 
 
 def labelled(target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
