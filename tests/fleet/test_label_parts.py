@@ -120,14 +120,17 @@ def test_progress_is_a_line_every_n_seconds_off_a_terminal():
     out = io.StringIO()
     progress = Progress(videos=4, frames=400, every=10.0, done=1, out=out, clock=lambda: now[0])
     now[0] = 2.0
-    progress.add_frames(0)
+    progress.add_frames(8)  # the first frames: the rate counts from their arrival, without them
     progress.tick()
     assert out.getvalue() == ""  # not due
     progress.add_frames(50)
     now[0], _ = 12.0, progress.video_done()
     progress.add_frames(50)
     progress.tick()
-    assert out.getvalue() == "label: 2/4 videos, 100 frames, 10.0 fps, ETA 30s\n"
+    assert out.getvalue() == "label: 2/4 videos, 108 frames, 10.0 fps, ETA 29s\n"
+    now[0] = 12.5
+    progress.tick()
+    assert out.getvalue().count("\n") == 1  # the next one is due at 22 s
     assert clock_text(75) == "1m15s" and clock_text(3725) == "1h02m"
 
 

@@ -59,9 +59,21 @@ def connect(address: str | None, log: Callable[[str], None]) -> bool:
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         ray.shutdown()
         where = f"--ray-address {address}" if address else "a local Ray"
-        raise ConfigError(f"{where}: cannot start or reach Ray ({' '.join(str(exc).split())[:300]})") from exc
+        raise ConfigError(f"{where}: cannot start or reach Ray ({_why(exc)})") from exc
     _data_context()
     return True
+
+
+def _why(exc: BaseException) -> str:
+    """Ray's reason in one line; a cluster that wants its token (Ray's default) says how to give it."""
+    chain, e = [], exc
+    while e is not None and len(chain) < 8:
+        chain.append(str(e))
+        e = e.__cause__ or e.__context__
+    if any("InvalidAuthToken" in text for text in chain):
+        return ("the cluster asks for its token: set RAY_AUTH_MODE=token, with the head's token in ~/.ray/auth_token "
+                "or RAY_AUTH_TOKEN")
+    return " ".join(chain[0].split())[:300]
 
 
 def resources() -> tuple[float, float, int]:

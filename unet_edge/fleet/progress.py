@@ -31,13 +31,21 @@ class Progress:
         self.tty = bool(getattr(self.out, "isatty", lambda: False)())
         self.clock = clock
         self.last = clock()
-        self.t0: float | None = None  # the first frame's arrival: Ray's start and the actors' are not its rate
+        # the rate counts from the first frames' arrival (Ray's start and the actors' are not its rate), without
+        # them: they arrive together, and would make the first second's rate anything
+        self.t0: float | None = None
+        self.f0 = 0
         self.done, self.failed, self.frames = done, 0, 0
 
     def add_frames(self, n: int) -> None:
         if self.t0 is None and n:
-            self.t0 = self.clock()
+            self.t0, self.f0 = self.clock(), n
         self.frames += n
+
+    def fps(self) -> float | None:
+        """Frames per second since the first frames came back; None in the first second."""
+        elapsed = 0.0 if self.t0 is None else self.clock() - self.t0
+        return (self.frames - self.f0) / elapsed if elapsed >= 1.0 else None
 
     def video_done(self, failed: bool = False) -> None:
         self.done += 1
@@ -45,12 +53,11 @@ class Progress:
 
     def line(self) -> str:
         """``label: 3/10 videos (1 failed), 1200 frames, 41.5 fps, ETA 2m10s``."""
-        elapsed = 0.0 if self.t0 is None else self.clock() - self.t0
-        fps = self.frames / elapsed if elapsed > 0 else 0.0
+        fps = self.fps()
         text = f"label: {self.done}/{self.videos} videos" + (f" ({self.failed} failed)" if self.failed else "")
-        text += f", {self.frames} frames, {fps:.1f} fps"
+        text += f", {self.frames} frames" + (f", {fps:.1f} fps" if fps is not None else "")
         left = self.frames_expected - self.frames
-        if self.done < self.videos and fps > 0 and left > 0:
+        if self.done < self.videos and fps and left > 0:
             text += f", ETA {clock_text(left / fps)}"
         return text
 
