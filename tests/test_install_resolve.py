@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 # against the interpreter running pip, which refuses numpy 1.21.5 (<3.11) for a Python 3.10 target.
 PIP_MIN = Version("23.3")
 # What pip prints when it cannot reach the index (the test then skips rather than fail offline).
-OFFLINE = re.compile(r"NewConnectionError|Max retries exceeded|Temporary failure in name resolution|"
-                     r"Network is unreachable|No route to host|Connection refused|ConnectTimeout|ReadTimeout")
+OFFLINE = re.compile(r"NewConnectionError|NameResolutionError|Failed to resolve|connection broken by|Max retries "
+                     r"exceeded|Temporary failure in name resolution|Network is unreachable|No route to host|"
+                     r"Connection refused|ConnectTimeout|ReadTimeout")
 
 
 @dataclass(frozen=True)
