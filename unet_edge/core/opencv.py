@@ -42,6 +42,7 @@ class OpenCVNumpy:
         return self.system_cv2 and self.hidden is not None and self.hidden != self.numpy
 
     def problem(self) -> str:
+        """Which numpy the system cv2 was built for, and which one hides it."""
         return (f"the system cv2 ({self.cv2_dir}) was built for the system's numpy {self.hidden} ({self.hidden_dir}), "
                 f"hidden by numpy {self.numpy} from {self.numpy_dir}")
 
@@ -91,7 +92,10 @@ def _broken(exc: Exception, printed: str) -> BrokenInstallError:
     reason = reason if isinstance(exc, ImportError) else f"{type(exc).__name__}: {reason}"
     if "numpy" not in (str(exc) + printed).lower():
         return BrokenInstallError(f"OpenCV (cv2) does not import: {reason}")
-    found = opencv_numpy()
+    try:
+        found = opencv_numpy()
+    except Exception:  # numpy itself does not import: nothing more to tell than cv2's own reason
+        return BrokenInstallError(f"OpenCV (cv2) does not import: {reason}")
     if found.mismatch:
         return BrokenInstallError(f"OpenCV (cv2) does not import: {found.problem()}", found.repair())
     problem = f"OpenCV (cv2 in {found.cv2_dir}) does not import with numpy {found.numpy}: {reason}"
