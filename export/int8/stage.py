@@ -61,13 +61,11 @@ def write_int8(job: Int8Job, reference: Int8Reference | None, log: Callable[[str
     (:mod:`unet_edge.export.criterion`); without, the default float layers are kept. A miss writes
     the best graph found to :func:`rejected_path` (sidecar included) and raises ``Int8Rejected``."""
     from unet_edge.export.criterion import Scorer, gate_of
-    from unet_edge.export.export_plan import check_options
     from unet_edge.export.frame_sets import load_frames
     from unet_edge.export.int8.calibration import parse_methods, quantize
     from unet_edge.export.int8.search import SearchOptions, rejected_path, search
 
-    opts, dest = job.opts, job.dest
-    check_options(opts)  # export checked them before its first write; a direct caller gets the same lines
+    opts, dest = job.opts, job.dest  # checked whole before export's first write (export_plan.check_options)
     t0 = time.monotonic()
     openvino = opts.int8_target == "openvino"
     methods = ("nncf",) if openvino else parse_methods(opts.calib_method)
