@@ -43,7 +43,6 @@ def test_each_checked_option_has_a_row(config, commands, option):
 def click_checked_options():
     """Options that typer declares with a range or a choice (``typer.Option(min=...)``) on commands
     not bound to a config."""
-    import click
     import typer
 
     from unet_edge.cli.app import app
@@ -52,7 +51,10 @@ def click_checked_options():
     out = []
     for name, command in group.commands.items():
         for p in command.params:
-            if isinstance(p, click.Option) and isinstance(p.type, (click.IntRange, click.FloatRange, click.Choice)):
+            # typer >= 0.29 keeps min/max on the option itself; older ones in click's IntRange/FloatRange type
+            kind = getattr(p, "type", None)
+            bounded = any(getattr(x, a, None) is not None for x in (p, kind) for a in ("min", "max"))
+            if p.opts[0].startswith("--") and (bounded or hasattr(kind, "choices")):
                 out.append((name, p.opts[0]))
     return out
 
