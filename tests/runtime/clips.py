@@ -31,3 +31,12 @@ def write_clip(path: Path, fps: float = 30.0, frames: int = CLIP_FRAMES, size: t
         out.write(frame_image(i, size))
     out.release()
     return path
+
+
+def count_frames(path: Path) -> int:
+    """The frames OpenCV decodes from a video file."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n

@@ -22,18 +22,11 @@ from unet_edge.core.errors import ConfigError, SinkError
 from unet_edge.runtime.mjpeg import MjpegServer, parse_address
 from unet_edge.runtime.run import RunConfig, run_stream
 
+from .clips import count_frames
 from .tiny_model import tiny_model
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "unet_edge"]
-
-
-def count_frames(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    return n
 
 
 def test_save_writes_a_playable_mp4_at_the_source_size(model, clip, tmp_path):

@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.runtime.clips import count_frames
 from unet_edge.core.errors import ConfigError
 from unet_edge.synth import drive, scene
 from unet_edge.synth.writer import write_synth
@@ -50,19 +51,11 @@ def test_writer_refuses_a_non_empty_folder(tmp_path):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
-def _clip_length(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    return n
-
-
 def test_the_clip_follows_frames_unless_its_own_length_is_given(tmp_path):
     res = write_synth(tmp_path / "a", frames=5, size=(32, 48), workers=1)
-    assert res.clip_frames == 5 and _clip_length(res.clip) == 5
+    assert res.clip_frames == 5 and count_frames(res.clip) == 5
     res = write_synth(tmp_path / "b", frames=5, size=(32, 48), clip_frames=3, workers=1)
-    assert res.clip_frames == 3 and _clip_length(res.clip) == 3
+    assert res.clip_frames == 3 and count_frames(res.clip) == 3
     res = write_synth(tmp_path / "c", frames=5, size=(32, 48), clip_frames=0, workers=1)
     assert res.clip is None and not (tmp_path / "c" / "clip.mp4").exists()
 
