@@ -20,7 +20,7 @@ class UnetEdgeError(Exception):
 
 
 def _one_line(message: str) -> str:
-    if "Traceback (most recent call last)" in message:
+    if "Traceback" in message:  # torch: "Caught X in DataLoader worker ...\nOriginal Traceback (...):\n..."
         lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
         message = lines[-1] if lines else message
     return message.replace("\r", "\\r").replace("\n", "\\n")
