@@ -64,6 +64,10 @@ ROWS = [
     row("label-precision-bogus", LABEL + " --provider openvino --precision f16", "--precision f16: choose one of"),
     row("label-device-not-openvino", LABEL + " --device GPU", "--device and --precision choose OpenVINO's"),
     row("label-size-on-fixed-model", LABEL + " --size 64x64", "tiny.onnx is fixed at 64x96"),
+    # a local Ray's actors must all fit this box (they would wait for ever): checked before it starts
+    row("label-workers-beyond-cores", LABEL + " --workers 4096", "--workers 4096: this box has"),
+    row("label-gpu-workers-beyond-gpus", LABEL + " --provider cuda --workers 4096",
+        "--workers 4096: --provider cuda gives each worker a GPU, and this box has"),
     row("label-ray-address-bogus", LABEL + " --ray-address http://head:8265", "--ray-address http://head:8265: give"),
     # inputs are read-only: --out is never a source or the model, never holds one, never lies inside one
     row("label-out-is-source", "label --model {model} --source {frames} --out {frames}", "is the input --source"),

@@ -44,21 +44,27 @@ class ActorSpec:
         return {"num_cpus": self.num_cpus, **({"num_gpus": self.num_gpus} if self.num_gpus else {})}
 
 
-def actor_spec(provider: str, workers: int, cpus: float, gpus: float, model: Path) -> ActorSpec:
-    """Each actor's threads and booked resources on a cluster of ``cpus`` CPUs and ``gpus`` GPUs; refused in
+def on_gpus(provider: str, model: Path) -> bool:
+    """Whether the actors run on GPUs: --provider cuda or tensorrt, or a TensorRT engine."""
+    return provider in GPU_PROVIDERS or model.suffix.lower() in ENGINE_SUFFIXES
+
+
+def actor_spec(provider: str, workers: int, cpus: float, gpus: float, model: Path,
+               where: str = "this Ray cluster") -> ActorSpec:
+    """Each actor's threads and booked resources on ``where``, of ``cpus`` CPUs and ``gpus`` GPUs; refused in
     one line where --workers actors cannot all start (they would wait for resources for ever)."""
     cores = int(cpus)
     threads = max(1, cores // workers)
-    if provider in GPU_PROVIDERS or model.suffix.lower() in ENGINE_SUFFIXES:
+    if on_gpus(provider, model):
         if gpus < workers:
             what = f"--provider {provider}" if provider in GPU_PROVIDERS else f"the engine {model.name}"
-            raise ConfigError(f"--workers {workers}: {what} gives each worker a GPU, and this Ray cluster has "
-                              f"{gpus:g}; give at most {int(gpus)} workers, or --provider cpu")
+            raise ConfigError(f"--workers {workers}: {what} gives each worker a GPU, and {where} has {gpus:g}; "
+                              f"give at most {int(gpus)} workers, or --provider cpu")
         # pre- and post-processing only on the CPU: decode and write tasks keep the other cores
         return ActorSpec(workers, threads, 1.0, 1.0, provider)
     if workers > cores:
-        raise ConfigError(f"--workers {workers}: this Ray cluster has {cpus:g} CPUs and each worker takes at least "
-                          f"one; give at most {cores}")
+        raise ConfigError(f"--workers {workers}: {where} has {cpus:g} CPUs and each worker takes at least one; "
+                          f"give at most {cores}")
     return ActorSpec(workers, threads, float(threads), 0.0, provider)
 
 

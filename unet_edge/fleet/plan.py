@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from unet_edge.core import sysinfo
 from unet_edge.core.artifact import ArtifactMeta
 from unet_edge.core.errors import ConfigError
 from unet_edge.core.io import file_sha256
@@ -16,6 +17,7 @@ from unet_edge.core.lazy import require
 from unet_edge.core.options import check_config
 from unet_edge.core.plan import check_disjoint
 from unet_edge.core.shipped import resolve_model
+from unet_edge.fleet.actors import actor_spec, on_gpus
 from unet_edge.fleet.config import LabelConfig
 from unet_edge.fleet.engine import check_address
 from unet_edge.fleet.resume import check_out, done_marker, stamp
@@ -69,6 +71,10 @@ def plan_label(cfg: LabelConfig, log: Callable[[str], None] | None = None) -> La
     # built, not activated: the contract read and the provider, size and OpenVINO options checked
     runner = open_runner(model, cfg.provider, None, cfg.size, device=cfg.device, precision=cfg.precision)
     _check_model(runner.meta)
+    if cfg.ray_address is None and not require("ray").is_initialized():
+        # the local Ray gets this box's cores and GPUs: its actors are checked before it starts
+        gpus = len(sysinfo.gpus()) if on_gpus(cfg.provider, model) else 0
+        actor_spec(cfg.provider, cfg.workers, sysinfo.usable_cores(), gpus, model, where="this box")
     out = Path(os.path.expanduser(str(cfg.out))).absolute()
     check_disjoint({"--source": _inputs(sources, jobs), "--model": model}, {"--out": out})
     settings = stamp(model, file_sha256(model), cfg.every, cfg.size, runner.classes)
