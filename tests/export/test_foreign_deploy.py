@@ -253,15 +253,19 @@ def test_eval_and_bench_take_every_model_form(user_code, lraspp, data, tmp_path)
         scores[name] = json.loads((tmp_path / f"{name}.json").read_text())["scores"]["miou"]
     assert abs(scores["torch"] - scores["onnx"]) < 0.01
 
-    for model_args in ((str(weights), *tiny), (str(onnx), "--classes", "camvid", *STATED)):
-        rc, _, err = cli("bench", "--model", *model_args, "--backends", "torch,onnxruntime", *size, "--iters", "2",
-                         "--warmup", "1", "--min-seconds", "0", "--cache-dir", str(tmp_path / "cache"),
-                         "--json", str(tmp_path / "b.json"))
+    timing = (*size, "--iters", "2", "--warmup", "1", "--min-seconds", "0", "--cache-dir", str(tmp_path / "cache"),
+              "--json", str(tmp_path / "b.json"))
+    for model_args, backends in (((str(weights), *tiny), "torch,onnxruntime"),
+                                 ((str(onnx), "--classes", "camvid", *STATED), "onnxruntime")):
+        rc, _, err = cli("bench", "--model", *model_args, "--backends", backends, *timing)
         assert rc == 0, err
         rows = {r["backend"]: r for r in json.loads((tmp_path / "b.json").read_text())["rows"]}
-        assert rows["onnxruntime"]["status"] == "ok"
-        assert rows["torch"]["status"] == ("ok" if model_args[0] == str(weights) else "unavailable")
+        assert all(r["status"] == "ok" for r in rows.values()), rows
     assert rows["onnxruntime"]["agreement"] is not None
+    # a backend named in --backends that cannot run is an error, not an "unavailable" row
+    rc, _, err = cli("bench", "--model", str(onnx), "--classes", "camvid", *STATED, "--backends", "torch,onnxruntime",
+                     *timing)
+    assert rc == 1 and "torch cannot run here: needs a PyTorch model" in err
 
     rc, _, err = cli("eval", "--model", str(weights), *on_data)
     assert rc == 1 and "--model-class" in err
