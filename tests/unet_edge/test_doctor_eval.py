@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -49,18 +50,20 @@ BROKEN_CV2 = ("import sys\n"
 WORKING_CV2 = "__version__ = '4.5.4'\n\ndef getBuildInformation():\n    return '  GStreamer: YES\\n  FFMPEG: YES\\n'\n"
 
 
-def _system_site(root, cv2_source: str, numpy_version: str):
-    (root / "cv2").mkdir(parents=True)
-    (root / "cv2" / "__init__.py").write_text(cv2_source)
-    meta = root / f"numpy-{numpy_version}.dist-info"
-    meta.mkdir()
-    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: numpy\nVersion: {numpy_version}\n")
+def _numpy_meta(root, version: str):
+    meta = root / f"numpy-{version}.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: numpy\nVersion: {version}\n")
     return root
 
 
-def _python(site, *args: str, **env: str) -> subprocess.CompletedProcess:
-    import os
+def _system_site(root, cv2_source: str, numpy_version: str | None):
+    (root / "cv2").mkdir(parents=True)
+    (root / "cv2" / "__init__.py").write_text(cv2_source)
+    return _numpy_meta(root, numpy_version) if numpy_version else root
 
+
+def _python(site, *args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k != "PIP_CONSTRAINT"}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
                           env={**clean, "PYTHONPATH": str(site), **env})
@@ -99,6 +102,14 @@ def test_doctor_warns_when_a_working_system_cv2_sees_another_numpy(tmp_path):
     check = _numpy_check(_system_site(tmp_path / "dist-packages", WORKING_CV2, "1.21.5"))
     assert check["status"] == "warn" and "built for the system's numpy 1.21.5" in check["detail"]
     assert f"hidden by numpy {numpy.__version__}" in check["detail"] and check["fix"].endswith("pip uninstall -y numpy")
+
+
+def test_jetpacks_layout_cv2_apart_from_the_numpy_it_was_built_for(tmp_path):
+    """JetPack's cv2 is in /usr/lib/python3.10/dist-packages, numpy in /usr/lib/python3/dist-packages."""
+    cv2_site = _system_site(tmp_path / "python3.10", WORKING_CV2, None)
+    numpy_site = _numpy_meta(tmp_path / "python3", "1.21.5")
+    check = _numpy_check(f"{cv2_site}{os.pathsep}{numpy_site}")
+    assert check["status"] == "warn" and f"built for the system's numpy 1.21.5 ({numpy_site})" in check["detail"], check
 
 
 def test_doctor_prints_the_pin_until_pip_holds_the_system_numpy(tmp_path):
