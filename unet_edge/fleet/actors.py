@@ -110,8 +110,9 @@ def _column(arrays: list[np.ndarray]) -> np.ndarray:
 class Infer:
     """Ray Data's callable class: one runner, activated once per actor, over every batch it is handed."""
 
-    def __init__(self, model, provider: str, threads: int, size: tuple[int, int] | None, device: str | None,
-                 precision: str | None, max_batch: int) -> None:
+    def __init__(self, model: ModelFiles | object, provider: str, threads: int, size: tuple[int, int] | None,
+                 device: str | None, precision: str | None, max_batch: int) -> None:
+        """``model``: the ModelFiles, or the object store's reference to them."""
         import ray
 
         from unet_edge.runtime.runners import open_runner

@@ -20,11 +20,12 @@ import numpy as np
 
 from unet_edge.core.lazy import require
 from unet_edge.runtime.masks import frame_name, source_ms
+from unet_edge.runtime.source_base import Source
 
 END = -1  # the index of a job's end row
 
 
-def open_job(kind: str, path: str, files: Sequence[str]):
+def open_job(kind: str, path: str, files: Sequence[str]) -> Source:
     """The runtime source that ``run --source`` would open for this job (unopened)."""
     from unet_edge.runtime.sources import ImageSource, open_source
 

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def resumed_row(marker: dict) -> dict:
     return dict(marker["row"], wall_s=None, fps=None, resumed=True)
 
 
-def table(rows: list[dict], classes: Sequence[str]):
+def table(rows: list[dict], classes: Sequence[str]) -> Any:
     """The rows as a pyarrow Table (shares as ``share_<class>`` columns)."""
     pa = require("pyarrow")
     flat = {
