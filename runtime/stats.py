@@ -90,12 +90,12 @@ class StreamStats:
 
     def table(self) -> str:
         s = self.summary()
-        lines = ["", f"{'stage':<22}{'p50 ms':>9}{'p99 ms':>9}"]
+        lines = ["", f"{'stage':<22}{'p50 ms':>10} {'p99 ms':>10}"]  # the space: columns apart past 10 digits
         for name, v in s["stages"].items():
-            lines.append(f"{name:<22}{v['p50']:>9.2f}{v['p99']:>9.2f}")
+            lines.append(f"{name:<22}{v['p50']:>10.2f} {v['p99']:>10.2f}")
         lat = s["latency_ms"]
         if lat["p50"] is not None:
-            lines.append(f"{'capture->display':<22}{lat['p50']:>9.2f}{lat['p99']:>9.2f}")
+            lines.append(f"{'capture->display':<22}{lat['p50']:>10.2f} {lat['p99']:>10.2f}")
         lines.append(f"frames {s['frames']}  FPS {s['fps']:.1f}  dropped {s['dropped']}  "
                      f"source reconnects {s['reconnects']}")
         return "\n".join(lines)
