@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -203,6 +204,7 @@ def part_cluster(model: str, work: Path, n: int, frames: int) -> dict:
     finally:
         for node in reversed(nodes):
             stop_node(node)
+        shutil.rmtree(root, ignore_errors=True)
     res["local_w2"] = label(model, work / "cluster", work / "cluster_local", 2)
     res["same_outputs_two_nodes_vs_local"] = same_outputs(work / "cluster_2", work / "cluster_local")
     res["same_outputs_one_vs_two_nodes"] = same_outputs(work / "cluster_1", work / "cluster_2")
@@ -298,6 +300,7 @@ def main() -> None:
                     [[k, m[k]["wall_s"], m[k]["fps"], m[k]["fixed_s"], m[k]["fps_after_fixed"], m[k]["peak_pss_mb"]]
                      for k in ("run_each", "label_w1", "label_w2")]))
     save("label_fleet" if len(args.parts) == 4 else "label_fleet_" + "_".join(args.parts), results)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
