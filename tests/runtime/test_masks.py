@@ -80,7 +80,8 @@ def test_a_failing_disk_is_one_sink_error_and_the_frames_before_are_kept(model, 
 
 def test_a_live_source_drops_what_a_slow_disk_cannot_take(model, tmp_path, monkeypatch):
     write = masks_mod._atomic_write
-    monkeypatch.setattr(masks_mod, "_atomic_write", lambda p, d: (time.sleep(0.2), write(p, d)))
+    # 2 writes a second: the synthetic camera outruns it even on a loaded 2-core box (at 0.2 s it did not)
+    monkeypatch.setattr(masks_mod, "_atomic_write", lambda p, d: (time.sleep(0.5), write(p, d)))
     out = tmp_path / "masks"
     summary = run_stream(RunConfig(model, "synth://?size=64x96", save_masks=out, max_frames=60),
                          log=lambda _m: None)
