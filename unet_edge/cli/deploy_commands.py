@@ -22,10 +22,11 @@ def export(checkpoint: Annotated[Path, typer.Argument(
            json_out: Annotated[Path | None, typer.Option("--json", help="write the artifacts, the precision gate "
                                                                          "and each artifact's report as JSON to "
                                                                          "this file ('-': stdout, the log on "
-                                                                         "stderr)")] = None,
-           triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here")] = None,
+                                                                         "stderr)", rich_help_panel="Outputs")] = None,
+           triton: Annotated[Path | None, typer.Option(help="also write a Triton model repository here",
+                                                       rich_help_panel="Outputs")] = None,
            triton_max_batch: Annotated[int, typer.Option(help="max_batch_size of --dynamic exports in --triton",
-                                                         min=1)] = 8,
+                                                         min=1, rich_help_panel="Outputs")] = 8,
            opts: ExportOptions | None = None, own_model: dict | None = None) -> None:
     """Export a model to ONNX (FP32, FP16, INT8) with pre/post-processing inside, and verify it.
 

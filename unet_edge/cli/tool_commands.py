@@ -9,6 +9,7 @@ import typer
 
 from unet_edge.cli import model_source as ms
 from unet_edge.cli.options import OpenVINODevice, OpenVINOPrecision, Provider
+from unet_edge.core.options import OV_DEVICE_HELP, PROVIDER_HELP
 from unet_edge.core.parse import parse_size
 
 
@@ -19,19 +20,31 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
                                                      "onnxruntime-int8, openvino, openvino-bf16, openvino-int8, "
                                                      "tensorrt-fp32/-fp16/-int8, or all")] = "all",
           size: Annotated[str | None, typer.Option(help="model input HxW (default: training size)")] = None,
-          batch: int = 1, warmup: int = 10, iters: int = 50,
-          min_seconds: Annotated[float, typer.Option(help="keep timing at least this long")] = 2.0,
-          threads: Annotated[int | None, typer.Option(help="CPU threads for every CPU backend")] = None,
           data: Annotated[Path | None, typer.Option(help="labelled dataset for mIoU (and INT8 calibration)")] = None,
-          dataset: str = "camvid",
-          data_limit: Annotated[int | None, typer.Option(help="score only the first N val frames")] = None,
-          source: Annotated[str | None, typer.Option(help="video for end-to-end stream numbers")] = None,
-          stream_frames: int = 150,
           json_out: Annotated[Path | None, typer.Option("--json", help="write results + system as JSON")] = None,
-          plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU")] = None,
-          cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go")] = None,
-          provider: Provider = "cpu",
-          device: OpenVINODevice = None,
+          # --help's panels after the common options above, in this order
+          batch: Annotated[int, typer.Option(help="frames per inference", rich_help_panel="Timing")] = 1,
+          warmup: Annotated[int, typer.Option(help="untimed runs first", rich_help_panel="Timing")] = 10,
+          iters: Annotated[int, typer.Option(help="timed runs, at least", rich_help_panel="Timing")] = 50,
+          min_seconds: Annotated[float, typer.Option(help="keep timing at least this long",
+                                                     rich_help_panel="Timing")] = 2.0,
+          threads: Annotated[int | None, typer.Option(help="CPU threads for every CPU backend",
+                                                      rich_help_panel="Timing")] = None,
+          data_limit: Annotated[int | None, typer.Option(help="score only the first N val frames",
+                                                         rich_help_panel="Accuracy")] = None,
+          dataset: Annotated[str, typer.Option(help="--data's layout: camvid | carla | folder",
+                                               rich_help_panel="Accuracy")] = "camvid",
+          source: Annotated[str | None, typer.Option(help="video for end-to-end stream numbers",
+                                                     rich_help_panel="Stream")] = None,
+          stream_frames: Annotated[int, typer.Option(help="frames of --source streamed",
+                                                     rich_help_panel="Stream")] = 150,
+          plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU",
+                                                    rich_help_panel="Outputs")] = None,
+          cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go",
+                                                         rich_help_panel="Outputs")] = None,
+          provider: Annotated[str, typer.Option(help=PROVIDER_HELP, rich_help_panel="Backend")] = "cpu",
+          device: Annotated[str | None, typer.Option("--device", help=OV_DEVICE_HELP,
+                                                     rich_help_panel="Backend")] = None,
           own_model: dict | None = None) -> None:
     """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision.
     With --provider openvino: ONNX Runtime FP32 (the reference), then OpenVINO f32, bf16 and INT8 on --device."""
