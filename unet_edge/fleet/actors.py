@@ -21,7 +21,7 @@ import numpy as np
 
 from unet_edge.core.errors import ConfigError
 from unet_edge.core.io import file_sha256, user_cache, write_bytes_atomic
-from unet_edge.fleet.decode import END
+from unet_edge.fleet.decode import END, column
 from unet_edge.runtime.frame import to_model_size
 
 GPU_PROVIDERS = ("cuda", "tensorrt")
@@ -99,14 +99,6 @@ def model_on_node(model: ModelFiles) -> Path:
     return folder / name
 
 
-def _column(arrays: list[np.ndarray]) -> np.ndarray:
-    if len({a.shape for a in arrays}) == 1:
-        return np.stack(arrays)
-    column = np.empty(len(arrays), dtype=object)
-    column[:] = arrays
-    return column
-
-
 class Infer:
     """Ray Data's callable class: one runner, activated once per actor, over every batch it is handed."""
 
@@ -155,9 +147,9 @@ class Infer:
             out_masks[i], out_conf[i] = masks[k], conf[k] if conf[k] is not None else out_conf[i]
             hw[i] = images[k].shape[:2]
         out = {k: batch[k] for k in PASSED_ON}
-        out.update(mask=_column(out_masks), h=hw[:, 0], w=hw[:, 1], actor=np.array([self.actor] * len(index)))
+        out.update(mask=column(out_masks), h=hw[:, 0], w=hw[:, 1], actor=np.array([self.actor] * len(index)))
         if self.conf_dtype is not None:
-            out["conf"] = _column(out_conf)
+            out["conf"] = column(out_conf)
         return out
 
     def __del__(self) -> None:

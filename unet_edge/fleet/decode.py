@@ -75,7 +75,7 @@ def declared_frames(path: str) -> int:
     return 0
 
 
-def _column(images: list[np.ndarray]) -> np.ndarray:
+def column(images: list[np.ndarray]) -> np.ndarray:
     """Frames as one tensor column: stacked where they share a shape, else an array of arrays."""
     if len({im.shape for im in images}) == 1:
         return np.stack(images)
@@ -89,7 +89,7 @@ def _batch(video: str, rows: list[tuple[int, str, float | None, np.ndarray]], t_
     return {"video": np.array([video] * n), "index": np.array([r[0] for r in rows], np.int64),
             "name": np.array([r[1] for r in rows]),
             "source_ms": np.array([np.nan if r[2] is None else r[2] for r in rows], np.float64),
-            "image": _column([r[3] for r in rows]), "last": np.zeros(n, bool), "frames": np.zeros(n, np.int64),
+            "image": column([r[3] for r in rows]), "last": np.zeros(n, bool), "frames": np.zeros(n, np.int64),
             "failure": np.array([""] * n), "t_start": np.full(n, t_start)}
 
 
