@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -9,6 +10,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CAMVID = Path(os.environ.get("UNET_EDGE_CAMVID", REPO.parent / "shared" / "data" / "camvid"))
+
+
+def model_and_input(doc: str | None, flag: str, what: str) -> argparse.ArgumentParser:
+    """The command line of a script that streams an input through an exported model: ``--model`` and
+    ``flag`` (``what`` says which input), both required; the script adds its own options."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, required=True, help="an exported model (.onnx or .engine)")
+    ap.add_argument(flag, type=Path, required=True, help=what)
+    return ap
 
 
 def save(name: str, payload: dict) -> Path:

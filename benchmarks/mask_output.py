@@ -10,7 +10,6 @@ no colours in a viewer) and Pillow's palette PNG; the median ms per map and byte
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import statistics
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 import cv2
+from _common import model_and_input
 
 from unet_edge.runtime import masks as mk
 from unet_edge.runtime.run import RunConfig, run_stream
@@ -49,9 +49,7 @@ def encoders(palette):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", type=Path, required=True)
-    ap.add_argument("--frames", type=Path, required=True, help="an image folder")
+    ap = model_and_input(__doc__, "--frames", "an image folder")
     ap.add_argument("--count", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import re
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import save, table
+from _common import model_and_input, save, table
 
 
 def rss_mb(pid: int) -> float | None:
@@ -118,9 +117,7 @@ def viewer_load(args, viewers: int, stalled: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", type=Path, required=True)
-    ap.add_argument("--source", type=Path, required=True, help="a video file, looped")
+    ap = model_and_input(__doc__, "--source", "a video file, looped")
     ap.add_argument("--frames", type=int, default=200_000)
     ap.add_argument("--load-frames", type=int, default=3000)
     ap.add_argument("--sample-every", type=float, default=3.0)

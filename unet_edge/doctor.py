@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from unet_edge.core import sysinfo
 from unet_edge.core.errors import BrokenInstallError
@@ -21,6 +24,20 @@ class Check:
     status: str  # ok | warn | missing | info
     detail: str
     fix: str = ""
+
+
+def _needs(module: str, absent: Check) -> Callable[[Callable[..., Check]], Callable[..., Check]]:
+    """A check that runs only where ``module`` is installed; elsewhere its line is ``absent`` (what is
+    missing and the install line), so the check's body speaks of the installed package alone."""
+
+    def wrap(check: Callable[..., Check]) -> Callable[..., Check]:
+        @functools.wraps(check)
+        def run(*args: Any, **kwargs: Any) -> Check:
+            return check(*args, **kwargs) if installed(module) else replace(absent)  # each call its own line
+
+        return run
+
+    return wrap
 
 
 def checks() -> list[Check]:
@@ -129,11 +146,10 @@ def _tensorrt(vers: dict, gpu: bool) -> Check:
     return Check("tensorrt", "ok", detail)
 
 
+@_needs("pytriton", Check("serve", "info", "nvidia-pytriton not installed: no `unet-edge serve`",
+                          "pip install 'unet-edge[serve]'  # Triton Inference Server for HTTP/gRPC clients"))
 def _serving() -> Check:
     """Can `unet-edge serve` start Triton's Python backend with this interpreter?"""
-    if not installed("pytriton"):
-        return Check("serve", "info", "nvidia-pytriton not installed: no `unet-edge serve`",
-                     "pip install 'unet-edge[serve]'  # Triton Inference Server for HTTP/gRPC clients")
     from unet_edge.serving.triton import python_libdir
 
     libdir, why = python_libdir()
@@ -144,10 +160,9 @@ def _serving() -> Check:
     return Check("serve", "ok", f"Triton via PyTriton; the Python backend loads libpython from {libdir}")
 
 
+@_needs("onnxruntime", Check("onnxruntime", "missing", "ONNX Runtime not installed",
+                             "pip install 'unet-edge[cpu]'  (or [gpu] for CUDA/TensorRT providers)"))
 def _onnxruntime(vers: dict) -> Check:
-    if not installed("onnxruntime"):
-        return Check("onnxruntime", "missing", "ONNX Runtime not installed",
-                     "pip install 'unet-edge[cpu]'  (or [gpu] for CUDA/TensorRT providers)")
     import onnxruntime as ort
 
     from unet_edge.runtime.runners.int8_probe import int8_kernels_saturate
@@ -158,11 +173,10 @@ def _onnxruntime(vers: dict) -> Check:
                  f"{', '.join(ort.get_available_providers())}; {int8}")
 
 
+@_needs("openvino", Check("openvino", "info", "OpenVINO not installed: no --provider openvino (Intel CPUs, GPUs, "
+                          "NPUs)", "pip install 'unet-edge[openvino]'"))
 def _openvino() -> Check:
     """OpenVINO's version, the devices it reports and whether this CPU computes in bf16."""
-    if not installed("openvino"):
-        return Check("openvino", "info", "OpenVINO not installed: no --provider openvino (Intel CPUs, GPUs, NPUs)",
-                     "pip install 'unet-edge[openvino]'")
     try:
         import openvino
 
@@ -177,10 +191,9 @@ def _openvino() -> Check:
                  f"{', '.join(devices) or 'none'}; CPU bf16: {'yes (--precision bf16)' if bf16 else 'no'}")
 
 
+@_needs("cv2", Check("opencv", "missing", "OpenCV not installed",
+                     "pip install 'unet-edge[opencv]'  (on Jetson use JetPack's: sudo apt install python3-opencv)"))
 def _opencv() -> Check:
-    if not installed("cv2"):
-        return Check("opencv", "missing", "OpenCV not installed",
-                     "pip install 'unet-edge[opencv]'  (on Jetson use JetPack's: sudo apt install python3-opencv)")
     try:
         cv2 = import_cv2()
     except BrokenInstallError as exc:  # a system cv2 under another numpy: the line `run` gives too

@@ -13,6 +13,11 @@ from unet_edge.core.options import OV_DEVICE_HELP, PROVIDER_HELP
 from unet_edge.core.parse import parse_size
 
 
+def _in(panel: str, help: str, *flags: str) -> typer.models.OptionInfo:
+    """An option shown in --help's ``panel`` (after the command's common options, which have none)."""
+    return typer.Option(*flags, help=help, rich_help_panel=panel)
+
+
 @ms.model_options()
 def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or engine; or a model trained elsewhere "
                                                  "(as for export, with the options under 'Your own model')")],
@@ -23,28 +28,19 @@ def bench(model: Annotated[Path, typer.Option(help="checkpoint (.pt), ONNX or en
           data: Annotated[Path | None, typer.Option(help="labelled dataset for mIoU (and INT8 calibration)")] = None,
           json_out: Annotated[Path | None, typer.Option("--json", help="write results + system as JSON")] = None,
           # --help's panels after the common options above, in this order
-          batch: Annotated[int, typer.Option(help="frames per inference", rich_help_panel="Timing")] = 1,
-          warmup: Annotated[int, typer.Option(help="untimed runs first", rich_help_panel="Timing")] = 10,
-          iters: Annotated[int, typer.Option(help="timed runs, at least", rich_help_panel="Timing")] = 50,
-          min_seconds: Annotated[float, typer.Option(help="keep timing at least this long",
-                                                     rich_help_panel="Timing")] = 2.0,
-          threads: Annotated[int | None, typer.Option(help="CPU threads for every CPU backend",
-                                                      rich_help_panel="Timing")] = None,
-          data_limit: Annotated[int | None, typer.Option(help="score only the first N val frames",
-                                                         rich_help_panel="Accuracy")] = None,
-          dataset: Annotated[str, typer.Option(help="--data's layout: camvid | carla | folder",
-                                               rich_help_panel="Accuracy")] = "camvid",
-          source: Annotated[str | None, typer.Option(help="video for end-to-end stream numbers",
-                                                     rich_help_panel="Stream")] = None,
-          stream_frames: Annotated[int, typer.Option(help="frames of --source streamed",
-                                                     rich_help_panel="Stream")] = 150,
-          plot: Annotated[Path | None, typer.Option(help="PNG: latency bars with p50-p99 whiskers, mIoU",
-                                                    rich_help_panel="Outputs")] = None,
-          cache_dir: Annotated[Path | None, typer.Option(help="where on-the-fly exports go",
-                                                         rich_help_panel="Outputs")] = None,
-          provider: Annotated[str, typer.Option(help=PROVIDER_HELP, rich_help_panel="Backend")] = "cpu",
-          device: Annotated[str | None, typer.Option("--device", help=OV_DEVICE_HELP,
-                                                     rich_help_panel="Backend")] = None,
+          batch: Annotated[int, _in("Timing", "frames per inference")] = 1,
+          warmup: Annotated[int, _in("Timing", "untimed runs first")] = 10,
+          iters: Annotated[int, _in("Timing", "timed runs, at least")] = 50,
+          min_seconds: Annotated[float, _in("Timing", "keep timing at least this long")] = 2.0,
+          threads: Annotated[int | None, _in("Timing", "CPU threads for every CPU backend")] = None,
+          data_limit: Annotated[int | None, _in("Accuracy", "score only the first N val frames")] = None,
+          dataset: Annotated[str, _in("Accuracy", "--data's layout: camvid | carla | folder")] = "camvid",
+          source: Annotated[str | None, _in("Stream", "video for end-to-end stream numbers")] = None,
+          stream_frames: Annotated[int, _in("Stream", "frames of --source streamed")] = 150,
+          plot: Annotated[Path | None, _in("Outputs", "PNG: latency bars with p50-p99 whiskers, mIoU")] = None,
+          cache_dir: Annotated[Path | None, _in("Outputs", "where on-the-fly exports go")] = None,
+          provider: Annotated[str, _in("Backend", PROVIDER_HELP)] = "cpu",
+          device: Annotated[str | None, _in("Backend", OV_DEVICE_HELP, "--device")] = None,
           own_model: dict | None = None) -> None:
     """Latency (mean/p50/p90/p99, FPS, per stage) and accuracy per backend and precision.
     With --provider openvino: ONNX Runtime FP32 (the reference), then OpenVINO f32, bf16 and INT8 on --device."""
