@@ -140,7 +140,7 @@ def test_eval_agrees_between_checkpoint_and_onnx(trained_run, synth_dir, tmp_pat
     from unet_edge.export.exporter import ExportOptions, export_model
 
     export_model(trained_run / "best.pt", ExportOptions(out=tmp_path, verify=False), lambda _m: None)
-    a = evaluate_path(EvalConfig(trained_run / "best.pt", synth_dir, "folder", "val", None, None, 0, None))
+    a = evaluate_path(EvalConfig(trained_run / "best.pt", synth_dir, "folder", "val"))
     b = evaluate_path(EvalConfig(tmp_path / "best.onnx", synth_dir, "folder", "val", None, tmp_path / "v.png", 3,
                                  tmp_path / "e.json"))
     assert abs(a["scores"]["miou"] - b["scores"]["miou"]) < 0.001  # within 0.1 mIoU point
