@@ -1,25 +1,14 @@
-"""One row of the bad-input matrix: a command a user might type wrongly, the fragment its one-line
-error must hold, and how to set up the files it must leave as they were.
-
-``argv`` may name fixtures that the matrix lays out in the row's own folder before it runs:
-
-- ``{tmp}``: the row's folder; every input and output of a row lies in it;
-- ``{model}``: the tiny fixed-size ONNX model (``{tmp}/model/tiny.onnx`` and its sidecar);
-- ``{dyn}``: the tiny ONNX model with dynamic batch, height and width (``{tmp}/dyn/tiny.onnx``);
-- ``{frames}``: a folder of 4 PNG frames (``{tmp}/frames``);
-- ``{clip}``: a 10-frame MP4 (``{tmp}/clip.mp4``);
-- ``{run}``: a trained run folder with ``best.pt`` and its verified export ``best.onnx`` (torch; slow
-  the first time in a session: it shares the session's trained model).
-
-Every file and folder in ``{tmp}`` before the command must be there, byte-identical, after it, and
-nothing may be added: no input changed, no partial output left.
-"""
+"""The rows of the bad-input matrix, read from the tables of ``rows.md``: a command a user might
+type wrongly, the fragment its one-line error must hold, the setup that lays out more files, and
+the exit code where it is not just "non-zero". The placeholders are ``rows.md``'s."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+COLUMNS = ("id", "command", "the error holds", "setup", "exit")
 
 
 @dataclass(frozen=True)
@@ -29,10 +18,25 @@ class Row:
     fragment: str  # case-insensitive, in the single error line
     setup: Callable[[Path], None] | None = None  # more fixtures, written under the row's folder
     code: int | None = None  # the exit code; None: any non-zero
-    allow_new: tuple[str, ...] = ()  # globs (relative to {tmp}) of paths the command may create
-    marks: tuple[str, ...] = ()  # pytest marks by name, e.g. ("slow",)
 
 
-def row(id: str, command: str, fragment: str, **kw) -> Row:
-    """A row from a shell-like command line (split on spaces; no quoting)."""
-    return Row(id, tuple(command.split()), fragment, **kw)
+def _cell(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == "`" else text
+
+
+def load_rows(path: Path) -> list[Row]:
+    """Every table row of ``path`` (a markdown file whose tables have :data:`COLUMNS`)."""
+    from tests.matrix import setups
+
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.startswith("| ") or line.startswith(("| id |", "|---")):
+            continue
+        cells = [_cell(c) for c in line.strip()[1:-1].split("|")]
+        if len(cells) != len(COLUMNS):
+            raise ValueError(f"{path.name}:{n}: {len(cells)} cells, expected {len(COLUMNS)} ({', '.join(COLUMNS)})")
+        rid, command, fragment, setup, code = cells
+        rows.append(Row(rid, tuple(command.split()), fragment, getattr(setups, setup) if setup else None,
+                        int(code) if code else None))
+    return rows
