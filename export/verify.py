@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_edge.core.errors import ExportError
+from unet_edge.core.errors import GateMissed
 from unet_edge.export.criterion import Criterion, Gate, Score, Scorer, resized
 from unet_edge.export.thresholds import DEFAULT_MAX_CLASS_DROP, DEFAULT_MAX_MIOU_DROP
 from unet_edge.metrics import confusion, scores
@@ -204,8 +204,8 @@ def enforce(rows: list[Row], reference: str = "the FP32 model") -> None:
                "mIoU": f"loses {-100 * (r.miou_delta or 0.0):.2f} mIoU points (at most {100 * r.max_miou_drop:.2f})",
                "class": f"loses {-100 * (r.worst_class_delta or 0.0):.2f} IoU points of {r.worst_class} "
                         f"(at most {100 * r.max_class_drop:.2f})"}[failing]
-        raise ExportError(f"{r.artifact} {why} for {r.precision}; use more or better calibration frames, or "
-                          "--no-verify to keep it anyway")
+        raise GateMissed(f"{r.artifact} {why} for {r.precision}; use more or better calibration frames, or "
+                         "--no-verify to keep it anyway", r.precision)
 
 
 def verification_set(opts, size: tuple[int, int], classes: Sequence[str],

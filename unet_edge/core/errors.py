@@ -62,6 +62,14 @@ class ExportError(UnetEdgeError):
     """Export, quantization or verification failed."""
 
 
+class GateMissed(ExportError):
+    """An artifact missed its precision's gate; ``precision`` is that artifact's (fp32, fp16, int8)."""
+
+    def __init__(self, message: str, precision: str) -> None:
+        super().__init__(message)
+        self.precision = precision
+
+
 class Int8Rejected(ExportError):
     """INT8 missed the precision gate's criterion: the best graph found was kept at ``path`` (a
     ``.rejected.onnx``, with its sidecar), ``measured`` is what its stage measured, for its report."""
