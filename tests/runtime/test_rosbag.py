@@ -72,6 +72,7 @@ def test_a_bag_in_gives_a_bag_out_with_every_mask_stamped_as_its_input(model, cl
     out = tmp_path / "out"
     summary = run_stream(RunConfig(model, str(bag), save_bag=out), log=lambda _m: None)
     assert summary["bag"]["frames"] == CLIP_FRAMES and not (tmp_path / "out.partial").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["metadata.yaml", "out.mcap"]  # no "out.partial.mcap"
     masks, stamps, topics = [], [], {}
     with Reader(out) as r:
         topics = {c.topic: c.msgtype for c in r.connections}
