@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unet_edge.core.errors import SinkError, SourceError
+from unet_edge.core.errors import ConfigError, SinkError, SourceError
 from unet_edge.core.lazy import require
 from unet_edge.runtime.frame import Frame, at_size, wall_time
 from unet_edge.runtime.source_base import Source
@@ -40,6 +40,16 @@ CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}  # the YUV
 def partial_of(folder: Path) -> Path:
     """The folder a bag is written in until it is finalized."""
     return folder.with_name(folder.name + ".partial")
+
+
+def check_new_bag(folder: Path) -> None:
+    """``--save-bag``'s destination (run's plan, and the writer itself): a bag is never overwritten, and
+    an interrupted one's remains are never deleted."""
+    if folder.exists():
+        raise ConfigError(f"--save-bag {folder}: already exists (a bag is never overwritten); choose another")
+    if (stale := partial_of(folder)).exists():
+        raise ConfigError(f"--save-bag {folder}: {stale} holds an interrupted recording of this name; move it "
+                          "away first (it is never deleted)")
 
 
 def is_bag(path: Path) -> bool:
@@ -128,10 +138,7 @@ class BagWriter:
         StoragePlugin, Writer = rosbag2.StoragePlugin, rosbag2.Writer
         self.folder, self.sources = Path(folder), list(sources)
         self.partial = partial_of(self.folder)
-        if self.folder.exists():
-            raise SinkError(f"--save-bag {folder}: already exists (a bag is never overwritten)")
-        if self.partial.exists():
-            raise SinkError(f"--save-bag {folder}: {self.partial} holds an interrupted recording; move it away first")
+        check_new_bag(self.folder)
         try:
             self.partial.mkdir(parents=True)
             self.writer = Writer(self.partial / self.folder.name, version=8, storage_plugin=StoragePlugin.MCAP)

@@ -67,17 +67,6 @@ def _check_model(cfg: RunConfig, meta: ArtifactMeta) -> None:
                           "export it with --confidence, or leave --min-confidence out")
 
 
-def _check_bag(folder: Path) -> None:
-    """A bag is never overwritten, and an interrupted one's remains are never deleted."""
-    from unet_edge.runtime.rosbag import partial_of
-
-    if folder.exists():
-        raise ConfigError(f"--save-bag {folder}: already exists (a bag is never overwritten); choose another")
-    if (stale := partial_of(folder)).exists():
-        raise ConfigError(f"--save-bag {folder}: {stale} holds an interrupted recording of this name; move it "
-                          "away first (it is never deleted)")
-
-
 def _check_paths(cfg: RunConfig, uris: list[str], model: Path, recording: str | Path | None,
                  networks: list) -> None:
     from unet_edge.runtime.network_spec import sdp_paths
@@ -94,6 +83,7 @@ def _check_paths(cfg: RunConfig, uris: list[str], model: Path, recording: str | 
 def plan_run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunPlan:
     """Check every option of ``cfg`` and return the plan; writes nothing."""
     from unet_edge.runtime.mjpeg import check_serve
+    from unet_edge.runtime.runners import open_runner
 
     check_config(cfg)  # bounds and choices, for callers that did not come through the command line
     uris = [cfg.source] if isinstance(cfg.source, (str, Path)) else list(cfg.source)
@@ -109,11 +99,11 @@ def plan_run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunPla
 
         check_networks(networks, len(uris))  # every stream's port, host and listener; GStreamer present
     model = resolve_model(cfg.model, log)
-    from unet_edge.runtime.runners import open_runner
-
     runner = open_runner(model, cfg.provider, cfg.threads, cfg.size, device=cfg.device, precision=cfg.precision)
     _check_model(cfg, runner.meta)
     _check_paths(cfg, uris, model, recording, networks)
     if cfg.save_bag is not None:
-        _check_bag(Path(cfg.save_bag))
+        from unet_edge.runtime.rosbag import check_new_bag
+
+        check_new_bag(Path(cfg.save_bag))
     return RunPlan(uris, model, runner, saves, networks, address)
