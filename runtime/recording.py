@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from unet_edge.core.errors import ConfigError, SinkError
-from unet_edge.core.video import VideoWriter
+from unet_edge.core.video import VideoWriter, partial_path
 from unet_edge.runtime.sinks import Sink, VideoSink, finalize
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v")
@@ -65,15 +65,10 @@ def parse_save(save: str | Path | None, segment: float | None = None, keep: int 
             raise ConfigError("--keep needs --segment: it keeps the newest N segments")
         if keep < 1:
             raise ConfigError(f"--keep {keep}: keep at least 1 segment")
-    if not is_dir and (stale := partial_of(path)).exists():
+    if not is_dir and (stale := partial_path(path)).exists():
         raise ConfigError(f"--save {text}: {stale} holds an interrupted recording of this name; move it away "
                           "first (it is never overwritten)")
     return SaveSpec(path, segment, keep)
-
-
-def partial_of(path: Path) -> Path:
-    """Where ``VideoWriter`` records ``path`` until it is finalized."""
-    return path.with_name(f".{path.stem}.partial{path.suffix or '.mp4'}")
 
 
 def prepare_save(spec: SaveSpec) -> None:

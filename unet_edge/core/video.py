@@ -10,6 +10,12 @@ import numpy as np
 from unet_edge.core.errors import SinkError
 
 
+def partial_path(dest: str | Path) -> Path:
+    """Where ``VideoWriter`` records ``dest`` until it is finalized (a crash leaves it there)."""
+    dest = Path(dest)
+    return dest.with_name(f".{dest.stem}.partial{dest.suffix or '.mp4'}")
+
+
 class VideoWriter:
     """An MP4 writer that is finalized (moov atom written, file renamed into place) on close,
     including when the with-block is left by an exception or Ctrl-C; frames written so far stay
@@ -24,7 +30,7 @@ class VideoWriter:
         self._writer = None
         self._size: tuple[int, int] | None = None
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.dest.with_name(f".{self.dest.stem}.partial{self.dest.suffix or '.mp4'}")
+        self._tmp = partial_path(self.dest)
         if self._tmp.exists():  # a crash's remains are never overwritten (run checks it in its plan too)
             raise SinkError(f"{self.dest}: {self._tmp} holds an interrupted recording; move it away first")
 
