@@ -91,7 +91,7 @@ def _expand(path: Path, root: Path, option: str) -> list[Job]:
 def glob_root(pattern: str) -> Path:
     """The folder before a glob's first wildcard: the names of its matches start there."""
     fixed = []
-    for part in Path(pattern).parts:
+    for part in Path(os.path.expanduser(pattern)).parts:  # as _from_glob expands it
         if _glob.has_magic(part):
             break
         fixed.append(part)
