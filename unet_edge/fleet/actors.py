@@ -12,7 +12,6 @@ sidecar as bytes). An actor uses the driver's own file where its node sees the s
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,9 @@ from unet_edge.core.errors import ConfigError
 from unet_edge.core.io import file_sha256, user_cache, write_bytes_atomic
 from unet_edge.fleet.decode import END, column
 from unet_edge.runtime.frame import to_model_size
+from unet_edge.runtime.runners import ENGINE_SUFFIXES
 
 GPU_PROVIDERS = ("cuda", "tensorrt")
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")  # runtime.runners' native TensorRT files
 PASSED_ON = ("video", "index", "name", "source_ms", "last", "frames", "failure", "t_start")
 
 
@@ -77,13 +76,13 @@ class ModelFiles:
     files: dict  # file name -> bytes: the artifact first, then its sidecar where it has one
 
 
-def pack_model(path: Path) -> ModelFiles:
-    """The artifact at ``path`` (and ``<path>.json`` beside it) as bytes."""
+def pack_model(path: Path, sha256: str) -> ModelFiles:
+    """The artifact at ``path`` (and ``<path>.json`` beside it) as bytes; ``sha256``: the plan's of it."""
     files = {path.name: path.read_bytes()}
     sidecar = path.with_name(path.name + ".json")
     if sidecar.is_file():
         files[sidecar.name] = sidecar.read_bytes()
-    return ModelFiles(str(path), hashlib.sha256(files[path.name]).hexdigest(), files)
+    return ModelFiles(str(path), sha256, files)
 
 
 def model_on_node(model: ModelFiles) -> Path:

@@ -117,7 +117,7 @@ def _label(plan: LabelPlan, cfg: LabelConfig, spec: ActorSpec, progress_out: Tex
     driver = _Driver(plan, progress)
     if not plan.todo:
         return driver
-    ds = _dataset(plan, cfg, spec, ray.put(pack_model(plan.model)))
+    ds = _dataset(plan, cfg, spec, ray.put(pack_model(plan.model, plan.settings["model_sha256"])))
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             driver.take(batch)
