@@ -98,7 +98,8 @@ class _Run:
         from unet_edge.export.sidecar import base_meta
         from unet_edge.export.verify import search_set, verification_set
 
-        self.body, self.opts, self.log = body, opts, log
+        self.body, self.opts = body, opts
+        self.log = lambda message: log(staging.shown(message))  # "wrote OUT/best.onnx", not its staging folder
         self.meta = base_meta(body, opts)
         self.staging, self.stem = staging, stem  # the stem never names the source (export_plan.artifact_stem)
         self.artifacts: list[tuple[Path, str]] = []

@@ -54,6 +54,10 @@ class Staging:
             return staged
         return self.out / staged.relative_to(self._dir)
 
+    def shown(self, text: str) -> str:
+        """``text`` with every staged path named as it will be published: what a log line tells the user."""
+        return text if self._dir is None else text.replace(str(self._dir), str(self.out))
+
     def publish(self, keep: Callable[[Path], bool] = lambda _p: True) -> list[Path]:
         """Move the staged files that ``keep`` accepts over their final names (sidecars and reports before
         their artifact, so that a reader never finds a new artifact beside an old sidecar for long);

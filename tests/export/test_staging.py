@@ -49,8 +49,10 @@ def test_a_success_replaces_the_earlier_export_and_a_new_out_folder_is_removed_o
     from unet_edge.export import exporter
 
     inode = (earlier / "best.onnx.json").stat().st_ino
+    lines: list[str] = []
     result = exporter.export_model(earlier / "best.pt", exporter.ExportOptions(out=earlier, verify=False),
-                                   lambda _m: None)
+                                   lines.append)
+    assert f"wrote {earlier / 'best.onnx'} (" in "\n".join(lines) and PREFIX not in "\n".join(lines)
     assert result.artifacts == [earlier / "best.onnx"] and list(result.reports) == [str(earlier / "best.onnx")]
     assert (earlier / "best.onnx.json").stat().st_ino != inode  # put in place by a rename
     assert not [p for p in earlier.iterdir() if p.name.startswith(PREFIX)]
