@@ -46,28 +46,30 @@ class BuildOptions:
     max_batch: int = 4
 
 
-def check_build_plan(onnx: Path, opts: BuildOptions, triton: Path | None = None, overwrite: bool = False) -> None:
+def check_build_plan(onnx: Path, opts: BuildOptions, triton: Path | None = None,
+                     overwrite: bool = False) -> dict[str, Path]:
     """``unet-edge build``'s plan, before anything is built or written: the builder's numbers, and an
     ``--out`` that is neither an input (the exported graphs beside ``onnx``, their sidecars) nor an
-    earlier engine, unless ``overwrite``."""
+    earlier engine, unless ``overwrite``. Returns :func:`siblings` of ``onnx`` (read and hashed once)."""
     from unet_edge.core.artifact import sidecar_path
     from unet_edge.core.plan import check_disjoint
 
     if not opts.workspace_gb > 0:
         raise ConfigError(f"--workspace {opts.workspace_gb:g}: must be above 0 (GB)")
-    graphs = [onnx, *siblings(onnx).values()]
-    inputs = {"ONNX": [p for g in graphs for p in (g, sidecar_path(g))]}
+    found = siblings(onnx)
+    inputs = {"ONNX": [p for g in [onnx, *found.values()] for p in (g, sidecar_path(g))]}
     out = opts.out
     outputs = {"--out": [out, sidecar_path(out)] if out is not None else None, "--timing-cache": opts.timing_cache,
                "--triton": triton}
     check_disjoint(inputs, outputs)
     if out is None:  # the engine cache: an engine of the same key is reused, never rebuilt over
-        return
+        return found
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a folder; give the engine's file name")
     if (out.exists() or sidecar_path(out).exists()) and not overwrite:
         raise ConfigError(f"--out {out}: already exists; pass --overwrite to replace it (once the new engine is "
                           "built), or choose another --out")
+    return found
 
 
 def build_from_export(by_precision: dict[str, Path], precision: str, opts: BuildOptions = BuildOptions(),

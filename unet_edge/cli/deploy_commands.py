@@ -94,15 +94,15 @@ def build(onnx: Annotated[Path, typer.Argument(help="an ONNX file written by 'un
     from unet_edge.core.artifact import PRECISIONS, load_meta
     from unet_edge.core.errors import ConfigError
     from unet_edge.core.shipped import resolve_model
-    from unet_edge.export.tensorrt.from_export import BuildOptions, build_from_export, check_build_plan, siblings
+    from unet_edge.export.tensorrt.from_export import BuildOptions, build_from_export, check_build_plan
 
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     onnx = resolve_model(onnx, typer.echo, "ONNX")
     opts = BuildOptions(out, workspace, dla, timing_cache, opt_level, max_batch)
-    check_build_plan(onnx, opts, triton, overwrite)  # before TensorRT is even imported
-    precision = precision or load_meta(onnx).precision
-    engine = build_from_export(siblings(onnx), precision, opts, typer.echo)
+    graphs = check_build_plan(onnx, opts, triton, overwrite)  # before TensorRT is even imported
+    precision = precision or load_meta(onnx, check_hash=False).precision  # hashed by the plan
+    engine = build_from_export(graphs, precision, opts, typer.echo)
     if triton:
         from unet_edge.export.triton_repo import add_model
 
